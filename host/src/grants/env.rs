@@ -1,0 +1,14 @@
+//! `[grants].env`: named variables are copied from pier's own environment; nothing else is.
+//! A granted variable that is unset in pier's environment is simply absent for the guest.
+
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::plugin::manifest::Manifest;
+
+pub fn apply(b: &mut WasiCtxBuilder, manifest: &Manifest) {
+    for name in &manifest.env {
+        if let Ok(value) = std::env::var(name) {
+            b.env(name, value);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The MCP face of pier: one rmcp `ServerHandler` that routes requests to plugins, the
+//! conversions between WIT records and MCP types, and the transports.
+
+pub mod convert;
+mod handler;
+mod progress;
+pub mod stdio;
+
+pub use handler::PierHandler;

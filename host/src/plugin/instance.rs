@@ -1,0 +1,256 @@
+//! Running one request in one instance, under the plugin's limits.
+//!
+//! Instances are kept between calls (a plugin may hold a database connection), up to
+//! `[limits].instances` at once; more calls wait for a free one. A call that traps, overruns its
+//! memory or its time is ended with an error naming the limit, and its instance is thrown away:
+//! after a trap wasmtime cannot enter it again, and after a timeout its state is unknown. The next
+//! call gets a fresh instance; other calls and plugins are untouched.
+
+use std::time::Duration;
+
+use wasmtime::Store;
+
+use super::loader::LoadedPlugin;
+use crate::runtime::bindings::exports::pier::mcp::{prompts, resources, tools};
+use crate::runtime::bindings::pier::mcp::types::{
+    CallContext, CallResult, Error as WitError, Prompt, PromptResult, ResourceContents,
+    ResourceInfo, ResourceTemplate, Tool,
+};
+use crate::runtime::{CallScope, State};
+
+/// A live instance and its loaded exports.
+pub(super) struct Instance {
+    pub store: Store<State>,
+    pub tools: tools::Guest,
+    pub resources: Option<resources::Guest>,
+    pub prompts: Option<prompts::Guest>,
+}
+
+/// One request to a plugin.
+pub enum Op<'a> {
+    ListTools,
+    CallTool {
+        cx: &'a CallContext,
+        name: &'a str,
+        arguments: &'a str,
+    },
+    ListResources {
+        cx: &'a CallContext,
+    },
+    ListTemplates,
+    ReadResource {
+        cx: &'a CallContext,
+        uri: &'a str,
+    },
+    ListPrompts,
+    GetPrompt {
+        cx: &'a CallContext,
+        name: &'a str,
+        arguments: &'a [(String, String)],
+    },
+}
+
+/// The plugin's answer to an [`Op`].
+pub enum OpResult {
+    Tools(Vec<Tool>),
+    Call(Result<CallResult, WitError>),
+    Resources(Result<Vec<ResourceInfo>, WitError>),
+    Templates(Vec<ResourceTemplate>),
+    Read(Result<Vec<ResourceContents>, WitError>),
+    Prompts(Vec<Prompt>),
+    Prompt(Result<PromptResult, WitError>),
+    /// The plugin does not export the interface the op needs.
+    Unsupported,
+}
+
+/// Why a request produced no answer from the plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(
+        "{plugin} did not finish within its time limit of {limit:?} and was stopped; raise [limits].timeout in {manifest} if the work is expected to take longer"
+    )]
+    Timeout {
+        plugin: String,
+        limit: Duration,
+        manifest: String,
+    },
+    #[error(
+        "{plugin} ran out of memory: it tried to grow past its limit of {limit} MiB and was stopped; raise [limits].memory in {manifest} if it really needs more"
+    )]
+    Memory {
+        plugin: String,
+        limit: u64,
+        manifest: String,
+    },
+    #[error(
+        "{plugin} crashed (trap: {reason}); the instance was replaced, so the next call starts fresh"
+    )]
+    Trap { plugin: String, reason: String },
+    #[error("{plugin} could not start an instance: {reason}")]
+    Instantiate { plugin: String, reason: String },
+}
+
+impl LoadedPlugin {
+    /// Runs `op` in an idle or new instance under the plugin's limits.
+    pub async fn run(&self, op: Op<'_>, scope: Option<CallScope>) -> Result<OpResult, CallError> {
+        // The semaphore is never closed, so acquire only fails if it were; treat that as a
+        // (never expected) instantiation failure rather than panicking.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let mut inst = match idle {
+            Some(i) => i,
+            None => self.instantiate().await?,
+        };
+        inst.store.data_mut().scope = scope;
+        inst.store.data_mut().limiter.exceeded = false;
+        inst.store.set_epoch_deadline(1);
+        inst.store.epoch_deadline_async_yield_and_update(1);
+
+        let limits = self.manifest.limits;
+        let outcome = tokio::time::timeout(limits.timeout, dispatch(&mut inst, op)).await;
+        match outcome {
+            Err(_elapsed) => Err(CallError::Timeout {
+                plugin: self.name.clone(),
+                limit: limits.timeout,
+                manifest: self.manifest.path.display().to_string(),
+            }),
+            Ok(Err(trap)) => {
+                if inst.store.data().limiter.exceeded {
+                    Err(CallError::Memory {
+                        plugin: self.name.clone(),
+                        limit: limits.memory / (1024 * 1024),
+                        manifest: self.manifest.path.display().to_string(),
+                    })
+                } else {
+                    Err(CallError::Trap {
+                        plugin: self.name.clone(),
+                        reason: describe_trap(&trap),
+                    })
+                }
+            }
+            Ok(Ok(result)) => {
+                inst.store.data_mut().scope = None;
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(inst);
+                }
+                Ok(result)
+            }
+        }
+    }
+
+    /// Creates a fresh instance with its own WASI context built from the manifest.
+    pub(super) async fn instantiate(&self) -> Result<Instance, CallError> {
+        let fail = |reason: String| CallError::Instantiate {
+            plugin: self.name.clone(),
+            reason,
+        };
+        let wasi = crate::grants::wasi_context(&self.manifest).map_err(|e| fail(e.to_string()))?;
+        let state = State::new(wasi, self.identity.clone(), self.manifest.limits.memory);
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let timeout = self.manifest.limits.timeout;
+        let instance =
+            match tokio::time::timeout(timeout, self.pre.instantiate_async(&mut store)).await {
+                Err(_) => {
+                    return Err(CallError::Timeout {
+                        plugin: self.name.clone(),
+                        limit: timeout,
+                        manifest: self.manifest.path.display().to_string(),
+                    });
+                }
+                Ok(r) => r.map_err(|e| fail(describe_trap(&e)))?,
+            };
+        let tools = self
+            .exports
+            .tools
+            .load(&mut store, &instance)
+            .map_err(|e| fail(e.to_string()))?;
+        let resources = match &self.exports.resources {
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| fail(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let prompts = match &self.exports.prompts {
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| fail(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Instance {
+            store,
+            tools,
+            resources,
+            prompts,
+        })
+    }
+}
+
+async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult> {
+    let store = &mut inst.store;
+    Ok(match op {
+        Op::ListTools => OpResult::Tools(inst.tools.call_list_tools(store).await?),
+        Op::CallTool {
+            cx,
+            name,
+            arguments,
+        } => OpResult::Call(
+            inst.tools
+                .call_call_tool(store, cx, name, arguments)
+                .await?,
+        ),
+        Op::ListResources { cx } => match &inst.resources {
+            Some(r) => OpResult::Resources(r.call_list_resources(store, cx).await?),
+            None => OpResult::Unsupported,
+        },
+        Op::ListTemplates => match &inst.resources {
+            Some(r) => OpResult::Templates(r.call_list_templates(store).await?),
+            None => OpResult::Unsupported,
+        },
+        Op::ReadResource { cx, uri } => match &inst.resources {
+            Some(r) => OpResult::Read(r.call_read_resource(store, cx, uri).await?),
+            None => OpResult::Unsupported,
+        },
+        Op::ListPrompts => match &inst.prompts {
+            Some(p) => OpResult::Prompts(p.call_list_prompts(store).await?),
+            None => OpResult::Unsupported,
+        },
+        Op::GetPrompt {
+            cx,
+            name,
+            arguments,
+        } => match &inst.prompts {
+            Some(p) => OpResult::Prompt(p.call_get_prompt(store, cx, name, arguments).await?),
+            None => OpResult::Unsupported,
+        },
+    })
+}
+
+/// One line: the trap and its innermost cause, without a multi-line wasm backtrace.
+fn describe_trap(e: &wasmtime::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        text = format!("{trap}");
+    }
+    let mut source = e.source();
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    match last {
+        Some(cause) if cause != text => format!("{text}: {cause}"),
+        _ => text,
+    }
+}

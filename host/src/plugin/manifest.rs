@@ -1,0 +1,454 @@
+//! The plugin manifest (`NAME.toml` beside `NAME.wasm`): parse, validate, and turn into settings.
+//!
+//! Deny by default: a plugin without a manifest, or with an empty one, gets no files, no
+//! environment and the default limits. Every error names the file, the key and what is allowed,
+//! because the person reading it is editing that file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::policy::ToolFilter;
+
+/// Defaults that apply when `[limits]` leaves a value out.
+pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_INSTANCES: u32 = 4;
+
+/// A manifest problem, always tied to the file it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ManifestError {
+    pub path: String,
+    pub message: String,
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Where the manifest lives (or would live); quoted in every denial.
+    pub path: PathBuf,
+    /// `[plugin].name`: overrides the file stem as the tool prefix.
+    pub name: Option<String>,
+    /// `[plugin].sha256`: refuse to load a binary with any other digest.
+    pub sha256: Option<String>,
+    pub files: Vec<FileGrant>,
+    pub env: Vec<String>,
+    pub limits: Limits,
+    /// `[config]` as key -> value text (strings as-is, anything else as JSON).
+    pub config: BTreeMap<String, String>,
+    pub tools: ToolFilter,
+}
+
+/// One directory granted to the plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileGrant {
+    /// Canonical path on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it (absolute, defaults to the host path).
+    pub guest: String,
+    pub mode: FileMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    ReadOnly,
+    ReadWrite,
+}
+
+impl FileMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileMode::ReadOnly => "ro",
+            FileMode::ReadWrite => "rw",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of linear memory one instance may use.
+    pub memory: u64,
+    /// Wall-clock time one call may take.
+    pub timeout: Duration,
+    /// Instances (so concurrent calls) of this plugin.
+    pub instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: DEFAULT_MEMORY,
+            timeout: DEFAULT_TIMEOUT,
+            instances: DEFAULT_INSTANCES,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    plugin: RawPlugin,
+    #[serde(default)]
+    grants: RawGrants,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    config: toml::Table,
+    #[serde(default)]
+    tools: RawTools,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    name: Option<String>,
+    sha256: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    #[serde(default)]
+    files: Vec<RawFileGrant>,
+    #[serde(default)]
+    env: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileGrant {
+    host: String,
+    guest: Option<String>,
+    mode: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    timeout: Option<String>,
+    instances: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTools {
+    allow: Option<Vec<String>>,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+impl Manifest {
+    /// The manifest of a plugin that has none: no grants, default limits.
+    pub fn empty(path: impl Into<PathBuf>) -> Self {
+        Manifest {
+            path: path.into(),
+            name: None,
+            sha256: None,
+            files: Vec::new(),
+            env: Vec::new(),
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+            tools: ToolFilter::allow_all(),
+        }
+    }
+
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            path: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, path, base)
+    }
+
+    /// Validates manifest text. `path` is used in messages; relative `[grants].files` host paths
+    /// are resolved against `base` (the manifest's folder), so a manifest means the same thing
+    /// whatever the current directory is.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self, ManifestError> {
+        let err = |message: String| ManifestError {
+            path: path.display().to_string(),
+            message,
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| err(describe_toml_error(&e)))?;
+
+        if let Some(name) = &raw.plugin.name {
+            validate_plugin_name(name).map_err(|m| err(format!("[plugin].name: {m}")))?;
+        }
+        let sha256 = match raw.plugin.sha256 {
+            None => None,
+            Some(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(err(format!(
+                        "[plugin].sha256: expected 64 hex digits (the output of `sha256sum NAME.wasm`), got {s:?}"
+                    )));
+                }
+                Some(s)
+            }
+        };
+
+        let mut files = Vec::new();
+        for (i, f) in raw.grants.files.iter().enumerate() {
+            let key = format!("[grants].files[{i}]");
+            let mode = match f.mode.as_deref().unwrap_or("ro") {
+                "ro" => FileMode::ReadOnly,
+                "rw" => FileMode::ReadWrite,
+                other => {
+                    return Err(err(format!(
+                        "{key}.mode: {other:?} is not a mode; use \"ro\" (read-only, the default) or \"rw\" (read-write)"
+                    )));
+                }
+            };
+            let host = resolve_host_path(&f.host, base);
+            let host = host.canonicalize().map_err(|e| {
+                err(format!(
+                    "{key}.host: {} cannot be granted: {e}",
+                    host.display()
+                ))
+            })?;
+            if !host.is_dir() {
+                return Err(err(format!(
+                    "{key}.host: {} is not a directory; grants are for directories",
+                    host.display()
+                )));
+            }
+            let guest = match &f.guest {
+                Some(g) => g.trim_end_matches('/').to_string(),
+                None => host.to_string_lossy().into_owned(),
+            };
+            if !guest.starts_with('/') || guest.split('/').any(|c| c == ".." || c == ".") {
+                return Err(err(format!(
+                    "{key}.guest: {guest:?} must be an absolute path without `.` or `..` parts"
+                )));
+            }
+            if let Some(prev) = files.iter().position(|g: &FileGrant| g.guest == guest) {
+                return Err(err(format!(
+                    "{key}.guest: {guest:?} is already used by [grants].files[{prev}]"
+                )));
+            }
+            files.push(FileGrant { host, guest, mode });
+        }
+
+        for (i, name) in raw.grants.env.iter().enumerate() {
+            if name.is_empty()
+                || name.contains('=')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(err(format!(
+                    "[grants].env[{i}]: {name:?} is not an environment variable name (letters, digits, `_`)"
+                )));
+            }
+        }
+
+        let mut limits = Limits::default();
+        if let Some(m) = &raw.limits.memory {
+            limits.memory = parse_size(m).map_err(|e| err(format!("[limits].memory: {e}")))?;
+        }
+        if let Some(t) = &raw.limits.timeout {
+            limits.timeout =
+                parse_duration(t).map_err(|e| err(format!("[limits].timeout: {e}")))?;
+        }
+        if let Some(n) = raw.limits.instances {
+            if !(1..=256).contains(&n) {
+                return Err(err(format!(
+                    "[limits].instances: {n} is out of range; use 1 to 256"
+                )));
+            }
+            limits.instances = n as u32;
+        }
+
+        let config = raw
+            .config
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    other => serde_json::to_string(&other).unwrap_or_else(|_| other.to_string()),
+                };
+                (k, text)
+            })
+            .collect();
+
+        let tools = ToolFilter::new(raw.tools.allow.as_deref(), &raw.tools.deny)
+            .map_err(|e| err(format!("[tools]: {e}")))?;
+
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            name: raw.plugin.name,
+            sha256,
+            files,
+            env: raw.grants.env,
+            limits,
+            config,
+            tools,
+        })
+    }
+}
+
+/// Plugin names become tool prefixes, so they follow the tool-name alphabet and leave room for
+/// the tool part within the 64-character limit clients enforce.
+pub fn validate_plugin_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 32 {
+        return Err(format!("{name:?} must be 1 to 32 characters long"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{name:?} may contain only ASCII letters, digits, `-` and `_` (it prefixes tool names)"
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_host_path(raw: &str, base: &Path) -> PathBuf {
+    if raw == "~" || raw.starts_with("~/") {
+        if let Some(home) = dirs::home_dir() {
+            return home.join(raw.trim_start_matches('~').trim_start_matches('/'));
+        }
+    }
+    let p = PathBuf::from(raw);
+    if p.is_absolute() { p } else { base.join(p) }
+}
+
+/// Shortens toml's multi-line report to one line that still says where and what.
+fn describe_toml_error(e: &toml::de::Error) -> String {
+    let what = e.message().to_string();
+    let what = what
+        .replace("unknown field", "unknown key")
+        .replace("expected one of", "allowed keys are");
+    match e.span() {
+        Some(span) => format!("{what} (at byte {}..{})", span.start, span.end),
+        None => what,
+    }
+}
+
+/// Parses sizes such as `64MiB`, `1 GiB`, `512KiB`, `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size; write e.g. \"128MiB\" or \"1GiB\""))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1024,
+        "MiB" | "M" | "MB" => 1024 * 1024,
+        "GiB" | "G" | "GB" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    let bytes = n.saturating_mul(mult);
+    if !(1024 * 1024..=16 * 1024 * 1024 * 1024).contains(&bytes) {
+        return Err(format!("{text:?} is out of range; use 1MiB to 16GiB"));
+    }
+    Ok(bytes)
+}
+
+/// Parses durations such as `30s`, `500ms`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. \"30s\" or \"500ms\""))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use ms, s or m"
+            ));
+        }
+    };
+    if d < Duration::from_millis(10) || d > Duration::from_secs(3600) {
+        return Err(format!("{text:?} is out of range; use 10ms to 60m"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new("plugins/x.toml"), Path::new("."))
+    }
+
+    #[test]
+    fn empty_manifest_grants_nothing() {
+        let m = parse("").expect("empty manifest is valid");
+        assert!(m.files.is_empty() && m.env.is_empty() && m.config.is_empty());
+        assert_eq!(m.limits, Limits::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_and_allowed_keys() {
+        let e = parse("[grants]\nnetwork = []\n").expect_err("unknown key");
+        let msg = e.to_string();
+        assert!(msg.starts_with("plugins/x.toml: "), "{msg}");
+        assert!(msg.contains("unknown key `network`"), "{msg}");
+        assert!(msg.contains("files") && msg.contains("env"), "{msg}");
+    }
+
+    #[test]
+    fn limits_parse_and_reject() {
+        let m = parse("[limits]\nmemory = \"64MiB\"\ntimeout = \"500ms\"\ninstances = 2\n")
+            .expect("valid limits");
+        assert_eq!(m.limits.memory, 64 * 1024 * 1024);
+        assert_eq!(m.limits.timeout, Duration::from_millis(500));
+        assert_eq!(m.limits.instances, 2);
+        let e = parse("[limits]\nmemory = \"12 parsecs\"\n").expect_err("bad unit");
+        assert!(e.to_string().contains("[limits].memory"), "{e}");
+        let e = parse("[limits]\ninstances = 0\n").expect_err("zero instances");
+        assert!(e.to_string().contains("1 to 256"), "{e}");
+    }
+
+    #[test]
+    fn file_grants_resolve_and_validate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "[[grants.files]]\nhost = {:?}\nmode = \"rw\"\n[[grants.files]]\nhost = \".\"\nguest = \"/data\"\n",
+            dir.path().display().to_string()
+        );
+        let m = Manifest::parse(&text, Path::new("m.toml"), dir.path()).expect("valid");
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(m.files[0].mode, FileMode::ReadWrite);
+        assert_eq!(m.files[1].mode, FileMode::ReadOnly);
+        assert_eq!(m.files[1].guest, "/data");
+        let e = parse("[[grants.files]]\nhost = \"/nonexistent/pier\"\n").expect_err("missing");
+        assert!(e.to_string().contains("[grants].files[0].host"), "{e}");
+        let e = parse("[[grants.files]]\nhost = \"/\"\nmode = \"rx\"\n").expect_err("mode");
+        assert!(e.to_string().contains("\"ro\""), "{e}");
+    }
+
+    #[test]
+    fn config_values_become_text() {
+        let m = parse("[config]\na = \"x\"\nb = 3\nc = [\"p\", \"q\"]\n").expect("valid");
+        assert_eq!(m.config["a"], "x");
+        assert_eq!(m.config["b"], "3");
+        assert_eq!(m.config["c"], "[\"p\",\"q\"]");
+    }
+
+    #[test]
+    fn sha256_and_name_are_checked() {
+        assert!(parse("[plugin]\nsha256 = \"abc\"\n").is_err());
+        assert!(parse("[plugin]\nname = \"has.dot\"\n").is_err());
+        let ok = format!("[plugin]\nname = \"fs\"\nsha256 = \"{}\"\n", "A".repeat(64));
+        let m = parse(&ok).expect("valid pin");
+        assert_eq!(m.sha256.as_deref(), Some("a".repeat(64).as_str()));
+    }
+}

@@ -1,0 +1,19 @@
+//! Plugins: manifests, loading a component, its pool of instances, and the catalog that maps
+//! exposed names back to plugins.
+
+mod catalog;
+mod instance;
+mod loader;
+pub mod manifest;
+
+pub use catalog::{Catalog, PluginReport, PluginSource, PluginStatus, Route};
+pub use instance::{CallError, Op, OpResult};
+pub use loader::{LoadError, LoadedPlugin};
+
+/// Exposed names (`<plugin>_<tool>`) must pass the strictest validator clients use.
+pub fn valid_exposed_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

@@ -1,0 +1,11 @@
+//! Host-side bindings generated from `wit/pier.wit`.
+//!
+//! We bind the `full-plugin` world so that every export interface has generated types, but we
+//! never instantiate through the world type: `resources` and `prompts` are optional, so each
+//! export interface is looked up on its own (see `plugin::instance`).
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "full-plugin",
+    exports: { default: async },
+});

@@ -1,0 +1,54 @@
+//! The shared wasmtime engine, its linker, and the epoch clock that bounds calls.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::pier::mcp::host;
+use super::state::State;
+
+/// How often the epoch advances. A running guest yields to the executor at each tick, which is
+/// what lets a tokio timeout stop a guest spinning in a loop without touching other calls.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// One engine and linker for the whole host; plugins share compiled code, never state.
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Linker<State>,
+}
+
+impl Runtime {
+    pub fn new() -> wasmtime::Result<Arc<Self>> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::<State>::new(&engine);
+        // Every WASI 0.2 interface is linked, but a store only reaches what its WasiCtx grants:
+        // no preopens, no env, no sockets unless the manifest says so.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+        let runtime = Arc::new(Runtime { engine, linker });
+        spawn_epoch_clock(Arc::downgrade(&runtime));
+        Ok(runtime)
+    }
+}
+
+/// A plain thread, not a tokio task: it must keep ticking even when every tokio worker is busy
+/// running guests. It ends when the runtime is dropped.
+fn spawn_epoch_clock(runtime: Weak<Runtime>) {
+    let spawned = std::thread::Builder::new()
+        .name("pier-epoch".into())
+        .spawn(move || {
+            while let Some(rt) = runtime.upgrade() {
+                rt.engine.increment_epoch();
+                drop(rt);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch clock, timeouts will not stop busy loops: {e}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything wasmtime: the engine and its epoch clock, the compile cache, the per-instance
+//! store state, and the bindings generated from `wit/`.
+
+pub mod bindings;
+mod cache;
+mod engine;
+mod state;
+
+pub use cache::{CacheOutcome, CompileCache};
+pub use engine::Runtime;
+pub use state::{CallScope, PluginIdentity, ProgressSink, State};

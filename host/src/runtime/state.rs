@@ -1,0 +1,154 @@
+//! What each instance's store carries: its WASI context, its memory limiter, the plugin's
+//! identity and config, and the scope of the call in progress. Also implements the `host` import.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::pier::mcp::{host, types::LogLevel};
+
+/// Facts about the plugin an instance belongs to; shared by all its instances.
+#[derive(Debug)]
+pub struct PluginIdentity {
+    pub name: String,
+    pub manifest_path: PathBuf,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Where `host.progress` goes for the current call: set by the MCP layer when the client sent a
+/// progress token.
+pub trait ProgressSink: Send + Sync {
+    fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>);
+}
+
+/// The call now running in this instance.
+pub struct CallScope {
+    pub request_id: String,
+    pub progress: Option<Arc<dyn ProgressSink>>,
+}
+
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub plugin: Arc<PluginIdentity>,
+    pub scope: Option<CallScope>,
+}
+
+impl State {
+    pub fn new(wasi: WasiCtx, plugin: Arc<PluginIdentity>, memory: u64) -> Self {
+        State {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory),
+            plugin,
+            scope: None,
+        }
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers whether the cap was hit, so the error a client sees can name
+/// the limit instead of reporting a bare trap.
+pub struct MemoryLimiter {
+    max: u64,
+    pub exceeded: bool,
+}
+
+impl MemoryLimiter {
+    fn new(max: u64) -> Self {
+        MemoryLimiter {
+            max,
+            exceeded: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.max {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million entries is far beyond any real plugin.
+        Ok(desired <= 1_000_000)
+    }
+}
+
+impl host::Host for State {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let plugin = self.plugin.name.as_str();
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn progress(
+        &mut self,
+        request_id: String,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) {
+        // Only the call in progress may report, and only for itself.
+        if let Some(scope) = &self.scope {
+            if scope.request_id == request_id {
+                if let Some(sink) = &scope.progress {
+                    sink.progress(progress, total, message);
+                }
+            }
+        }
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        self.plugin.config.get(&key).cloned()
+    }
+
+    fn config_list(&mut self) -> Vec<(String, String)> {
+        self.plugin
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn plugin_name(&mut self) -> String {
+        self.plugin.name.clone()
+    }
+
+    fn manifest_path(&mut self) -> String {
+        self.plugin.manifest_path.display().to_string()
+    }
+}
+
+impl super::bindings::pier::mcp::types::Host for State {}

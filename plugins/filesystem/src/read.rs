@@ -1,0 +1,314 @@
+//! Reading: text with line/byte ranges and a size cap, media, several files, file info.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use pier_sdk::{CallResult, Content, Value, json};
+use serde::Deserialize;
+
+use crate::roots::{io_error, resolve};
+use crate::util::{cut, iso8601, looks_binary, sha256_hex};
+use crate::{ToolError, config_usize};
+
+/// Files larger than this are not read whole (no hash, no line count): only the requested part.
+const WHOLE_FILE_LIMIT: u64 = 64 * 1024 * 1024;
+
+pub fn max_read_bytes() -> usize {
+    config_usize("max_read_bytes", 256 * 1024)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReadArgs {
+    pub path: String,
+    pub head: Option<usize>,
+    pub tail: Option<usize>,
+    /// 1-based first line.
+    pub offset: Option<usize>,
+    /// Number of lines from `offset`.
+    pub limit: Option<usize>,
+    pub max_bytes: Option<usize>,
+}
+
+/// The result of reading one text file, shared by the single and multiple read tools.
+pub struct TextRead {
+    pub path: String,
+    pub content: String,
+    pub truncated: bool,
+    pub total_bytes: u64,
+    pub total_lines: Option<usize>,
+    pub start_line: usize,
+    pub end_line: usize,
+    pub sha256: Option<String>,
+}
+
+impl TextRead {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "path": self.path, "content": self.content, "truncated": self.truncated,
+            "totalBytes": self.total_bytes, "totalLines": self.total_lines,
+            "startLine": self.start_line, "endLine": self.end_line, "sha256": self.sha256,
+        })
+    }
+
+    /// The content, plus a closing note that says how to continue when it was cut.
+    pub fn text(&self) -> String {
+        if !self.truncated {
+            return self.content.clone();
+        }
+        let total = self
+            .total_lines
+            .map_or_else(|| "?".to_string(), |n| n.to_string());
+        format!(
+            "{}\n[truncated: showing lines {}-{} of {total}; call again with offset={} to continue, or raise maxBytes]",
+            self.content.trim_end_matches('\n'),
+            self.start_line,
+            self.end_line,
+            self.end_line + 1
+        )
+    }
+}
+
+pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
+    if a.head.is_some() && a.tail.is_some() {
+        return Err(ToolError::Invalid("give head or tail, not both".into()));
+    }
+    if (a.head.is_some() || a.tail.is_some()) && (a.offset.is_some() || a.limit.is_some()) {
+        return Err(ToolError::Invalid(
+            "head/tail cannot be combined with offset/limit".into(),
+        ));
+    }
+    if a.offset == Some(0) {
+        return Err(ToolError::Invalid(
+            "offset is 1-based; the first line is 1".into(),
+        ));
+    }
+    let r = resolve(&a.path)?;
+    let max = a.max_bytes.unwrap_or_else(max_read_bytes).max(1);
+    let meta = std::fs::metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
+    if meta.is_dir() {
+        return Err(ToolError::Failed(format!(
+            "{} is a directory; use list_directory",
+            r.path.display()
+        )));
+    }
+    let total_bytes = meta.len();
+    let path = r.path.display().to_string();
+
+    if total_bytes > WHOLE_FILE_LIMIT {
+        // Huge file: read only a window from the start (or the end, for tail).
+        let mut f = std::fs::File::open(&r.path).map_err(|e| io_error(&r.path, e))?;
+        let window = max as u64;
+        if a.tail.is_some() {
+            f.seek(SeekFrom::End(-(window.min(total_bytes) as i64)))
+                .map_err(|e| io_error(&r.path, e))?;
+        }
+        let mut buf = Vec::new();
+        f.take(window)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_error(&r.path, e))?;
+        if looks_binary(&buf) {
+            return Err(binary(&path));
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let content = cut(&text, max).to_string();
+        let lines = content.lines().count();
+        return Ok(TextRead {
+            path,
+            content,
+            truncated: true,
+            total_bytes,
+            total_lines: None,
+            start_line: 1,
+            end_line: lines,
+            sha256: None,
+        });
+    }
+
+    let data = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
+    if looks_binary(&data) {
+        return Err(binary(&path));
+    }
+    let sha256 = Some(sha256_hex(&data));
+    let text = String::from_utf8_lossy(&data);
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let total_lines = lines.len();
+    let (start, end) = if let Some(h) = a.head {
+        (0, h.min(total_lines))
+    } else if let Some(t) = a.tail {
+        (total_lines.saturating_sub(t), total_lines)
+    } else {
+        let s = a.offset.unwrap_or(1) - 1;
+        let s = s.min(total_lines);
+        let e = a.limit.map_or(total_lines, |l| (s + l).min(total_lines));
+        (s, e)
+    };
+    let selected: String = lines[start..end].concat();
+    let content = cut(&selected, max).to_string();
+    let truncated = content.len() < selected.len();
+    let shown = content.split_inclusive('\n').count();
+    Ok(TextRead {
+        path,
+        content,
+        truncated,
+        total_bytes,
+        total_lines: Some(total_lines),
+        start_line: start + 1,
+        end_line: start + shown,
+        sha256,
+    })
+}
+
+fn binary(path: &str) -> ToolError {
+    ToolError::Failed(format!(
+        "{path} looks binary (it contains NUL bytes); use read_media_file for images, audio and other binary files"
+    ))
+}
+
+pub fn read_text_file(args: Value) -> Result<CallResult, ToolError> {
+    let a: ReadArgs = crate::args(args)?;
+    let r = read_text(&a)?;
+    Ok(CallResult::structured(r.text(), &r.to_json()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MultiArgs {
+    paths: Vec<String>,
+    max_bytes: Option<usize>,
+}
+
+pub fn read_multiple_files(args: Value) -> Result<CallResult, ToolError> {
+    let a: MultiArgs = crate::args(args)?;
+    if a.paths.is_empty() || a.paths.len() > 100 {
+        return Err(ToolError::Invalid("paths must hold 1 to 100 paths".into()));
+    }
+    // One budget for the whole answer, shared evenly, so many files cannot flood the context.
+    let budget = a.max_bytes.unwrap_or_else(max_read_bytes);
+    let each = (budget / a.paths.len()).max(1024);
+    let mut text = Vec::new();
+    let mut files = Vec::new();
+    for p in &a.paths {
+        let args = ReadArgs {
+            path: p.clone(),
+            head: None,
+            tail: None,
+            offset: None,
+            limit: None,
+            max_bytes: Some(each),
+        };
+        match read_text(&args) {
+            Ok(r) => {
+                text.push(format!("{}:\n{}\n", r.path, r.text()));
+                files.push(r.to_json());
+            }
+            Err(e) => {
+                text.push(format!("{p}: Error - {}", e.message()));
+                files.push(json!({"path": p, "error": e.message()}));
+            }
+        }
+    }
+    Ok(CallResult::structured(
+        text.join("\n---\n"),
+        &json!({"files": files}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PathArgs {
+    path: String,
+}
+
+fn media_kind(path: &str) -> (&'static str, &'static str) {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => ("image", "image/png"),
+        "jpg" | "jpeg" => ("image", "image/jpeg"),
+        "gif" => ("image", "image/gif"),
+        "webp" => ("image", "image/webp"),
+        "bmp" => ("image", "image/bmp"),
+        "svg" => ("image", "image/svg+xml"),
+        "mp3" => ("audio", "audio/mpeg"),
+        "wav" => ("audio", "audio/wav"),
+        "ogg" => ("audio", "audio/ogg"),
+        "flac" => ("audio", "audio/flac"),
+        "pdf" => ("blob", "application/pdf"),
+        _ => ("blob", "application/octet-stream"),
+    }
+}
+
+pub fn read_media_file(args: Value) -> Result<CallResult, ToolError> {
+    let a: PathArgs = crate::args(args)?;
+    let r = resolve(&a.path)?;
+    let cap = config_usize("max_media_bytes", 10 * 1024 * 1024) as u64;
+    let meta = std::fs::metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
+    if meta.len() > cap {
+        return Err(ToolError::Failed(format!(
+            "{} is {} bytes, over the {cap}-byte cap for media (config key max_media_bytes)",
+            r.path.display(),
+            meta.len()
+        )));
+    }
+    let data = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let path = r.path.display().to_string();
+    let (kind, mime) = media_kind(&path);
+    let size = data.len();
+    let block = match kind {
+        "image" => Content::image(data, mime),
+        "audio" => Content::audio(data, mime),
+        _ => Content::blob(&format!("file://{path}"), data, mime),
+    };
+    let summary = json!({"path": path, "mimeType": mime, "kind": kind, "size": size});
+    Ok(CallResult {
+        content: vec![block],
+        structured: Some(summary.to_string()),
+        is_error: false,
+    })
+}
+
+pub fn get_file_info(args: Value) -> Result<CallResult, ToolError> {
+    let a: PathArgs = crate::args(args)?;
+    let r = resolve(&a.path)?;
+    let link = std::fs::symlink_metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let meta = if link.file_type().is_symlink() {
+        std::fs::metadata(&r.path).unwrap_or(link.clone())
+    } else {
+        link.clone()
+    };
+    let kind = if link.file_type().is_symlink() {
+        "symlink"
+    } else if meta.is_dir() {
+        "directory"
+    } else if meta.is_file() {
+        "file"
+    } else {
+        "other"
+    };
+    let info = json!({
+        "path": r.path.display().to_string(),
+        "type": kind,
+        "size": meta.len(),
+        "modified": meta.modified().ok().and_then(iso8601),
+        "accessed": meta.accessed().ok().and_then(iso8601),
+        "created": meta.created().ok().and_then(iso8601),
+        "isDirectory": meta.is_dir(),
+        "isFile": meta.is_file(),
+        "isSymlink": link.file_type().is_symlink(),
+        "readOnlyFile": meta.permissions().readonly(),
+        "root": r.root.path.display().to_string(),
+        "writable": r.root.writable,
+    });
+    let text = info
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}: {s}"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    Ok(CallResult::structured(text, &info))
+}

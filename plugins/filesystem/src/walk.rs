@@ -1,0 +1,524 @@
+//! Listing and searching: directory listings, a bounded tree, name search and content search.
+//! Every walk has a depth and entry bound, skips what `excludePatterns` name, can honour
+//! `.gitignore` files, and never follows a symlinked directory.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use pier_sdk::{CallResult, Value, json};
+use serde::Deserialize;
+
+use crate::ToolError;
+use crate::roots::{io_error, resolve};
+use crate::util::looks_binary;
+
+/// One directory entry as the walks see it.
+struct Entry {
+    path: PathBuf,
+    rel: PathBuf,
+    name: String,
+    kind: &'static str,
+    size: u64,
+}
+
+fn kind_of(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_file() {
+        "file"
+    } else {
+        "other"
+    }
+}
+
+/// Reads one directory, sorted by name.
+fn read_dir(dir: &Path, rel: &Path) -> Result<Vec<Entry>, ToolError> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let e = e.map_err(|e| io_error(dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ft = e.file_type().map_err(|err| io_error(&e.path(), err))?;
+        let size = if ft.is_file() {
+            e.metadata().map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
+        out.push(Entry {
+            path: dir.join(&name),
+            rel: rel.join(&name),
+            name,
+            kind: kind_of(&ft),
+            size,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Globs in the reference server's style: a pattern without `/` matches at any depth.
+fn exclude_set(patterns: &[String]) -> Result<GlobSet, ToolError> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let mut forms = vec![p.clone()];
+        if !p.contains('/') {
+            forms.push(format!("**/{p}"));
+        }
+        forms.push(format!("{}/**", p.trim_end_matches('/')));
+        if !p.contains('/') {
+            forms.push(format!("**/{p}/**"));
+        }
+        for f in forms {
+            let g = Glob::new(&f)
+                .map_err(|e| ToolError::Invalid(format!("bad exclude pattern {p:?}: {e}")))?;
+            b.add(g);
+        }
+    }
+    b.build()
+        .map_err(|e| ToolError::Invalid(format!("bad exclude patterns: {e}")))
+}
+
+/// Walk bounds and filters.
+struct Walk {
+    exclude: GlobSet,
+    gitignore: bool,
+    max_depth: usize,
+    max_entries: usize,
+    seen: usize,
+    truncated: bool,
+}
+
+impl Walk {
+    fn new(
+        exclude: &[String],
+        gitignore: bool,
+        max_depth: usize,
+        max_entries: usize,
+    ) -> Result<Self, ToolError> {
+        Ok(Walk {
+            exclude: exclude_set(exclude)?,
+            gitignore,
+            max_depth,
+            max_entries,
+            seen: 0,
+            truncated: false,
+        })
+    }
+
+    fn load_gitignore(&self, dir: &Path) -> Option<Gitignore> {
+        if !self.gitignore {
+            return None;
+        }
+        let file = dir.join(".gitignore");
+        if !file.is_file() {
+            return None;
+        }
+        let mut b = GitignoreBuilder::new(dir);
+        b.add(&file);
+        b.build().ok()
+    }
+
+    fn skipped(&self, e: &Entry, ignores: &[Gitignore]) -> bool {
+        if self.exclude.is_match(&e.rel) {
+            return true;
+        }
+        if self.gitignore {
+            if e.name == ".git" && e.kind == "directory" {
+                return true;
+            }
+            for gi in ignores.iter().rev() {
+                match gi.matched(&e.path, e.kind == "directory") {
+                    Match::Ignore(_) => return true,
+                    Match::Whitelist(_) => return false,
+                    Match::None => {}
+                }
+            }
+        }
+        false
+    }
+
+    /// Visits entries depth-first; `visit` gets each entry and its depth (1 = direct child).
+    fn run(
+        &mut self,
+        dir: &Path,
+        rel: &Path,
+        depth: usize,
+        ignores: &mut Vec<Gitignore>,
+        visit: &mut dyn FnMut(&Entry, usize) -> bool,
+    ) -> Result<(), ToolError> {
+        let pushed = match self.load_gitignore(dir) {
+            Some(gi) => {
+                ignores.push(gi);
+                true
+            }
+            None => false,
+        };
+        let entries = match read_dir(dir, rel) {
+            Ok(e) => e,
+            // A subfolder we cannot read is skipped; the top level reports its error.
+            Err(e) if depth > 1 => {
+                let _ = e;
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            if self.skipped(&e, ignores) {
+                continue;
+            }
+            if self.seen >= self.max_entries {
+                self.truncated = true;
+                break;
+            }
+            self.seen += 1;
+            let descend = visit(&e, depth);
+            if descend && e.kind == "directory" {
+                if depth < self.max_depth {
+                    self.run(&e.path, &e.rel, depth + 1, ignores, visit)?;
+                } else {
+                    self.truncated = true;
+                }
+            }
+        }
+        if pushed {
+            ignores.pop();
+        }
+        Ok(())
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListArgs {
+    path: String,
+    sort_by: Option<String>,
+}
+
+pub fn list_directory(args: Value, with_sizes: bool) -> Result<CallResult, ToolError> {
+    let a: ListArgs = crate::args(args)?;
+    if !with_sizes && a.sort_by.is_some() {
+        return Err(ToolError::Invalid(
+            "sortBy belongs to list_directory_with_sizes".into(),
+        ));
+    }
+    let r = resolve(&a.path)?;
+    let mut entries = read_dir(&r.path, Path::new(""))?;
+    match a.sort_by.as_deref() {
+        None | Some("name") => {}
+        Some("size") => entries.sort_by(|x, y| y.size.cmp(&x.size)),
+        Some(other) => {
+            return Err(ToolError::Invalid(format!(
+                "sortBy {other:?} is not supported; use \"name\" or \"size\""
+            )));
+        }
+    }
+    let cap = crate::config_usize("max_list_entries", 10_000);
+    let truncated = entries.len() > cap;
+    entries.truncate(cap);
+    let tag = |k: &str| if k == "directory" { "[DIR]" } else { "[FILE]" };
+    let mut lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            if with_sizes && e.kind != "directory" {
+                format!("{} {:<40} {:>10}", tag(e.kind), e.name, human(e.size))
+            } else {
+                format!("{} {}", tag(e.kind), e.name)
+            }
+        })
+        .collect();
+    let files = entries.iter().filter(|e| e.kind != "directory").count();
+    let dirs = entries.len() - files;
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    if with_sizes {
+        lines.push(String::new());
+        lines.push(format!("Total: {files} files, {dirs} directories"));
+        lines.push(format!("Combined size: {}", human(total)));
+    }
+    if truncated {
+        lines.push(format!("[truncated at {cap} entries]"));
+    }
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            if with_sizes {
+                json!({"name": e.name, "type": e.kind, "size": e.size})
+            } else {
+                json!({"name": e.name, "type": e.kind})
+            }
+        })
+        .collect();
+    let mut out =
+        json!({"path": r.path.display().to_string(), "entries": items, "truncated": truncated});
+    if with_sizes {
+        out["totalFiles"] = json!(files);
+        out["totalDirectories"] = json!(dirs);
+        out["totalSize"] = json!(total);
+    }
+    let text = if lines.is_empty() {
+        "(empty directory)".to_string()
+    } else {
+        lines.join("\n")
+    };
+    Ok(CallResult::structured(text, &out))
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[u])
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TreeArgs {
+    path: String,
+    #[serde(default)]
+    exclude_patterns: Vec<String>,
+    max_depth: Option<usize>,
+    max_entries: Option<usize>,
+    #[serde(default = "default_true")]
+    respect_gitignore: bool,
+}
+
+pub fn directory_tree(args: Value) -> Result<CallResult, ToolError> {
+    let a: TreeArgs = crate::args(args)?;
+    let r = resolve(&a.path)?;
+    let mut walk = Walk::new(
+        &a.exclude_patterns,
+        a.respect_gitignore,
+        a.max_depth.unwrap_or(10).max(1),
+        a.max_entries.unwrap_or(2_000).max(1),
+    )?;
+    // Build the nested tree from the depth-first visit order using a stack of open folders.
+    let mut stack: Vec<(usize, Vec<Value>)> = vec![(0, Vec::new())];
+    let mut visit = |e: &Entry, depth: usize| -> bool {
+        while stack.len() > depth {
+            close(&mut stack);
+        }
+        let mut node = json!({"name": e.name, "type": e.kind});
+        if e.kind == "directory" {
+            node["children"] = json!([]);
+        }
+        if let Some(top) = stack.last_mut() {
+            top.1.push(node);
+        }
+        if e.kind == "directory" {
+            stack.push((depth, Vec::new()));
+        }
+        true
+    };
+    walk.run(&r.path, Path::new(""), 1, &mut Vec::new(), &mut visit)?;
+    while stack.len() > 1 {
+        close(&mut stack);
+    }
+    let tree = stack.pop().map(|s| s.1).unwrap_or_default();
+    let out = json!({"path": r.path.display().to_string(), "tree": tree, "entries": walk.seen, "truncated": walk.truncated});
+    let mut text = serde_json::to_string_pretty(&out["tree"]).unwrap_or_default();
+    if walk.truncated {
+        text.push_str("\n[truncated: raise maxDepth or maxEntries, or narrow the path]");
+    }
+    Ok(CallResult::structured(text, &out))
+}
+
+/// Pops the innermost open folder and stores its children in its node.
+fn close(stack: &mut Vec<(usize, Vec<Value>)>) {
+    if let Some((_, children)) = stack.pop() {
+        if let Some(parent) = stack.last_mut() {
+            if let Some(node) = parent.1.last_mut() {
+                node["children"] = Value::Array(children);
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SearchArgs {
+    path: String,
+    pattern: String,
+    #[serde(default)]
+    exclude_patterns: Vec<String>,
+    max_results: Option<usize>,
+    max_depth: Option<usize>,
+    #[serde(default = "default_true")]
+    respect_gitignore: bool,
+}
+
+pub fn search_files(args: Value) -> Result<CallResult, ToolError> {
+    let a: SearchArgs = crate::args(args)?;
+    let r = resolve(&a.path)?;
+    let glob = Glob::new(&a.pattern)
+        .map_err(|e| ToolError::Invalid(format!("bad pattern {:?}: {e}", a.pattern)))?
+        .compile_matcher();
+    let by_path = a.pattern.contains('/');
+    let max = a.max_results.unwrap_or(1_000).max(1);
+    let mut walk = Walk::new(
+        &a.exclude_patterns,
+        a.respect_gitignore,
+        a.max_depth.unwrap_or(64),
+        100_000,
+    )?;
+    let mut found = Vec::new();
+    let mut full = false;
+    walk.run(&r.path, Path::new(""), 1, &mut Vec::new(), &mut |e, _| {
+        if found.len() >= max {
+            full = true;
+            return false;
+        }
+        let hit = if by_path {
+            glob.is_match(&e.rel)
+        } else {
+            glob.is_match(&e.name)
+        };
+        if hit {
+            found.push(e.path.display().to_string());
+        }
+        true
+    })?;
+    let truncated = full || walk.truncated;
+    let mut text = if found.is_empty() {
+        "No matches found".to_string()
+    } else {
+        found.join("\n")
+    };
+    if truncated {
+        text.push_str("\n[truncated: raise maxResults or narrow the path]");
+    }
+    Ok(CallResult::structured(
+        text,
+        &json!({"matches": found, "truncated": truncated}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GrepArgs {
+    path: String,
+    pattern: String,
+    include: Option<String>,
+    #[serde(default)]
+    case_insensitive: bool,
+    #[serde(default)]
+    fixed_strings: bool,
+    context_lines: Option<usize>,
+    max_matches: Option<usize>,
+    #[serde(default)]
+    exclude_patterns: Vec<String>,
+    #[serde(default = "default_true")]
+    respect_gitignore: bool,
+}
+
+const GREP_MAX_FILE: u64 = 8 * 1024 * 1024;
+
+pub fn grep(args: Value) -> Result<CallResult, ToolError> {
+    let a: GrepArgs = crate::args(args)?;
+    let r = resolve(&a.path)?;
+    let source = if a.fixed_strings {
+        regex::escape(&a.pattern)
+    } else {
+        a.pattern.clone()
+    };
+    let re = regex::RegexBuilder::new(&source)
+        .case_insensitive(a.case_insensitive)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| ToolError::Invalid(format!("bad regular expression: {e}")))?;
+    let include = match &a.include {
+        Some(p) => Some(
+            Glob::new(p)
+                .map_err(|e| ToolError::Invalid(format!("bad include glob {p:?}: {e}")))?
+                .compile_matcher(),
+        ),
+        None => None,
+    };
+    let ctx = a.context_lines.unwrap_or(0).min(10);
+    let max = a.max_matches.unwrap_or(200).max(1);
+    let mut matches: Vec<Value> = Vec::new();
+    let mut text = Vec::new();
+    let mut files_searched = 0usize;
+    let mut full = false;
+
+    // Returns true once the match budget is spent.
+    let mut search_file = |path: &Path, matches: &mut Vec<Value>, text: &mut Vec<String>| -> bool {
+        let Ok(data) = std::fs::read(path) else {
+            return false;
+        };
+        if looks_binary(&data) {
+            return false;
+        }
+        files_searched += 1;
+        let content = String::from_utf8_lossy(&data);
+        let lines: Vec<&str> = content.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if matches.len() >= max {
+                return true;
+            }
+            if re.is_match(line) {
+                let before: Vec<&str> = lines[i.saturating_sub(ctx)..i].to_vec();
+                let after: Vec<&str> =
+                    lines[(i + 1).min(lines.len())..(i + 1 + ctx).min(lines.len())].to_vec();
+                let p = path.display().to_string();
+                text.push(format!("{p}:{}: {line}", i + 1));
+                let mut m = json!({"path": p, "line": i + 1, "text": line});
+                if ctx > 0 {
+                    m["before"] = json!(before);
+                    m["after"] = json!(after);
+                }
+                matches.push(m);
+            }
+        }
+        false
+    };
+
+    let meta = std::fs::metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let mut walk = Walk::new(&a.exclude_patterns, a.respect_gitignore, 64, 200_000)?;
+    if meta.is_file() {
+        full = search_file(&r.path, &mut matches, &mut text);
+    } else {
+        walk.run(&r.path, Path::new(""), 1, &mut Vec::new(), &mut |e, _| {
+            if full {
+                return false;
+            }
+            if e.kind == "file"
+                && e.size <= GREP_MAX_FILE
+                && include
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(&e.name) || g.is_match(&e.rel))
+            {
+                full = search_file(&e.path, &mut matches, &mut text);
+            }
+            !full
+        })?;
+    }
+    let truncated = full || walk.truncated;
+    let mut body = if text.is_empty() {
+        "No matches found".to_string()
+    } else {
+        text.join("\n")
+    };
+    if truncated {
+        body.push_str(&format!(
+            "\n[stopped at {max} matches: raise maxMatches or narrow the search]"
+        ));
+    }
+    Ok(CallResult::structured(
+        body,
+        &json!({"matches": matches, "filesSearched": files_searched, "truncated": truncated}),
+    ))
+}

@@ -1,0 +1,187 @@
+//! Helpers for the end-to-end tests: a temporary plugin folder, the real `pier` binary started
+//! as a child process, and rmcp's client talking to it over stdio.
+//!
+//! `cargo xtask test` builds the binary and the plugins and passes their locations in
+//! `PIER_BIN` and `PIER_TEST_PLUGINS`.
+
+use std::path::{Path, PathBuf};
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::transport::TokioChildProcess;
+use serde_json::Value;
+
+pub type Client = RunningService<RoleClient, ()>;
+
+fn env_path(var: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => panic!("{var} is not set: run the end-to-end tests with `cargo xtask test`"),
+    }
+}
+
+pub fn pier_bin() -> PathBuf {
+    env_path("PIER_BIN")
+}
+
+/// A staged plugin binary (`filesystem`, `probe`).
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    env_path("PIER_TEST_PLUGINS").join(format!("{name}.wasm"))
+}
+
+/// A scratch area with a plugin folder, a compile cache and room for granted directories.
+pub struct Fixture {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Fixture {
+            tmp: tempfile::tempdir().expect("create temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        let p = self.path().join("plugins");
+        std::fs::create_dir_all(&p).expect("create plugin dir");
+        p
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    /// Makes a directory under the fixture and returns its canonical path.
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(&p).expect("create dir");
+        p.canonicalize().expect("canonicalize")
+    }
+
+    /// Installs staged plugin `staged` as `name.wasm`, with `manifest` as `name.toml` if given.
+    pub fn install(&self, staged: &str, name: &str, manifest: Option<&str>) {
+        let dir = self.plugins();
+        std::fs::copy(plugin_wasm(staged), dir.join(format!("{name}.wasm"))).expect("copy plugin");
+        if let Some(m) = manifest {
+            std::fs::write(dir.join(format!("{name}.toml")), m).expect("write manifest");
+        }
+    }
+
+    /// A `pier serve` command for this fixture.
+    pub fn serve_command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(pier_bin());
+        cmd.arg("serve")
+            .arg("--plugins")
+            .arg(self.plugins())
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Starts `pier serve` and completes the MCP handshake.
+    pub async fn connect(&self) -> Client {
+        let transport = TokioChildProcess::builder(self.serve_command())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn pier")
+            .0;
+        ().serve(transport).await.expect("MCP initialize")
+    }
+
+    /// Runs `pier plugins --json` and returns the parsed report.
+    pub fn plugins_report(&self) -> Value {
+        let out = std::process::Command::new(pier_bin())
+            .arg("plugins")
+            .arg("--json")
+            .arg("--plugins")
+            .arg(self.plugins())
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run pier plugins");
+        assert!(
+            out.status.success(),
+            "pier plugins failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("pier plugins --json prints JSON")
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A manifest granting `dirs` (host path, mode) and nothing else.
+pub fn files_manifest(dirs: &[(&Path, &str)]) -> String {
+    dirs.iter()
+        .map(|(p, mode)| {
+            format!(
+                "[[grants.files]]\nhost = {:?}\nmode = {mode:?}\n",
+                p.display().to_string()
+            )
+        })
+        .collect()
+}
+
+pub async fn call(
+    client: &Client,
+    tool: &str,
+    args: Value,
+) -> Result<CallToolResult, ServiceError> {
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client.call_tool(params).await
+}
+
+/// Calls a tool that must succeed and returns the result.
+pub async fn ok(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let r = call(client, tool, args.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{tool}({args}) failed at the protocol level: {e}"));
+    assert_ne!(
+        r.is_error,
+        Some(true),
+        "{tool}({args}) returned a tool error: {}",
+        text(&r)
+    );
+    r
+}
+
+/// Calls a tool that must fail as a tool error (is_error) and returns its text.
+pub async fn tool_error(client: &Client, tool: &str, args: Value) -> String {
+    let r = call(client, tool, args.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{tool}({args}) failed at the protocol level: {e}"));
+    assert_eq!(
+        r.is_error,
+        Some(true),
+        "{tool}({args}) should have failed: {}",
+        text(&r)
+    );
+    text(&r)
+}
+
+/// All text blocks of a result, joined.
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn structured(r: &CallToolResult) -> &Value {
+    r.structured_content.as_ref().expect("structured content")
+}

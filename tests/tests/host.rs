@@ -1,0 +1,335 @@
+//! The host itself through the real binary: bad input of every kind, limits and crash recovery,
+//! config and env grants, tool filters, resources and prompts, and the compile cache.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use pier_e2e::{Fixture, call, files_manifest, ok, structured, text, tool_error};
+use serde_json::{Value, json};
+
+const PROBE: &str = "[limits]\nmemory = \"32MiB\"\ntimeout = \"700ms\"\ninstances = 2\n\n[grants]\nenv = [\"PIER_TEST_GRANTED\"]\n\n[config]\ngreeting = \"hi\"\nretries = 3\n\n[tools]\ndeny = [\"sleep\"]\n";
+
+#[tokio::test]
+async fn bad_plugins_are_reported_and_the_rest_serve() {
+    let f = Fixture::new();
+    let docs = f.dir("docs");
+    f.install(
+        "filesystem",
+        "filesystem",
+        Some(&files_manifest(&[(&docs, "ro")])),
+    );
+    std::fs::write(f.plugins().join("corrupt.wasm"), b"\0asm but not really").expect("write");
+    f.install(
+        "probe",
+        "badkey",
+        Some("[grants]\nnetwork = [\"tcp://x:1\"]\n"),
+    );
+    f.install(
+        "probe",
+        "pinned",
+        Some(&format!("[plugin]\nsha256 = \"{}\"\n", "0".repeat(64))),
+    );
+    f.install(
+        "probe",
+        "zz-dupe",
+        Some("[plugin]\nname = \"filesystem\"\n"),
+    );
+
+    let report = f.plugins_report();
+    let status = |name: &str| -> (String, String) {
+        let r = report
+            .as_array()
+            .and_then(|a| {
+                a.iter().find(|r| {
+                    r["file"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(&format!("/{name}.wasm")))
+                })
+            })
+            .cloned()
+            .unwrap_or(Value::Null);
+        (
+            r["status"].as_str().unwrap_or("").to_string(),
+            r["reason"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(status("filesystem").0, "loaded");
+    let (s, why) = status("corrupt");
+    assert!(
+        s == "failed" && why.contains("not a valid WebAssembly component"),
+        "{why}"
+    );
+    let (s, why) = status("badkey");
+    assert!(
+        s == "failed"
+            && why.contains("badkey.toml")
+            && why.contains("unknown key `network`")
+            && why.contains("files"),
+        "{why}"
+    );
+    let (s, why) = status("pinned");
+    assert!(
+        s == "failed" && why.contains("sha256 mismatch") && why.contains("pinned.toml"),
+        "{why}"
+    );
+    let (s, why) = status("zz-dupe");
+    assert!(
+        s == "failed" && why.contains("already taken") && why.contains("filesystem.wasm"),
+        "{why}"
+    );
+
+    let c = f.connect().await;
+    let tools = c.list_all_tools().await.expect("tools/list");
+    assert!(
+        tools
+            .iter()
+            .any(|t| t.name == "filesystem_list_allowed_directories")
+    );
+    assert!(
+        tools.iter().all(|t| t.name.starts_with("filesystem_")),
+        "only the good plugin serves"
+    );
+    ok(&c, "filesystem_list_allowed_directories", json!({})).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn unknown_tools_and_wrong_argument_types_get_clear_errors() {
+    let f = Fixture::new();
+    let docs = f.dir("docs");
+    f.install(
+        "filesystem",
+        "filesystem",
+        Some(&files_manifest(&[(&docs, "ro")])),
+    );
+    f.install("probe", "probe", Some(PROBE));
+    let c = f.connect().await;
+    let e = call(&c, "nope_nothing", json!({}))
+        .await
+        .expect_err("unknown tool is a protocol error");
+    assert!(e.to_string().contains("unknown tool `nope_nothing`"), "{e}");
+    let denied = call(&c, "probe_sleep", json!({"ms": 1}))
+        .await
+        .expect_err("denied tool");
+    assert!(
+        denied.to_string().contains("[tools]") && denied.to_string().contains("probe.toml"),
+        "{denied}"
+    );
+    let tools = c.list_all_tools().await.expect("tools/list");
+    assert!(
+        !tools.iter().any(|t| t.name == "probe_sleep"),
+        "denied tools are not listed"
+    );
+    let wrong = tool_error(&c, "filesystem_read_text_file", json!({"path": 42})).await;
+    assert!(
+        wrong.contains("invalid arguments") && wrong.contains("expected a string"),
+        "{wrong}"
+    );
+    let extra = tool_error(
+        &c,
+        "filesystem_list_directory",
+        json!({"path": "/", "bogus": true}),
+    )
+    .await;
+    assert!(extra.contains("unknown field `bogus`"), "{extra}");
+    ok(&c, "filesystem_list_allowed_directories", json!({})).await;
+    c.cancel().await.ok();
+}
+
+#[test]
+fn malformed_json_rpc_lines_are_answered_and_the_session_goes_on() {
+    let f = Fixture::new();
+    let docs = f.dir("docs");
+    f.install(
+        "filesystem",
+        "filesystem",
+        Some(&files_manifest(&[(&docs, "ro")])),
+    );
+    let mut child = std::process::Command::new(pier_e2e::pier_bin())
+        .args(["serve", "--plugins"])
+        .arg(f.plugins())
+        .arg("--cache-dir")
+        .arg(f.cache())
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pier");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || -> Value {
+        let line = lines.next().expect("a line").expect("read line");
+        serde_json::from_str(&line).expect("pier writes JSON")
+    };
+    let mut send = |s: &str| {
+        stdin.write_all(s.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+    };
+    send("this is not json");
+    assert_eq!(next()["error"]["code"], json!(-32700));
+    send(r#"{"hello": "world"}"#);
+    assert_eq!(next()["error"]["code"], json!(-32600));
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+    );
+    assert_eq!(next()["id"], json!(1));
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": ");
+    assert_eq!(next()["error"]["code"], json!(-32700));
+    send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
+    let listed = next();
+    assert_eq!(listed["id"], json!(3));
+    assert!(
+        listed["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    assert!(
+        status.success(),
+        "pier exits cleanly when stdin closes: {status}"
+    );
+}
+
+#[tokio::test]
+async fn limits_stop_runaway_calls_and_instances_are_replaced() {
+    let f = Fixture::new();
+    f.install("probe", "probe", Some(PROBE));
+    let c = f.connect().await;
+
+    // Kept instance: the call count grows.
+    assert_eq!(text(&ok(&c, "probe_count", json!({})).await), "1");
+    assert_eq!(text(&ok(&c, "probe_count", json!({})).await), "2");
+
+    let spin = tool_error(&c, "probe_spin", json!({})).await;
+    assert!(
+        spin.contains("time limit of 700ms")
+            && spin.contains("[limits].timeout")
+            && spin.contains("probe.toml"),
+        "{spin}"
+    );
+
+    let mem = tool_error(&c, "probe_alloc", json!({"mb": 64})).await;
+    assert!(
+        mem.contains("memory") && mem.contains("32 MiB") && mem.contains("[limits].memory"),
+        "{mem}"
+    );
+    assert!(text(&ok(&c, "probe_alloc", json!({"mb": 4})).await).contains("allocated"));
+
+    let trap = tool_error(&c, "probe_panic", json!({})).await;
+    assert!(
+        trap.contains("crashed") && trap.contains("replaced"),
+        "{trap}"
+    );
+    // The trapped instance was discarded: a fresh one counts from 1.
+    assert_eq!(text(&ok(&c, "probe_count", json!({})).await), "1");
+
+    // A spinning call does not block another call to the same plugin (two instances).
+    let spinning = call(&c, "probe_spin", json!({}));
+    let echo = call(&c, "probe_echo", json!({"x": 1}));
+    let (spun, echoed) = tokio::join!(spinning, echo);
+    assert_eq!(spun.expect("spin answered").is_error, Some(true));
+    assert_ne!(echoed.expect("echo answered").is_error, Some(true));
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn plugins_see_their_config_env_grants_and_call_context() {
+    let f = Fixture::new();
+    f.install("probe", "probe", Some(PROBE));
+    let transport = rmcp::transport::TokioChildProcess::builder({
+        let mut cmd = f.serve_command();
+        cmd.arg("--identity")
+            .arg("alice")
+            .env("PIER_TEST_GRANTED", "granted-value")
+            .env("PIER_TEST_SECRET", "hidden");
+        cmd
+    })
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn")
+    .0;
+    use rmcp::ServiceExt;
+    let c = ().serve(transport).await.expect("initialize");
+    let echo = ok(&c, "probe_echo", json!({"k": [1, 2]})).await;
+    let s = structured(&echo);
+    assert_eq!(s["args"], json!({"k": [1, 2]}));
+    assert_eq!(s["identity"], json!("alice"));
+    assert_eq!(s["plugin"], json!("probe"));
+    assert!(s["manifest"].as_str().unwrap_or("").ends_with("probe.toml"));
+    assert!(
+        s["config"].as_array().is_some_and(
+            |c| c.contains(&json!(["greeting", "hi"])) && c.contains(&json!(["retries", "3"]))
+        ),
+        "{s}"
+    );
+    assert_eq!(
+        text(&ok(&c, "probe_env", json!({"name": "PIER_TEST_GRANTED"})).await),
+        "granted-value"
+    );
+    let hidden = tool_error(&c, "probe_env", json!({"name": "PIER_TEST_SECRET"})).await;
+    assert!(hidden.contains("not set"), "{hidden}");
+    tool_error(&c, "probe_env", json!({"name": "HOME"})).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn resources_and_prompts_are_routed_to_their_plugin() {
+    let f = Fixture::new();
+    f.install("probe", "probe", Some(PROBE));
+    let c = f.connect().await;
+    let resources = c.list_resources(None).await.expect("resources/list");
+    assert!(resources.resources.iter().any(|r| r.uri == "probe://hello"));
+    let templates = c.list_resource_templates(None).await.expect("templates");
+    assert!(
+        templates
+            .resource_templates
+            .iter()
+            .any(|t| t.uri_template == "probe://echo/{text}")
+    );
+    let read = c
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "probe://echo/abc",
+        ))
+        .await
+        .expect("read");
+    let body = serde_json::to_value(&read.contents[0]).expect("json");
+    assert_eq!(body["text"], json!("abc"));
+    let missing = c
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("nowhere://x"))
+        .await;
+    assert!(missing.is_err());
+    let prompts = c.list_prompts(None).await.expect("prompts/list");
+    assert!(prompts.prompts.iter().any(|p| p.name == "probe_greet"));
+    let mut args = serde_json::Map::new();
+    args.insert("name".into(), json!("Ada"));
+    let got = c
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("probe_greet").with_arguments(args))
+        .await
+        .expect("get");
+    let msg = serde_json::to_value(&got.messages[0]).expect("json");
+    assert_eq!(msg["content"]["text"], json!("Say hello to Ada."));
+    c.cancel().await.ok();
+}
+
+#[test]
+fn second_start_uses_the_compile_cache() {
+    let f = Fixture::new();
+    f.install("probe", "probe", None);
+    let first = f.plugins_report();
+    assert_eq!(first[0]["cache"], json!("compiled"), "{first}");
+    assert_eq!(first[0]["grants"], json!([]), "no manifest means no grants");
+    let second = f.plugins_report();
+    assert_eq!(second[0]["cache"], json!("hit"), "{second}");
+    // A pin that matches loads.
+    let digest = second[0]["sha256"].as_str().unwrap_or_default().to_string();
+    std::fs::write(
+        f.plugins().join("probe.toml"),
+        format!("[plugin]\nsha256 = \"{digest}\"\n"),
+    )
+    .expect("write");
+    assert_eq!(f.plugins_report()[0]["status"], json!("loaded"));
+}

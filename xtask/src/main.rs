@@ -1,0 +1,159 @@
+//! `cargo xtask run` builds everything and serves the bundled plugins on a safe default;
+//! `cargo xtask test` builds everything and runs every test (Rust, end-to-end, Python SDK).
+//! `cargo xtask build` only builds and stages. Nothing here needs more than cargo and python3.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Plugins built to wasm32-wasip2 and staged as NAME.wasm (crate, staged name).
+const PLUGINS: &[(&str, &str)] = &[("pier-filesystem", "filesystem"), ("pier-probe", "probe")];
+/// The Python test client, pinned so a new release cannot change the tests under us.
+const PY_DEPS: &[&str] = &["mcp==1.26.0", "pytest==8.4.2"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Builds plugins (release, wasm32-wasip2) and the host (dev profile with optimised deps), and
+/// stages the plugins in target/pier/plugins.
+fn build() -> Result<PathBuf, String> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for (krate, _) in PLUGINS {
+        c.args(["-p", krate]);
+    }
+    run(&mut c)?;
+    run(cargo().args(["build", "-p", "pier"]))?;
+    let staged = target_dir().join("pier").join("plugins");
+    std::fs::create_dir_all(&staged).map_err(|e| e.to_string())?;
+    for (krate, name) in PLUGINS {
+        let built = target_dir()
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", krate.replace('-', "_")));
+        std::fs::copy(&built, staged.join(format!("{name}.wasm")))
+            .map_err(|e| format!("cannot stage {}: {e}", built.display()))?;
+    }
+    Ok(staged)
+}
+
+fn pier_bin() -> PathBuf {
+    target_dir().join("debug").join("pier")
+}
+
+/// The default folder: the filesystem plugin, granted the sample folder read-only.
+fn stage_default(staged: &Path) -> Result<PathBuf, String> {
+    let dir = target_dir().join("pier").join("default");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::copy(staged.join("filesystem.wasm"), dir.join("filesystem.wasm"))
+        .map_err(|e| e.to_string())?;
+    let sample = root().join("examples").join("sample");
+    let manifest = format!(
+        "# Written by `cargo xtask run`: the filesystem plugin may read the sample folder, nothing else.\n\
+         [[grants.files]]\nhost = {:?}\nmode = \"ro\"\n\n[limits]\nmemory = \"128MiB\"\ntimeout = \"10s\"\n",
+        sample.display().to_string()
+    );
+    std::fs::write(dir.join("filesystem.toml"), manifest).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+fn python_env() -> Result<PathBuf, String> {
+    let venv = root().join(".venv");
+    let py = venv.join("bin").join("python");
+    if !py.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let ok = Command::new(&py)
+        .args(["-c", "import mcp, pytest"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        run(Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(PY_DEPS))?;
+    }
+    Ok(py)
+}
+
+fn test() -> Result<(), String> {
+    let staged = build()?;
+    let env = |c: &mut Command| {
+        c.env("PIER_BIN", pier_bin())
+            .env("PIER_TEST_PLUGINS", &staged);
+    };
+    let mut rust = cargo();
+    rust.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "pier-probe",
+        "--exclude",
+        "pier-filesystem",
+    ]);
+    env(&mut rust);
+    run(&mut rust)?;
+    // The plugins' own unit tests run natively (their logic does not need the sandbox).
+    run(cargo().args(["test", "-p", "pier-filesystem", "--lib"]))?;
+    let py = python_env()?;
+    let mut pytest = Command::new(py);
+    pytest
+        .args(["-m", "pytest", "-q", "tests/python"])
+        .current_dir(root());
+    env(&mut pytest);
+    run(&mut pytest)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => build().map(|d| eprintln!("plugins staged in {}", d.display())),
+        Some("run") => build().and_then(|s| stage_default(&s)).and_then(|dir| {
+            eprintln!("serving {} (Ctrl-D or Ctrl-C to stop)", dir.display());
+            let mut c = Command::new(pier_bin());
+            c.arg("serve").arg("--plugins").arg(&dir).args(&args[1..]);
+            run(&mut c)
+        }),
+        Some("test") => test(),
+        _ => Err("usage: cargo xtask build | run [pier serve flags] | test".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
