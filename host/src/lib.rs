@@ -69,7 +69,7 @@ impl HostBuilder {
         self.memory.push(PluginSource::Memory {
             name: name.into(),
             wasm,
-            manifest,
+            manifest: Box::new(manifest),
         });
         self
     }

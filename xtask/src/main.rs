@@ -109,6 +109,7 @@ fn python_env() -> Result<PathBuf, String> {
 }
 
 fn test() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
     let staged = build()?;
     let env = |c: &mut Command| {
         c.env("PIER_BIN", pier_bin())

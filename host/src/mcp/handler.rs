@@ -15,10 +15,10 @@ use rmcp::{ErrorData as McpError, ServerHandler};
 use tracing::Instrument;
 
 use super::convert;
-use super::progress::PeerProgress;
+use super::progress::Forwarder;
 use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult};
+use crate::runtime::CallScope;
 use crate::runtime::bindings::pier::mcp::types::{CallContext, Error as WitError};
-use crate::runtime::{CallScope, ProgressSink};
 
 /// The rmcp handler for a set of loaded plugins. Cheap to clone; every transport gets one.
 #[derive(Clone)]
@@ -60,16 +60,10 @@ fn request_id(ctx: &RequestContext<RoleServer>) -> String {
     }
 }
 
-fn scope(ctx: &RequestContext<RoleServer>) -> CallScope {
-    let progress = ctx.meta.get_progress_token().map(|token| {
-        Arc::new(PeerProgress {
-            peer: ctx.peer.clone(),
-            token,
-        }) as Arc<dyn ProgressSink>
-    });
+fn scope(ctx: &RequestContext<RoleServer>, progress: Option<&Forwarder>) -> CallScope {
     CallScope {
         request_id: request_id(ctx),
-        progress,
+        progress: progress.map(|f| f.sink.clone()),
     }
 }
 
@@ -149,7 +143,12 @@ impl ServerHandler for PierHandler {
                 name: tool,
                 arguments: &arguments,
             };
-            let result = match plugin.run(op, Some(scope(&ctx))).await {
+            let progress = Forwarder::start(&ctx);
+            let outcome = plugin.run(op, Some(scope(&ctx, progress.as_ref()))).await;
+            if let Some(p) = progress {
+                p.finish().await;
+            }
+            let result = match outcome {
                 Ok(OpResult::Call(Ok(r))) => {
                     let mut out = if r.is_error {
                         CallToolResult::error(r.content.iter().map(convert::content).collect())
@@ -206,7 +205,7 @@ impl ServerHandler for PierHandler {
         for plugin in self.catalog.plugins.iter().filter(|p| p.has_resources()) {
             match plugin.run(Op::ListResources { cx: &cx }, None).await {
                 Ok(OpResult::Resources(Ok(list))) => {
-                    items.extend(list.iter().map(|r| convert::resource(r)))
+                    items.extend(list.iter().map(convert::resource))
                 }
                 Ok(OpResult::Resources(Err(e))) => {
                     tracing::warn!(plugin = %plugin.name, "list-resources failed: {e:?}")
@@ -227,7 +226,7 @@ impl ServerHandler for PierHandler {
             .catalog
             .plugins
             .iter()
-            .flat_map(|p| p.templates.iter().map(|t| convert::template(t)))
+            .flat_map(|p| p.templates.iter().map(convert::template))
             .collect();
         Ok(ListResourceTemplatesResult::with_all_items(items))
     }
@@ -303,7 +302,12 @@ impl ServerHandler for PierHandler {
             name,
             arguments: &args,
         };
-        match plugin.run(op, Some(scope(&ctx))).await {
+        let progress = Forwarder::start(&ctx);
+        let outcome = plugin.run(op, Some(scope(&ctx, progress.as_ref()))).await;
+        if let Some(p) = progress {
+            p.finish().await;
+        }
+        match outcome {
             Ok(OpResult::Prompt(Ok(p))) => {
                 let mut out =
                     GetPromptResult::new(p.messages.iter().map(convert::prompt_message).collect());

@@ -20,7 +20,7 @@ pub enum PluginSource {
     Memory {
         name: String,
         wasm: Vec<u8>,
-        manifest: Manifest,
+        manifest: Box<Manifest>,
     },
 }
 
@@ -101,7 +101,7 @@ impl Catalog {
                     manifest,
                 } => {
                     let r =
-                        LoadedPlugin::load(runtime.clone(), cache, name.clone(), wasm, manifest)
+                        LoadedPlugin::load(runtime.clone(), cache, name.clone(), wasm, *manifest)
                             .await;
                     (name, None, r)
                 }

@@ -98,14 +98,14 @@ impl LoadedPlugin {
     ) -> Result<Self, LoadError> {
         super::manifest::validate_plugin_name(&name).map_err(LoadError::Name)?;
         let digest = hex::encode(Sha256::digest(&wasm));
-        if let Some(pinned) = &manifest.sha256 {
-            if *pinned != digest {
-                return Err(LoadError::PinMismatch {
-                    manifest: manifest.path.display().to_string(),
-                    pinned: pinned.clone(),
-                    actual: digest,
-                });
-            }
+        if let Some(pinned) = &manifest.sha256
+            && *pinned != digest
+        {
+            return Err(LoadError::PinMismatch {
+                manifest: manifest.path.display().to_string(),
+                pinned: pinned.clone(),
+                actual: digest,
+            });
         }
 
         // Compilation is CPU-bound; keep it off the async workers.
@@ -189,23 +189,22 @@ impl LoadedPlugin {
                     .push(format!("tool {:?} skipped: {reason}", tool.name)),
             }
         }
-        if self.has_resources() {
-            if let OpResult::Templates(t) =
+        if self.has_resources()
+            && let OpResult::Templates(t) =
                 self.run(Op::ListTemplates, None).await.map_err(start)?
-            {
-                self.templates = t;
-            }
+        {
+            self.templates = t;
         }
-        if self.has_prompts() {
-            if let OpResult::Prompts(p) = self.run(Op::ListPrompts, None).await.map_err(start)? {
-                for prompt in p {
-                    let exposed = format!("{}_{}", self.name, prompt.name);
-                    if valid_exposed_name(&exposed) {
-                        self.prompts.push(convert::prompt(&exposed, &prompt));
-                    } else {
-                        self.problems
-                            .push(format!("prompt {:?} skipped: bad name", prompt.name));
-                    }
+        if self.has_prompts()
+            && let OpResult::Prompts(p) = self.run(Op::ListPrompts, None).await.map_err(start)?
+        {
+            for prompt in p {
+                let exposed = format!("{}_{}", self.name, prompt.name);
+                if valid_exposed_name(&exposed) {
+                    self.prompts.push(convert::prompt(&exposed, &prompt));
+                } else {
+                    self.problems
+                        .push(format!("prompt {:?} skipped: bad name", prompt.name));
                 }
             }
         }

@@ -309,10 +309,10 @@ pub fn validate_plugin_name(name: &str) -> Result<(), String> {
 }
 
 fn resolve_host_path(raw: &str, base: &Path) -> PathBuf {
-    if raw == "~" || raw.starts_with("~/") {
-        if let Some(home) = dirs::home_dir() {
-            return home.join(raw.trim_start_matches('~').trim_start_matches('/'));
-        }
+    if (raw == "~" || raw.starts_with("~/"))
+        && let Some(home) = dirs::home_dir()
+    {
+        return home.join(raw.trim_start_matches('~').trim_start_matches('/'));
     }
     let p = PathBuf::from(raw);
     if p.is_absolute() { p } else { base.join(p) }

@@ -121,12 +121,11 @@ impl host::Host for State {
         message: Option<String>,
     ) {
         // Only the call in progress may report, and only for itself.
-        if let Some(scope) = &self.scope {
-            if scope.request_id == request_id {
-                if let Some(sink) = &scope.progress {
-                    sink.progress(progress, total, message);
-                }
-            }
+        if let Some(scope) = &self.scope
+            && scope.request_id == request_id
+            && let Some(sink) = &scope.progress
+        {
+            sink.progress(progress, total, message);
         }
     }
 

@@ -212,7 +212,7 @@ pub fn list_directory(args: Value, with_sizes: bool) -> Result<CallResult, ToolE
     let mut entries = read_dir(&r.path, Path::new(""))?;
     match a.sort_by.as_deref() {
         None | Some("name") => {}
-        Some("size") => entries.sort_by(|x, y| y.size.cmp(&x.size)),
+        Some("size") => entries.sort_by_key(|e| std::cmp::Reverse(e.size)),
         Some(other) => {
             return Err(ToolError::Invalid(format!(
                 "sortBy {other:?} is not supported; use \"name\" or \"size\""
@@ -338,12 +338,11 @@ pub fn directory_tree(args: Value) -> Result<CallResult, ToolError> {
 
 /// Pops the innermost open folder and stores its children in its node.
 fn close(stack: &mut Vec<(usize, Vec<Value>)>) {
-    if let Some((_, children)) = stack.pop() {
-        if let Some(parent) = stack.last_mut() {
-            if let Some(node) = parent.1.last_mut() {
-                node["children"] = Value::Array(children);
-            }
-        }
+    if let Some((_, children)) = stack.pop()
+        && let Some(parent) = stack.last_mut()
+        && let Some(node) = parent.1.last_mut()
+    {
+        node["children"] = Value::Array(children);
     }
 }
 

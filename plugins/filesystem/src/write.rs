@@ -153,13 +153,13 @@ pub fn edit_file(args: Value) -> Result<CallResult, ToolError> {
     let r = resolve_writable(&a.path)?;
     let raw = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
     let before_hash = sha256_hex(&raw);
-    if let Some(expected) = &a.expected_sha256 {
-        if !expected.eq_ignore_ascii_case(&before_hash) {
-            return Err(ToolError::Failed(format!(
-                "{} changed since it was read: its sha256 is {before_hash}, not {expected}; read it again before editing",
-                r.path.display()
-            )));
-        }
+    if let Some(expected) = &a.expected_sha256
+        && !expected.eq_ignore_ascii_case(&before_hash)
+    {
+        return Err(ToolError::Failed(format!(
+            "{} changed since it was read: its sha256 is {before_hash}, not {expected}; read it again before editing",
+            r.path.display()
+        )));
     }
     let original = String::from_utf8(raw).map_err(|_| {
         ToolError::Failed(format!(

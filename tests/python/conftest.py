@@ -1,0 +1,48 @@
+"""Fixtures for driving the real pier binary with the official Python MCP SDK."""
+
+import os
+import pathlib
+import shutil
+
+import pytest
+
+
+def _env_path(var: str) -> pathlib.Path:
+    value = os.environ.get(var)
+    if not value:
+        pytest.fail(f"{var} is not set: run the tests with `cargo xtask test`")
+    return pathlib.Path(value)
+
+
+class Folder:
+    """A temporary plugin folder, compile cache and granted directories."""
+
+    def __init__(self, tmp: pathlib.Path):
+        self.tmp = tmp
+        self.plugins = tmp / "plugins"
+        self.plugins.mkdir()
+        self.cache = tmp / "cache"
+
+    def dir(self, rel: str) -> pathlib.Path:
+        p = self.tmp / rel
+        p.mkdir(parents=True, exist_ok=True)
+        return p.resolve()
+
+    def install(self, staged: str, name: str, manifest: str | None = None) -> None:
+        shutil.copy(_env_path("PIER_TEST_PLUGINS") / f"{staged}.wasm", self.plugins / f"{name}.wasm")
+        if manifest is not None:
+            (self.plugins / f"{name}.toml").write_text(manifest)
+
+    def server(self, *extra: str):
+        from mcp import StdioServerParameters
+
+        return StdioServerParameters(
+            command=str(_env_path("PIER_BIN")),
+            args=["serve", "--plugins", str(self.plugins), "--cache-dir", str(self.cache), *extra],
+            env={"RUST_LOG": "warn", "PATH": os.environ.get("PATH", "")},
+        )
+
+
+@pytest.fixture
+def folder(tmp_path: pathlib.Path) -> Folder:
+    return Folder(tmp_path)
