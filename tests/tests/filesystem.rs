@@ -21,6 +21,18 @@ const REFERENCE_TOOLS: [&str; 14] = [
     "list_allowed_directories",
 ];
 
+/// Names of the top-level entries of a directory_tree result.
+fn top_names(r: &rmcp::model::CallToolResult) -> Vec<String> {
+    structured(r)["tree"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn fixture() -> (Fixture, std::path::PathBuf, std::path::PathBuf) {
     let f = Fixture::new();
     let rw = f.dir("work");
@@ -136,6 +148,15 @@ async fn every_tool_works_on_a_happy_path() {
     .await;
     assert_eq!(structured(&capped)["truncated"], json!(true));
     assert!(text(&capped).contains("[truncated"), "{}", text(&capped));
+    let window = ok(
+        &c,
+        "filesystem_read_text_file",
+        json!({"path": p("notes.txt"), "byteOffset": 7, "maxBytes": 7}),
+    )
+    .await;
+    assert_eq!(structured(&window)["content"], json!("line 2\n"));
+    assert_eq!(structured(&window)["endByte"], json!(14));
+    assert!(text(&window).contains("byteOffset=14"), "{}", text(&window));
     // Relative paths resolve against the first granted directory.
     let rel = ok(
         &c,
@@ -246,13 +267,7 @@ async fn every_tool_works_on_a_happy_path() {
     std::fs::create_dir_all(rw.join("node_modules/pkg")).expect("mkdir");
     std::fs::write(rw.join(".gitignore"), "node_modules/\n").expect("write");
     let tree = ok(&c, "filesystem_directory_tree", json!({"path": p(".")})).await;
-    let names: Vec<String> = structured(&tree)["tree"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n["name"].as_str().map(String::from))
-        .collect();
+    let names = top_names(&tree);
     assert!(
         names.contains(&"a".to_string()) && !names.contains(&"node_modules".to_string()),
         "{names:?}"
@@ -270,13 +285,7 @@ async fn every_tool_works_on_a_happy_path() {
         json!({"path": p("."), "respectGitignore": false, "excludePatterns": ["a"]}),
     )
     .await;
-    let names: Vec<String> = structured(&all)["tree"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n["name"].as_str().map(String::from))
-        .collect();
+    let names = top_names(&all);
     assert!(
         names.contains(&"node_modules".to_string()) && !names.contains(&"a".to_string()),
         "{names:?}"

@@ -137,6 +137,31 @@ fn test() -> Result<(), String> {
     run(&mut pytest)
 }
 
+/// Release-builds pier, installs the reference filesystem server from npm into bench/, and runs
+/// bench/filesystem.py against both. Prints a table; asserts nothing.
+fn bench() -> Result<(), String> {
+    let staged = build()?;
+    run(cargo().args(["build", "--release", "-p", "pier"]))?;
+    let bench = root().join("bench");
+    let reference =
+        bench.join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
+    if !reference.exists() {
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&bench)
+            .arg(REFERENCE_FILESYSTEM))?;
+    }
+    let py = python_env()?;
+    run(Command::new(py)
+        .arg(bench.join("filesystem.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("REFERENCE_SERVER", &reference))
+}
+
+/// The yardstick for the filesystem benchmark, pinned.
+const REFERENCE_FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -148,7 +173,8 @@ fn main() -> ExitCode {
             run(&mut c)
         }),
         Some("test") => test(),
-        _ => Err("usage: cargo xtask build | run [pier serve flags] | test".into()),
+        Some("bench") => bench(),
+        _ => Err("usage: cargo xtask build | run [pier serve flags] | test | bench".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -177,14 +177,10 @@ impl Catalog {
                 plugin.manifest.path.clone(),
             );
         }
-        for p in &plugin.prompts {
-            let local = p
-                .name
-                .trim_start_matches(&format!("{}_", plugin.name))
-                .to_string();
+        for (local, p) in &plugin.prompts {
             self.prompts.entry(p.name.clone()).or_insert(Route {
                 plugin: index,
-                name: local,
+                name: local.clone(),
             });
         }
         tracing::info!(
@@ -238,7 +234,7 @@ impl Catalog {
     pub fn all_prompts(&self) -> Vec<rmcp::model::Prompt> {
         self.plugins
             .iter()
-            .flat_map(|p| p.prompts.iter().cloned())
+            .flat_map(|p| p.prompts.iter().map(|(_, def)| def.clone()))
             .collect()
     }
 }

@@ -70,7 +70,8 @@ pub struct LoadedPlugin {
     /// Tools skipped because their definition is unusable, with the reason.
     pub problems: Vec<String>,
     pub templates: Vec<ResourceTemplate>,
-    pub prompts: Vec<rmcp::model::Prompt>,
+    /// Prompts as (the plugin's own name, MCP definition under the exposed name).
+    pub prompts: Vec<(String, rmcp::model::Prompt)>,
     pub(super) runtime: Arc<Runtime>,
     pub(super) pre: InstancePre<State>,
     pub(super) exports: Exports,
@@ -201,7 +202,8 @@ impl LoadedPlugin {
             for prompt in p {
                 let exposed = format!("{}_{}", self.name, prompt.name);
                 if valid_exposed_name(&exposed) {
-                    self.prompts.push(convert::prompt(&exposed, &prompt));
+                    self.prompts
+                        .push((prompt.name.clone(), convert::prompt(&exposed, &prompt)));
                 } else {
                     self.problems
                         .push(format!("prompt {:?} skipped: bad name", prompt.name));

@@ -175,7 +175,7 @@ impl Manifest {
             path: path.display().to_string(),
             message,
         };
-        let raw: Raw = toml::from_str(text).map_err(|e| err(describe_toml_error(&e)))?;
+        let raw: Raw = toml::from_str(text).map_err(|e| err(describe_toml_error(&e, text)))?;
 
         if let Some(name) = &raw.plugin.name {
             validate_plugin_name(name).map_err(|m| err(format!("[plugin].name: {m}")))?;
@@ -318,14 +318,19 @@ fn resolve_host_path(raw: &str, base: &Path) -> PathBuf {
     if p.is_absolute() { p } else { base.join(p) }
 }
 
-/// Shortens toml's multi-line report to one line that still says where and what.
-fn describe_toml_error(e: &toml::de::Error) -> String {
-    let what = e.message().to_string();
-    let what = what
+/// Shortens toml's multi-line report to one line that still says where (line:column) and what.
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let what = e
+        .message()
         .replace("unknown field", "unknown key")
         .replace("expected one of", "allowed keys are");
     match e.span() {
-        Some(span) => format!("{what} (at byte {}..{})", span.start, span.end),
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: {what}")
+        }
         None => what,
     }
 }
@@ -401,6 +406,7 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("plugins/x.toml: "), "{msg}");
         assert!(msg.contains("unknown key `network`"), "{msg}");
+        assert!(msg.contains("line 2, column 1"), "{msg}");
         assert!(msg.contains("files") && msg.contains("env"), "{msg}");
     }
 

@@ -26,6 +26,8 @@ pub struct ReadArgs {
     pub offset: Option<usize>,
     /// Number of lines from `offset`.
     pub limit: Option<usize>,
+    /// 0-based byte offset: read a byte window of up to `max_bytes` from here.
+    pub byte_offset: Option<u64>,
     pub max_bytes: Option<usize>,
 }
 
@@ -39,6 +41,8 @@ pub struct TextRead {
     pub start_line: usize,
     pub end_line: usize,
     pub sha256: Option<String>,
+    /// For byte-window reads: the bytes `[start, end)` returned.
+    pub bytes: Option<(u64, u64)>,
 }
 
 impl TextRead {
@@ -47,6 +51,7 @@ impl TextRead {
             "path": self.path, "content": self.content, "truncated": self.truncated,
             "totalBytes": self.total_bytes, "totalLines": self.total_lines,
             "startLine": self.start_line, "endLine": self.end_line, "sha256": self.sha256,
+            "startByte": self.bytes.map(|b| b.0), "endByte": self.bytes.map(|b| b.1),
         })
     }
 
@@ -54,6 +59,12 @@ impl TextRead {
     pub fn text(&self) -> String {
         if !self.truncated {
             return self.content.clone();
+        }
+        if let Some((_, end)) = self.bytes {
+            return format!(
+                "{}\n[truncated: {} of {} bytes shown; call again with byteOffset={end} to continue]",
+                self.content, end, self.total_bytes
+            );
         }
         let total = self
             .total_lines
@@ -77,6 +88,13 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
             "head/tail cannot be combined with offset/limit".into(),
         ));
     }
+    if a.byte_offset.is_some()
+        && (a.head.is_some() || a.tail.is_some() || a.offset.is_some() || a.limit.is_some())
+    {
+        return Err(ToolError::Invalid(
+            "byteOffset cannot be combined with head/tail/offset/limit".into(),
+        ));
+    }
     if a.offset == Some(0) {
         return Err(ToolError::Invalid(
             "offset is 1-based; the first line is 1".into(),
@@ -93,6 +111,10 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
     }
     let total_bytes = meta.len();
     let path = r.path.display().to_string();
+
+    if let Some(start) = a.byte_offset {
+        return read_window(&r.path, path, start, max, total_bytes);
+    }
 
     if total_bytes > WHOLE_FILE_LIMIT {
         // Huge file: read only a window from the start (or the end, for tail).
@@ -121,6 +143,7 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
             start_line: 1,
             end_line: lines,
             sha256: None,
+            bytes: None,
         });
     }
 
@@ -155,6 +178,58 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
         start_line: start + 1,
         end_line: start + shown,
         sha256,
+        bytes: None,
+    })
+}
+
+/// Reads bytes `[start, start + max)`, widened or narrowed to UTF-8 character boundaries.
+fn read_window(
+    file: &std::path::Path,
+    path: String,
+    start: u64,
+    max: usize,
+    total_bytes: u64,
+) -> Result<TextRead, ToolError> {
+    if start > total_bytes {
+        return Err(ToolError::Invalid(format!(
+            "byteOffset {start} is past the end of the file ({total_bytes} bytes)"
+        )));
+    }
+    let mut f = std::fs::File::open(file).map_err(|e| io_error(file, e))?;
+    f.seek(SeekFrom::Start(start))
+        .map_err(|e| io_error(file, e))?;
+    let mut buf = Vec::new();
+    f.take(max as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_error(file, e))?;
+    if looks_binary(&buf) {
+        return Err(binary(&path));
+    }
+    // Skip continuation bytes at the front, drop an incomplete character at the back.
+    let lead = buf
+        .iter()
+        .take(3)
+        .take_while(|b| (**b & 0xC0) == 0x80)
+        .count();
+    let text = match std::str::from_utf8(&buf[lead..]) {
+        Ok(t) => t.to_string(),
+        Err(e) if e.error_len().is_none() => {
+            String::from_utf8_lossy(&buf[lead..lead + e.valid_up_to()]).into_owned()
+        }
+        Err(_) => String::from_utf8_lossy(&buf[lead..]).into_owned(),
+    };
+    let begin = start + lead as u64;
+    let end = begin + text.len() as u64;
+    Ok(TextRead {
+        path,
+        truncated: end < total_bytes,
+        total_bytes,
+        total_lines: None,
+        start_line: 0,
+        end_line: 0,
+        sha256: None,
+        bytes: Some((begin, end)),
+        content: text,
     })
 }
 
@@ -194,6 +269,7 @@ pub fn read_multiple_files(args: Value) -> Result<CallResult, ToolError> {
             tail: None,
             offset: None,
             limit: None,
+            byte_offset: None,
             max_bytes: Some(each),
         };
         match read_text(&args) {
@@ -275,15 +351,7 @@ pub fn get_file_info(args: Value) -> Result<CallResult, ToolError> {
     } else {
         link.clone()
     };
-    let kind = if link.file_type().is_symlink() {
-        "symlink"
-    } else if meta.is_dir() {
-        "directory"
-    } else if meta.is_file() {
-        "file"
-    } else {
-        "other"
-    };
+    let kind = crate::walk::kind_of(&link.file_type());
     let info = json!({
         "path": r.path.display().to_string(),
         "type": kind,

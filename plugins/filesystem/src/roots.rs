@@ -155,7 +155,8 @@ pub fn io_error(path: &Path, e: std::io::Error) -> ToolError {
     ToolError::Failed(match e.kind() {
         NotFound => format!("not found: {p}"),
         PermissionDenied => format!(
-            "access denied by the sandbox: {p} (paths and symlinks that lead outside a granted directory are never followed)"
+            "access denied by the sandbox: {p} (paths and symlinks that lead outside a granted directory are never followed); if its target should be reachable, grant the target's directory in [grants].files in {}",
+            manifest()
         ),
         AlreadyExists => format!("already exists: {p}"),
         ReadOnlyFilesystem => format!(

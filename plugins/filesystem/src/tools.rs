@@ -19,6 +19,7 @@ fn read_schema() -> Value {
             "tail": {"type": "integer", "minimum": 0, "description": "Only the last N lines."},
             "offset": {"type": "integer", "minimum": 1, "description": "First line to return (1-based)."},
             "limit": {"type": "integer", "minimum": 0, "description": "Number of lines from offset."},
+            "byteOffset": {"type": "integer", "minimum": 0, "description": "Read a byte window starting here (0-based), up to maxBytes; for huge or single-line files."},
             "maxBytes": {"type": "integer", "minimum": 1, "description": "Cap on returned bytes (default 262144); the result says when it was cut."}
         }),
         &["path"],
@@ -30,7 +31,8 @@ fn read_output() -> Value {
         "path": {"type": "string"}, "content": {"type": "string"}, "truncated": {"type": "boolean"},
         "totalBytes": {"type": "integer"}, "totalLines": {"type": ["integer", "null"]},
         "startLine": {"type": "integer"}, "endLine": {"type": "integer"},
-        "sha256": {"type": ["string", "null"], "description": "Digest of the whole file; pass it to edit_file as expectedSha256."}
+        "sha256": {"type": ["string", "null"], "description": "Digest of the whole file; pass it to edit_file as expectedSha256."},
+        "startByte": {"type": ["integer", "null"]}, "endByte": {"type": ["integer", "null"]}
     }, "required": ["path", "content", "truncated"]})
 }
 
@@ -65,7 +67,7 @@ fn merge(mut a: Value, b: Value) -> Value {
 pub fn all() -> Vec<Tool> {
     let ro = |t: Tool| t.read_only().open_world(false);
     vec![
-        ro(Tool::new("read_text_file", "Read a text file inside the granted directories. Use head/tail or offset/limit for part of a large file; output is capped (maxBytes) and says when it was truncated and how to continue. Returns the file's sha256 for safe edits.")
+        ro(Tool::new("read_text_file", "Read a text file inside the granted directories. Use head/tail, offset/limit (lines) or byteOffset (bytes) for part of a large file; output is capped (maxBytes) and says when it was truncated and how to continue. Returns the file's sha256 for safe edits.")
             .title("Read text file").input_schema(read_schema()).output_schema(read_output())),
         ro(Tool::new("read_file", "Deprecated alias of read_text_file.")
             .title("Read file (deprecated)").input_schema(read_schema()).output_schema(read_output())),

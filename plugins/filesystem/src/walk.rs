@@ -23,7 +23,7 @@ struct Entry {
     size: u64,
 }
 
-fn kind_of(ft: &std::fs::FileType) -> &'static str {
+pub(crate) fn kind_of(ft: &std::fs::FileType) -> &'static str {
     if ft.is_symlink() {
         "symlink"
     } else if ft.is_dir() {
