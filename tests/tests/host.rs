@@ -93,6 +93,28 @@ async fn bad_plugins_are_reported_and_the_rest_serve() {
     c.cancel().await.ok();
 }
 
+#[test]
+fn a_tool_name_collision_fails_the_later_plugin_and_names_both() {
+    let f = Fixture::new();
+    // Plugin `a` with tool `b_echo` and plugin `a_b` with tool `echo` both expose `a_b_echo`.
+    f.install("probe", "a", Some("[config]\nextra_tool = \"b_echo\"\n"));
+    f.install("probe", "a_b", None);
+    let report = f.plugins_report();
+    assert_eq!(report[0]["name"], json!("a"));
+    assert_eq!(report[0]["status"], json!("loaded"));
+    assert!(
+        report[0]["tools"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("a_b_echo")))
+    );
+    assert_eq!(report[1]["status"], json!("failed"), "{report}");
+    let why = report[1]["reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("`a_b_echo`") && why.contains("plugin `a`"),
+        "{why}"
+    );
+}
+
 #[tokio::test]
 async fn unknown_tools_and_wrong_argument_types_get_clear_errors() {
     let f = Fixture::new();

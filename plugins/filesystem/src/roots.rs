@@ -55,6 +55,58 @@ pub fn roots() -> &'static [Root] {
     })
 }
 
+thread_local! {
+    /// Handles to the preopened directories, for the tools that use the raw WASI API.
+    static HANDLES: Vec<(PathBuf, wasi::filesystem::types::Descriptor)> =
+        wasi::filesystem::preopens::get_directories()
+            .into_iter()
+            .map(|(d, p)| (PathBuf::from(p), d))
+            .collect();
+}
+
+/// Opens the directory `path` (already resolved inside a root) relative to its preopen. The
+/// runtime confines the lookup to the preopen, symlinks included.
+pub fn open_dir(path: &Path) -> std::io::Result<wasi::filesystem::types::Descriptor> {
+    use wasi::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+    HANDLES.with(|handles| {
+        let (root, dir) = handles
+            .iter()
+            .filter(|(root, _)| path.starts_with(root))
+            .max_by_key(|(root, _)| root.components().count())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::PermissionDenied))?;
+        let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        dir.open_at(
+            PathFlags::SYMLINK_FOLLOW,
+            &rel.to_string_lossy(),
+            OpenFlags::DIRECTORY,
+            DescriptorFlags::READ,
+        )
+        .map_err(wasi_error)
+    })
+}
+
+/// Maps a raw WASI error onto the std error kinds `io_error` explains.
+pub fn wasi_error(code: wasi::filesystem::types::ErrorCode) -> std::io::Error {
+    use std::io::ErrorKind as K;
+    use wasi::filesystem::types::ErrorCode as E;
+    let kind = match code {
+        E::Access | E::NotPermitted | E::Loop => K::PermissionDenied,
+        E::NoEntry => K::NotFound,
+        E::NotDirectory => K::NotADirectory,
+        E::IsDirectory => K::IsADirectory,
+        E::Exist => K::AlreadyExists,
+        E::ReadOnly => K::ReadOnlyFilesystem,
+        E::NotEmpty => K::DirectoryNotEmpty,
+        _ => K::Other,
+    };
+    std::io::Error::new(kind, format!("{code:?}"))
+}
+
 fn manifest() -> String {
     pier_sdk::host::manifest_path()
 }

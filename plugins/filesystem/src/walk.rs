@@ -35,23 +35,35 @@ pub(crate) fn kind_of(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// Reads one directory, sorted by name.
-fn read_dir(dir: &Path, rel: &Path) -> Result<Vec<Entry>, ToolError> {
+/// Reads one directory, sorted by name, through the raw WASI API: each entry arrives with its
+/// type, whereas std's `read_dir` (wasi-libc) stats every entry. Sizes cost a `stat` per entry,
+/// so they are read only when asked for (`size` is 0 otherwise).
+fn read_dir(dir: &Path, rel: &Path, with_size: bool) -> Result<Vec<Entry>, ToolError> {
+    use wasi::filesystem::types::{DescriptorType as T, PathFlags};
+    let fail = |e: wasi::filesystem::types::ErrorCode| io_error(dir, crate::roots::wasi_error(e));
+    let handle = crate::roots::open_dir(dir).map_err(|e| io_error(dir, e))?;
+    let stream = handle.read_directory().map_err(fail)?;
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-        let e = e.map_err(|e| io_error(dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type().map_err(|err| io_error(&e.path(), err))?;
-        let size = if ft.is_file() {
-            e.metadata().map(|m| m.len()).unwrap_or(0)
+    while let Some(e) = stream.read_directory_entry().map_err(fail)? {
+        let kind = match e.type_ {
+            T::Directory => "directory",
+            T::RegularFile => "file",
+            T::SymbolicLink => "symlink",
+            _ => "other",
+        };
+        let size = if with_size && kind == "file" {
+            handle
+                .stat_at(PathFlags::empty(), &e.name)
+                .map(|s| s.size)
+                .unwrap_or(0)
         } else {
             0
         };
         out.push(Entry {
-            path: dir.join(&name),
-            rel: rel.join(&name),
-            name,
-            kind: kind_of(&ft),
+            path: dir.join(&e.name),
+            rel: rel.join(&e.name),
+            name: e.name,
+            kind,
             size,
         });
     }
@@ -156,7 +168,7 @@ impl Walk {
             }
             None => false,
         };
-        let entries = match read_dir(dir, rel) {
+        let entries = match read_dir(dir, rel, false) {
             Ok(e) => e,
             // A subfolder we cannot read is skipped; the top level reports its error.
             Err(e) if depth > 1 => {
@@ -209,7 +221,7 @@ pub fn list_directory(args: Value, with_sizes: bool) -> Result<CallResult, ToolE
         ));
     }
     let r = resolve(&a.path)?;
-    let mut entries = read_dir(&r.path, Path::new(""))?;
+    let mut entries = read_dir(&r.path, Path::new(""), with_sizes)?;
     match a.sort_by.as_deref() {
         None | Some("name") => {}
         Some("size") => entries.sort_by_key(|e| std::cmp::Reverse(e.size)),

@@ -24,7 +24,10 @@ fn num(args: &Value, key: &str) -> Result<u64, Error> {
 impl Plugin for Probe {
     fn tools() -> Vec<Tool> {
         let schema = |props: Value, req: &[&str]| json!({"type": "object", "properties": props, "required": req});
-        vec![
+        // `[config].extra_tool` adds a tool by that name, so tests can provoke name collisions.
+        let extra = pier_sdk::host::config("extra_tool")
+            .map(|name| Tool::new(&name, "Extra tool named by [config].extra_tool.").read_only());
+        let mut tools = vec![
             Tool::new("echo", "Returns its arguments, call context and config.")
                 .read_only()
                 .input_schema(json!({"type": "object"}))
@@ -45,7 +48,9 @@ impl Plugin for Probe {
             Tool::new("sleep", "Busy-waits `ms` milliseconds, then answers.")
                 .read_only()
                 .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
-        ]
+        ];
+        tools.extend(extra);
+        tools
     }
 
     fn call(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
