@@ -1,6 +1,7 @@
 //! The `pier` command line. Everything it does goes through the public library API.
 
 use std::io::IsTerminal;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -69,20 +70,14 @@ async fn build(common: &Common, identity: Option<String>) -> anyhow::Result<(Hos
             format!("cannot create the default plugin folder {}", dir.display())
         })?;
     }
-    let cache = if common.no_cache {
-        None
-    } else {
-        common
-            .cache_dir
-            .clone()
-            .or_else(|| dirs::cache_dir().map(|d| d.join("pier").join("compiled")))
-    };
-    let host = Host::builder()
-        .plugin_dir(&dir)
-        .cache_dir(cache)
-        .identity(identity)
-        .build()
-        .await?;
+    // The builder defaults to the per-user cache folder; override only what was asked for.
+    let mut builder = Host::builder().plugin_dir(&dir).identity(identity);
+    if common.no_cache {
+        builder = builder.cache_dir(None);
+    } else if let Some(cache) = &common.cache_dir {
+        builder = builder.cache_dir(Some(cache.clone()));
+    }
+    let host = builder.build().await?;
     Ok((host, dir))
 }
 
@@ -146,8 +141,19 @@ fn reports_json(reports: &[PluginReport]) -> serde_json::Value {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One clear line for the user, not a backtrace (anyhow prints one when RUST_BACKTRACE is set).
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pier: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
         .context("bad --log-level")?;
