@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -182,9 +183,24 @@ async def main():
     await s.stop()
 
     results = {"pier": await measure("pier", make_pier, "filesystem_", data)}
+    loadgen = os.environ.get("LOADGEN")
+    if loadgen:
+        # A Rust client (rmcp) that is not itself the bottleneck, 10 in flight.
+        def rust_rate(tool, argv):
+            out = subprocess.run(
+                [loadgen, str(THROUGHPUT_CALLS * 2), str(IN_FLIGHT), tool, json.dumps({"path": str(data / "file10k.txt")}), "--", *argv],
+                capture_output=True, text=True, env=env, check=True,
+            )
+            return json.loads(out.stdout)["calls_per_s"]
+
+        results["pier"]["read10k_calls_per_s_rust_client"] = rust_rate(
+            "filesystem_read_text_file", [str(pier), "serve", "--plugins", str(plugins), "--cache-dir", str(warm_cache)]
+        )
     results["pier"]["start_to_initialize_cold_cache_ms_p50"] = statistics.median(cold) * 1000
     make_ref = lambda: Server(["node", str(ref), str(data)], env)
     results["reference"] = await measure("reference", make_ref, "", data)
+    if loadgen:
+        results["reference"]["read10k_calls_per_s_rust_client"] = rust_rate("read_text_file", ["node", str(ref), str(data)])
 
     rows = [
         ("start to initialize, cold cache (ms, p50)", "start_to_initialize_cold_cache_ms_p50"),
@@ -194,6 +210,7 @@ async def main():
         ("list 1,000 entries (ms, p50)", "list1000_ms_p50"),
         ("list 1,000 entries (ms, p95)", "list1000_ms_p95"),
         ("read 10 KB, 10 in flight (calls/s)", "read10k_calls_per_s_10_in_flight"),
+        ("read 10 KB, 10 in flight, Rust client (calls/s)", "read10k_calls_per_s_rust_client"),
         ("peak RSS (MiB)", "peak_rss_mib"),
     ]
     fmt = lambda v: "-" if v is None else f"{v:,.2f}"

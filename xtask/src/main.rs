@@ -142,6 +142,14 @@ fn test() -> Result<(), String> {
 fn bench() -> Result<(), String> {
     let staged = build()?;
     run(cargo().args(["build", "--release", "-p", "pier"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "pier-e2e",
+        "--example",
+        "loadgen",
+    ]))?;
     let bench = root().join("bench");
     let reference =
         bench.join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
@@ -156,7 +164,8 @@ fn bench() -> Result<(), String> {
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged)
-        .env("REFERENCE_SERVER", &reference))
+        .env("REFERENCE_SERVER", &reference)
+        .env("LOADGEN", target_dir().join("release/examples/loadgen")))
 }
 
 /// The yardstick for the filesystem benchmark, pinned.

@@ -1,0 +1,74 @@
+//! Load generator for `cargo xtask bench`: starts an MCP server over stdio, then makes `CALLS`
+//! calls of one tool with `IN_FLIGHT` outstanding at once through rmcp's client, and prints
+//! calls per second as JSON. Used to measure throughput with a client that is not itself the
+//! bottleneck (the Python bench client tops out near 3,000 calls/s).
+//!
+//! usage: loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- SERVER_CMD [SERVER_ARGS...]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use tokio::sync::Semaphore;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or("usage: loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- SERVER_CMD [ARGS...]")?;
+    let (opts, cmd) = (&args[..split], &args[split + 1..]);
+    if opts.len() != 4 || cmd.is_empty() {
+        return Err("usage: loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- SERVER_CMD [ARGS...]".into());
+    }
+    let calls: usize = opts[0].parse()?;
+    let in_flight: usize = opts[1].parse()?;
+    let tool = opts[2].clone();
+    let arguments = match serde_json::from_str(&opts[3])? {
+        serde_json::Value::Object(m) => m,
+        _ => return Err("ARGS_JSON must be an object".into()),
+    };
+    let mut command = tokio::process::Command::new(&cmd[0]);
+    command.args(&cmd[1..]);
+    let transport = TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::null())
+        .spawn()?
+        .0;
+    let client = ().serve(transport).await?;
+    let peer = client.peer().clone();
+    let params = CallToolRequestParams::new(tool).with_arguments(arguments);
+    // Warm-up, and a check that the call works at all.
+    let first = peer.call_tool(params.clone()).await?;
+    if first.is_error == Some(true) {
+        return Err(format!("the tool call fails: {first:?}").into());
+    }
+    let gate = Arc::new(Semaphore::new(in_flight));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let permit = gate.clone().acquire_owned().await?;
+        let (peer, params) = (peer.clone(), params.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = peer.call_tool(params).await;
+            drop(permit);
+            r
+        }));
+    }
+    let mut failed = 0usize;
+    for t in tasks {
+        if !matches!(t.await, Ok(Ok(ref r)) if r.is_error != Some(true)) {
+            failed += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"calls": calls, "in_flight": in_flight, "seconds": secs,
+                           "calls_per_s": calls as f64 / secs, "failed": failed})
+    );
+    client.cancel().await?;
+    Ok(())
+}
