@@ -9,7 +9,6 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 pub struct ToolFilter {
     allow: Option<GlobSet>,
     deny: GlobSet,
-    deny_patterns: Vec<String>,
 }
 
 impl ToolFilter {
@@ -18,7 +17,6 @@ impl ToolFilter {
         ToolFilter {
             allow: None,
             deny: GlobSet::empty(),
-            deny_patterns: Vec::new(),
         }
     }
 
@@ -34,17 +32,11 @@ impl ToolFilter {
         Ok(ToolFilter {
             allow: allow.map(|a| build("allow", a)).transpose()?,
             deny: build("deny", deny)?,
-            deny_patterns: deny.to_vec(),
         })
     }
 
     pub fn permits(&self, tool: &str) -> bool {
         self.allow.as_ref().is_none_or(|a| a.is_match(tool)) && !self.deny.is_match(tool)
-    }
-
-    /// True when the filter hides nothing (for reports).
-    pub fn is_open(&self) -> bool {
-        self.allow.is_none() && self.deny_patterns.is_empty()
     }
 }
 
