@@ -32,22 +32,21 @@ fn judge(line: &str) -> Verdict {
     if line.trim().is_empty() {
         return Verdict::Ignore;
     }
+    // Fast path: one typed parse for every well-formed message. Only a message that fails it is
+    // parsed again, generically, to choose the error.
+    let why = match serde_json::from_str::<ClientJsonRpcMessage>(line) {
+        Ok(_) => return Verdict::Pass,
+        Err(e) => e.to_string(),
+    };
     let value: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => return Verdict::Answer(error(Value::Null, -32700, format!("parse error: {e}"))),
     };
-    if serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).is_ok() {
-        return Verdict::Pass;
-    }
     let id = value.get("id").cloned();
     let method = value.get("method").and_then(Value::as_str);
     match (id, method) {
         // A request whose method rmcp knows but whose params do not fit.
         (Some(id), Some(method)) => {
-            let why = serde_json::from_value::<ClientJsonRpcMessage>(value.clone())
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
             Verdict::Answer(error(id, -32602, format!("invalid params for {method}: {why}")))
         }
         // A notification cannot be answered; log and drop it.
