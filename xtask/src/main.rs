@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Plugins built to wasm32-wasip2 and staged as NAME.wasm (crate, staged name).
-const PLUGINS: &[(&str, &str)] = &[("pier-filesystem", "filesystem"), ("pier-probe", "probe")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("pier-filesystem", "filesystem"),
+    ("pier-probe", "probe"),
+    ("pier-hostile", "hostile"),
+];
 /// The Python test client, pinned so a new release cannot change the tests under us.
 const PY_DEPS: &[&str] = &["mcp==1.26.0", "pytest==8.4.2"];
 
@@ -121,6 +125,8 @@ fn test() -> Result<(), String> {
         "--workspace",
         "--exclude",
         "pier-probe",
+        "--exclude",
+        "pier-hostile",
         "--exclude",
         "pier-filesystem",
     ]);

@@ -6,6 +6,7 @@
 //! after a trap wasmtime cannot enter it again, and after a timeout its state is unknown. The next
 //! call gets a fresh instance; other calls and plugins are untouched.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use wasmtime::Store;
@@ -13,8 +14,8 @@ use wasmtime::Store;
 use super::loader::LoadedPlugin;
 use crate::runtime::bindings::exports::pier::mcp::{prompts, resources, tools};
 use crate::runtime::bindings::pier::mcp::types::{
-    CallContext, CallResult, Error as WitError, Prompt, PromptResult, ResourceContents,
-    ResourceInfo, ResourceTemplate, Tool,
+    CallContext, CallResult, Content, Error as WitError, Prompt, PromptResult, ResourceBody,
+    ResourceContents, ResourceInfo, ResourceTemplate, Tool,
 };
 use crate::runtime::{CallScope, State};
 
@@ -88,21 +89,39 @@ pub enum CallError {
     Trap { plugin: String, reason: String },
     #[error("{plugin} could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
+    #[error(
+        "{plugin} returned {size} bytes, more than its [limits].result_size of {limit} bytes; the result was dropped. Ask for less (a smaller range or page), or raise [limits].result_size in {manifest}"
+    )]
+    TooLarge {
+        plugin: String,
+        size: u64,
+        limit: u64,
+        manifest: String,
+    },
+    #[error(
+        "{plugin} is busy: {running} calls running and {waiting} waiting, the most its [limits].queue allows; retry in a moment, or raise [limits].instances or [limits].queue in {manifest}"
+    )]
+    Busy {
+        plugin: String,
+        running: u32,
+        waiting: u32,
+        manifest: String,
+    },
+}
+
+/// Counts a call as waiting for an instance until it gets one (or gives up).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl LoadedPlugin {
     /// Runs `op` in an idle or new instance under the plugin's limits.
     pub async fn run(&self, op: Op<'_>, scope: Option<CallScope>) -> Result<OpResult, CallError> {
-        // The semaphore is never closed, so acquire only fails if it were; treat that as a
-        // (never expected) instantiation failure rather than panicking.
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| CallError::Instantiate {
-                plugin: self.name.clone(),
-                reason: e.to_string(),
-            })?;
+        let _permit = self.admit().await?;
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         let mut inst = match idle {
             Some(i) => i,
@@ -110,23 +129,26 @@ impl LoadedPlugin {
         };
         inst.store.data_mut().scope = scope;
         inst.store.data_mut().limiter.exceeded = false;
+        inst.store.data().sandbox.denials.take();
         inst.store.set_epoch_deadline(1);
         inst.store.epoch_deadline_async_yield_and_update(1);
 
         let limits = self.manifest.limits;
+        let manifest = || self.manifest.path.display().to_string();
         let outcome = tokio::time::timeout(limits.timeout, dispatch(&mut inst, op)).await;
-        match outcome {
+        let denials = inst.store.data().sandbox.denials.take();
+        let result = match outcome {
             Err(_elapsed) => Err(CallError::Timeout {
                 plugin: self.name.clone(),
                 limit: limits.timeout,
-                manifest: self.manifest.path.display().to_string(),
+                manifest: manifest(),
             }),
             Ok(Err(trap)) => {
                 if inst.store.data().limiter.exceeded {
                     Err(CallError::Memory {
                         plugin: self.name.clone(),
                         limit: limits.memory / (1024 * 1024),
-                        manifest: self.manifest.path.display().to_string(),
+                        manifest: manifest(),
                     })
                 } else {
                     Err(CallError::Trap {
@@ -136,13 +158,52 @@ impl LoadedPlugin {
                 }
             }
             Ok(Ok(result)) => {
-                inst.store.data_mut().scope = None;
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(inst);
+                let size = result_size(&result);
+                if size > limits.result_size {
+                    Err(CallError::TooLarge {
+                        plugin: self.name.clone(),
+                        size,
+                        limit: limits.result_size,
+                        manifest: manifest(),
+                    })
+                } else {
+                    inst.store.data_mut().scope = None;
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.push(inst);
+                    }
+                    Ok(explain_denials(result, &denials))
                 }
-                Ok(result)
             }
+        };
+        // Instances that failed are dropped here; only clean ones went back to `idle`.
+        result
+    }
+
+    /// Waits for a free instance slot, unless `[limits].queue` calls are already waiting.
+    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(permit);
         }
+        let limits = self.manifest.limits;
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _guard = Waiting(&self.waiting);
+        if waiting >= limits.queue {
+            return Err(CallError::Busy {
+                plugin: self.name.clone(),
+                running: limits.instances,
+                waiting,
+                manifest: self.manifest.path.display().to_string(),
+            });
+        }
+        // The semaphore is never closed, so acquire only fails if it were; treat that as a
+        // (never expected) instantiation failure rather than panicking.
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// Creates a fresh instance with its own WASI context built from the manifest.
@@ -151,8 +212,14 @@ impl LoadedPlugin {
             plugin: self.name.clone(),
             reason,
         };
-        let wasi = crate::grants::wasi_context(&self.manifest).map_err(|e| fail(e.to_string()))?;
-        let state = State::new(wasi, self.identity.clone(), self.manifest.limits.memory);
+        let (wasi, sandbox) = crate::grants::instance_sandbox(&self.manifest, &self.grants)
+            .map_err(|e| fail(e.to_string()))?;
+        let state = State::new(
+            wasi,
+            sandbox,
+            self.identity.clone(),
+            self.manifest.limits.memory,
+        );
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -235,6 +302,60 @@ async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult>
             None => OpResult::Unsupported,
         },
     })
+}
+
+/// Bytes a result carries to the client, counted before any JSON encoding.
+fn result_size(result: &OpResult) -> u64 {
+    fn contents(c: &ResourceContents) -> u64 {
+        let body = match &c.body {
+            ResourceBody::Text(t) => t.len(),
+            ResourceBody::Blob(b) => b.len(),
+        };
+        (c.uri.len() + body) as u64
+    }
+    match result {
+        OpResult::Call(Ok(r)) => {
+            let blocks: u64 = r
+                .content
+                .iter()
+                .map(|c| match c {
+                    Content::Text(t) => t.len() as u64,
+                    Content::Image(m) | Content::Audio(m) => m.data.len() as u64,
+                    Content::Embedded(e) => contents(e),
+                    Content::Link(l) => (l.uri.len() + l.name.len()) as u64,
+                })
+                .sum();
+            blocks + r.structured.as_ref().map_or(0, |s| s.len() as u64)
+        }
+        OpResult::Read(Ok(list)) => list.iter().map(contents).sum(),
+        _ => 0,
+    }
+}
+
+/// Adds pier's account of refused network/HTTP operations to a failed answer, so the client sees
+/// what to grant, not just the guest's "access denied". A call that succeeded anyway (the plugin
+/// had a fallback) is left as it is; the refusal was logged when it happened.
+fn explain_denials(result: OpResult, denials: &[String]) -> OpResult {
+    if denials.is_empty() {
+        return result;
+    }
+    let note = format!("pier: {}", denials.join("\npier: "));
+    let with_note = |e: WitError| match e {
+        WitError::NotFound(m) => WitError::NotFound(format!("{m}\n{note}")),
+        WitError::InvalidParams(m) => WitError::InvalidParams(format!("{m}\n{note}")),
+        WitError::Internal(m) => WitError::Internal(format!("{m}\n{note}")),
+    };
+    match result {
+        OpResult::Call(Ok(mut r)) if r.is_error => {
+            r.content.push(Content::Text(note.clone()));
+            OpResult::Call(Ok(r))
+        }
+        OpResult::Call(Err(e)) => OpResult::Call(Err(with_note(e))),
+        OpResult::Read(Err(e)) => OpResult::Read(Err(with_note(e))),
+        OpResult::Resources(Err(e)) => OpResult::Resources(Err(with_note(e))),
+        OpResult::Prompt(Err(e)) => OpResult::Prompt(Err(with_note(e))),
+        other => other,
+    }
 }
 
 /// One line: the trap and its innermost cause, without a multi-line wasm backtrace.

@@ -2,6 +2,7 @@
 //! the cache), check the imports pier can satisfy and the exports pier needs, then ask the plugin
 //! for its tools, templates and prompts once.
 
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -11,6 +12,7 @@ use wasmtime::component::InstancePre;
 use super::instance::{Instance, Op, OpResult};
 use super::manifest::Manifest;
 use super::valid_exposed_name;
+use crate::grants::PluginGrants;
 use crate::mcp::convert;
 use crate::runtime::bindings::exports::pier::mcp::{prompts, resources, tools};
 use crate::runtime::bindings::pier::mcp::types::ResourceTemplate;
@@ -78,6 +80,9 @@ pub struct LoadedPlugin {
     pub(super) identity: Arc<PluginIdentity>,
     pub(super) idle: Mutex<Vec<Instance>>,
     pub(super) permits: Semaphore,
+    /// Calls waiting for a permit; bounded by `[limits].queue`.
+    pub(super) waiting: AtomicU32,
+    pub(super) grants: PluginGrants,
 }
 
 impl LoadedPlugin {
@@ -136,6 +141,8 @@ impl LoadedPlugin {
         });
         let mut plugin = LoadedPlugin {
             permits: Semaphore::new(manifest.limits.instances as usize),
+            waiting: AtomicU32::new(0),
+            grants: PluginGrants::new(&name, &manifest),
             name,
             manifest,
             digest,

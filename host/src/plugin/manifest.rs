@@ -10,12 +10,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::grants::http::HttpGrant;
+use crate::grants::network::NetworkGrant;
 use crate::policy::ToolFilter;
 
 /// Defaults that apply when `[limits]` leaves a value out.
 pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_INSTANCES: u32 = 4;
+/// Calls that may wait for a busy plugin before more are refused outright.
+pub const DEFAULT_QUEUE: u32 = 64;
+/// Largest tool result (all content and structured output) a plugin may return.
+pub const DEFAULT_RESULT_SIZE: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_HTTP_RESPONSE_SIZE: u64 = 32 * 1024 * 1024;
 
 /// A manifest problem, always tied to the file it came from.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +44,12 @@ pub struct Manifest {
     pub sha256: Option<String>,
     pub files: Vec<FileGrant>,
     pub env: Vec<String>,
+    /// `[grants].network`: outgoing TCP destinations.
+    pub network: Vec<NetworkGrant>,
+    /// `[grants].block_private`: wildcard network grants never lead to private addresses.
+    pub block_private: bool,
+    /// `[grants].http`: origins reachable through `wasi:http`.
+    pub http: Vec<HttpGrant>,
     pub limits: Limits,
     /// `[config]` as key -> value text (strings as-is, anything else as JSON).
     pub config: BTreeMap<String, String>,
@@ -75,6 +89,14 @@ pub struct Limits {
     pub timeout: Duration,
     /// Instances (so concurrent calls) of this plugin.
     pub instances: u32,
+    /// Calls that may wait for an instance; beyond this they fail at once.
+    pub queue: u32,
+    /// Bytes a single result may carry.
+    pub result_size: u64,
+    /// Time limit of one outgoing HTTP request (connect, first byte, between bytes, total).
+    pub http_timeout: Duration,
+    /// Bytes an HTTP response body may carry.
+    pub http_response_size: u64,
 }
 
 impl Default for Limits {
@@ -83,6 +105,10 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY,
             timeout: DEFAULT_TIMEOUT,
             instances: DEFAULT_INSTANCES,
+            queue: DEFAULT_QUEUE,
+            result_size: DEFAULT_RESULT_SIZE,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            http_response_size: DEFAULT_HTTP_RESPONSE_SIZE,
         }
     }
 }
@@ -116,6 +142,12 @@ struct RawGrants {
     files: Vec<RawFileGrant>,
     #[serde(default)]
     env: Vec<String>,
+    #[serde(default)]
+    network: Vec<String>,
+    #[serde(default)]
+    block_private: bool,
+    #[serde(default)]
+    http: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +164,10 @@ struct RawLimits {
     memory: Option<String>,
     timeout: Option<String>,
     instances: Option<i64>,
+    queue: Option<i64>,
+    result_size: Option<String>,
+    http_timeout: Option<String>,
+    http_response_size: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -151,6 +187,9 @@ impl Manifest {
             sha256: None,
             files: Vec::new(),
             env: Vec::new(),
+            network: Vec::new(),
+            block_private: false,
+            http: Vec::new(),
             limits: Limits::default(),
             config: BTreeMap::new(),
             tools: ToolFilter::allow_all(),
@@ -246,9 +285,47 @@ impl Manifest {
             }
         }
 
+        let network = raw
+            .grants
+            .network
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                NetworkGrant::parse(g).map_err(|e| err(format!("[grants].network[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let http = raw
+            .grants
+            .http
+            .iter()
+            .enumerate()
+            .map(|(i, g)| HttpGrant::parse(g).map_err(|e| err(format!("[grants].http[{i}]: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+
         let mut limits = Limits::default();
         if let Some(m) = &raw.limits.memory {
-            limits.memory = parse_size(m).map_err(|e| err(format!("[limits].memory: {e}")))?;
+            limits.memory =
+                parse_size(m, MIB..=16 * GIB).map_err(|e| err(format!("[limits].memory: {e}")))?;
+        }
+        if let Some(m) = &raw.limits.result_size {
+            limits.result_size =
+                parse_size(m, KIB..=GIB).map_err(|e| err(format!("[limits].result_size: {e}")))?;
+        }
+        if let Some(m) = &raw.limits.http_response_size {
+            limits.http_response_size = parse_size(m, KIB..=16 * GIB)
+                .map_err(|e| err(format!("[limits].http_response_size: {e}")))?;
+        }
+        if let Some(t) = &raw.limits.http_timeout {
+            limits.http_timeout =
+                parse_duration(t).map_err(|e| err(format!("[limits].http_timeout: {e}")))?;
+        }
+        if let Some(n) = raw.limits.queue {
+            if !(0..=100_000).contains(&n) {
+                return Err(err(format!(
+                    "[limits].queue: {n} is out of range; use 0 (never wait) to 100000"
+                )));
+            }
+            limits.queue = n as u32;
         }
         if let Some(t) = &raw.limits.timeout {
             limits.timeout =
@@ -284,6 +361,9 @@ impl Manifest {
             sha256,
             files,
             env: raw.grants.env,
+            network,
+            block_private: raw.grants.block_private,
+            http,
             limits,
             config,
             tools,
@@ -335,8 +415,12 @@ fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     }
 }
 
-/// Parses sizes such as `64MiB`, `1 GiB`, `512KiB`, `1048576`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// Parses sizes such as `64MiB`, `1 GiB`, `512KiB`, `1048576`, within `range`.
+pub fn parse_size(text: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -355,10 +439,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         }
     };
     let bytes = n.saturating_mul(mult);
-    if !(1024 * 1024..=16 * 1024 * 1024 * 1024).contains(&bytes) {
-        return Err(format!("{text:?} is out of range; use 1MiB to 16GiB"));
+    if !range.contains(&bytes) {
+        return Err(format!(
+            "{text:?} is out of range; use {} to {}",
+            show_size(*range.start()),
+            show_size(*range.end())
+        ));
     }
     Ok(bytes)
+}
+
+fn show_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= GIB && b % GIB == 0 => format!("{}GiB", b / GIB),
+        b if b >= MIB && b % MIB == 0 => format!("{}MiB", b / MIB),
+        b if b % KIB == 0 => format!("{}KiB", b / KIB),
+        b => format!("{b}B"),
+    }
 }
 
 /// Parses durations such as `30s`, `500ms`, `2m`.
@@ -402,10 +499,10 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_key_and_allowed_keys() {
-        let e = parse("[grants]\nnetwork = []\n").expect_err("unknown key");
+        let e = parse("[grants]\nsockets = []\n").expect_err("unknown key");
         let msg = e.to_string();
         assert!(msg.starts_with("plugins/x.toml: "), "{msg}");
-        assert!(msg.contains("unknown key `network`"), "{msg}");
+        assert!(msg.contains("unknown key `sockets`"), "{msg}");
         assert!(msg.contains("line 2, column 1"), "{msg}");
         assert!(msg.contains("files") && msg.contains("env"), "{msg}");
     }
@@ -439,6 +536,25 @@ mod tests {
         assert!(e.to_string().contains("[grants].files[0].host"), "{e}");
         let e = parse("[[grants.files]]\nhost = \"/\"\nmode = \"rx\"\n").expect_err("mode");
         assert!(e.to_string().contains("\"ro\""), "{e}");
+    }
+
+    #[test]
+    fn network_and_http_grants_parse_with_positions() {
+        let m = parse(
+            "[grants]\nnetwork = [\"postgres://db\", \"tcp://10.0.0.0/8:1-2\"]\nblock_private = true\nhttp = [\"https://api.github.com\"]\n[limits]\nqueue = 0\nresult_size = \"64KiB\"\nhttp_timeout = \"2s\"\n",
+        )
+        .expect("valid grants");
+        assert_eq!(m.network.len(), 2);
+        assert!(m.block_private);
+        assert_eq!(m.http.len(), 1);
+        assert_eq!(m.limits.queue, 0);
+        assert_eq!(m.limits.result_size, 64 * 1024);
+        let e = parse("[grants]\nnetwork = [\"tcp://a:1\", \"db:5432\"]\n").expect_err("no scheme");
+        assert!(e.to_string().contains("[grants].network[1]"), "{e}");
+        let e = parse("[grants]\nhttp = [\"https://a.b/path\"]\n").expect_err("path");
+        assert!(e.to_string().contains("[grants].http[0]"), "{e}");
+        let e = parse("[limits]\nresult_size = \"12B\"\n").expect_err("too small");
+        assert!(e.to_string().contains("1KiB to 1GiB"), "{e}");
     }
 
     #[test]

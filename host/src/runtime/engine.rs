@@ -29,6 +29,11 @@ impl Runtime {
         // Every WASI 0.2 interface is linked, but a store only reaches what its WasiCtx grants:
         // no preopens, no env, no sockets unless the manifest says so.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // wasi:http is linked for every plugin; requests pass the origin check in
+        // `grants::http`, so a plugin without [grants].http loads but cannot send.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // Name lookups are answered by pier, not wasmtime-wasi (see `grants::dns`).
+        crate::grants::dns::add_to_linker(&mut linker)?;
         host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
         let runtime = Arc::new(Runtime { engine, linker });
         spawn_epoch_clock(Arc::downgrade(&runtime));

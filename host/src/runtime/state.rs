@@ -8,8 +8,10 @@ use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::pier::mcp::{host, types::LogLevel};
+use crate::grants::Sandbox;
 
 /// Facts about the plugin an instance belongs to; shared by all its instances.
 #[derive(Debug)]
@@ -33,17 +35,22 @@ pub struct CallScope {
 
 pub struct State {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
     table: ResourceTable,
+    /// Network/HTTP checks and the refusals they recorded during the current call.
+    pub sandbox: Sandbox,
     pub limiter: MemoryLimiter,
     pub plugin: Arc<PluginIdentity>,
     pub scope: Option<CallScope>,
 }
 
 impl State {
-    pub fn new(wasi: WasiCtx, plugin: Arc<PluginIdentity>, memory: u64) -> Self {
+    pub fn new(wasi: WasiCtx, sandbox: Sandbox, plugin: Arc<PluginIdentity>, memory: u64) -> Self {
         State {
             wasi,
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
+            sandbox,
             limiter: MemoryLimiter::new(memory),
             plugin,
             scope: None,
@@ -56,6 +63,16 @@ impl WasiView for State {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.sandbox.http,
         }
     }
 }

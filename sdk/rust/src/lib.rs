@@ -34,6 +34,7 @@
 
 mod adapter;
 mod builders;
+pub mod grants;
 pub mod host;
 
 /// Raw bindings generated from `wit/pier.wit`. Most plugins never need them directly.

@@ -1,0 +1,347 @@
+//! `[grants].http`: outgoing requests through `wasi:http`, to granted origins only.
+//!
+//! An origin is `scheme://host[:port]` with scheme `http` or `https`; the host may be `*.domain`.
+//! The check runs in pier's `send_request` hook, before a connection is opened, so a refused
+//! request sends no byte. Granted requests get the per-request time limit and a cap on the
+//! response body from `[limits]`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::denials::Denials;
+
+/// One parsed entry of `[grants].http`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpGrant {
+    pub text: String,
+    pub https: bool,
+    /// Lower-case host; a leading `*.` matches any subdomain (not the bare domain).
+    pub host: String,
+    pub port: u16,
+}
+
+impl HttpGrant {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+            format!("{text:?} is not an origin; write e.g. \"https://api.example.com\"")
+        })?;
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "http" => false,
+            other => {
+                return Err(format!(
+                    "{text:?}: scheme {other:?} is not http or https (sockets go in [grants].network)"
+                ));
+            }
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "{text:?}: grant an origin (scheme://host[:port]) without user, path or query"
+            ));
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{text:?}: unclosed [ in IPv6 address"))?;
+            (format!("[{h}]"), after.strip_prefix(':'))
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (rest.to_string(), None),
+            }
+        };
+        let port = match port {
+            None => {
+                if https {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("{text:?}: {p:?} is not a port")),
+            },
+        };
+        let host = host.to_ascii_lowercase();
+        let body = host.strip_prefix("*.").unwrap_or(&host);
+        let ok = !body.is_empty()
+            && (body.starts_with('[')
+                || body.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }));
+        if !ok {
+            return Err(format!(
+                "{text:?}: {host:?} is not a host name, IP or *.domain"
+            ));
+        }
+        Ok(HttpGrant {
+            text: text.to_string(),
+            https,
+            host,
+            port,
+        })
+    }
+
+    fn matches(&self, https: bool, host: &str, port: u16) -> bool {
+        if self.https != https || self.port != port {
+            return false;
+        }
+        match self.host.strip_prefix("*.") {
+            Some(suffix) => host
+                .strip_suffix(suffix)
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+            None => self.host == host,
+        }
+    }
+}
+
+/// The `wasi:http` hooks of one instance: the origin check, the time limit and the size cap.
+pub struct HttpGate {
+    pub plugin: String,
+    pub manifest: String,
+    pub grants: std::sync::Arc<Vec<HttpGrant>>,
+    pub denials: Denials,
+    pub timeout: Duration,
+    pub max_response: u64,
+}
+
+impl HttpGate {
+    /// Whether a request to this URI may be sent; the refusal text otherwise.
+    pub fn check(&self, uri: &http::Uri) -> Result<(), String> {
+        let https = uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+        let host = uri.host().unwrap_or("").to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if self.grants.iter().any(|g| g.matches(https, &host, port)) {
+            return Ok(());
+        }
+        let scheme = if https { "https" } else { "http" };
+        let default = if https { 443 } else { 80 };
+        let origin = if port == default {
+            format!("{scheme}://{host}")
+        } else {
+            format!("{scheme}://{host}:{port}")
+        };
+        Err(format!(
+            "{} tried to send an HTTP request to {origin}; to allow it add \"{origin}\" to [grants].http in {}",
+            self.plugin, self.manifest
+        ))
+    }
+
+    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
+        let limit = |d: Option<Duration>| Some(d.map_or(self.timeout, |d| d.min(self.timeout)));
+        let o = options.unwrap_or_default();
+        RequestOptions {
+            connect_timeout: limit(o.connect_timeout),
+            first_byte_timeout: limit(o.first_byte_timeout),
+            between_bytes_timeout: limit(o.between_bytes_timeout),
+        }
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        drop(fut);
+        if let Err(refusal) = self.check(request.uri()) {
+            self.denials.record(&self.plugin, refusal);
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let options = self.clamp(options);
+        let timeout = self.timeout;
+        let max = self.max_response;
+        let denials = self.denials.clone();
+        let plugin = self.plugin.clone();
+        let too_big = {
+            let uri = request.uri().clone();
+            let plugin = self.plugin.clone();
+            let manifest = self.manifest.clone();
+            move |size: u64| {
+                format!(
+                    "{plugin} received more than {size} bytes from {uri}, past its [limits].http_response_size of {max} bytes; the response was cut off. Raise [limits].http_response_size in {manifest} if it needs more"
+                )
+            }
+        };
+        Box::new(async move {
+            let sent = tokio::time::timeout(
+                timeout,
+                wasmtime_wasi_http::default_send_request(request, Some(options)),
+            )
+            .await
+            .map_err(|_| HttpError::ConnectionTimeout)?;
+            let (response, io) = sent?;
+            if let Some(len) = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                && len > max
+            {
+                denials.record(&plugin, too_big(len));
+                return Err(HttpError::HttpResponseBodySize(Some(len)));
+            }
+            let overflow = Box::new(move |seen: u64| denials.record(&plugin, too_big(seen)));
+            let response = response.map(|body| Capped::new(body, max, overflow).boxed_unsync());
+            Ok((
+                response,
+                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+            ))
+        })
+    }
+}
+
+/// A response body that fails once more than `max` bytes have arrived, so a plugin cannot make
+/// pier buffer an unbounded download.
+struct Capped<B> {
+    inner: B,
+    seen: u64,
+    max: u64,
+    /// Records the refusal once, when the cap is first passed.
+    on_overflow: Option<Box<dyn FnOnce(u64) + Send>>,
+}
+
+impl<B> Capped<B> {
+    fn new(inner: B, max: u64, on_overflow: Box<dyn FnOnce(u64) + Send>) -> Self {
+        Capped {
+            inner,
+            seen: 0,
+            max,
+            on_overflow: Some(on_overflow),
+        }
+    }
+}
+
+impl<B> Body for Capped<B>
+where
+    B: Body<Data = Bytes, Error = HttpError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.seen = this.seen.saturating_add(data.len() as u64);
+                    if this.seen > this.max {
+                        if let Some(report) = this.on_overflow.take() {
+                            report(this.seen);
+                        }
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
+                            this.seen,
+                        )))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(grants: &[&str]) -> HttpGate {
+        HttpGate {
+            plugin: "p".into(),
+            manifest: "p.toml".into(),
+            grants: std::sync::Arc::new(
+                grants
+                    .iter()
+                    .map(|g| HttpGrant::parse(g).expect("valid"))
+                    .collect(),
+            ),
+            denials: Denials::default(),
+            timeout: Duration::from_secs(1),
+            max_response: 10,
+        }
+    }
+
+    fn uri(s: &str) -> http::Uri {
+        s.parse().expect("uri")
+    }
+
+    #[test]
+    fn origins_match_exactly_or_by_subdomain() {
+        let g = gate(&[
+            "https://api.github.com",
+            "https://*.slack.com",
+            "http://127.0.0.1:8080",
+        ]);
+        assert!(g.check(&uri("https://api.github.com/repos")).is_ok());
+        assert!(g.check(&uri("https://API.GitHub.com:443/x")).is_ok());
+        assert!(g.check(&uri("https://files.slack.com/")).is_ok());
+        assert!(g.check(&uri("http://127.0.0.1:8080/")).is_ok());
+        let e = g
+            .check(&uri("https://slack.com/"))
+            .expect_err("bare domain");
+        assert!(e.contains("\"https://slack.com\""), "{e}");
+        let e = g
+            .check(&uri("http://127.0.0.1:8081/"))
+            .expect_err("other port");
+        assert!(
+            e.contains("\"http://127.0.0.1:8081\"") && e.contains("p.toml"),
+            "{e}"
+        );
+        assert!(
+            g.check(&uri("http://api.github.com/")).is_err(),
+            "scheme matters"
+        );
+        assert!(g.check(&uri("https://evil.com/?api.github.com")).is_err());
+    }
+
+    #[test]
+    fn grants_are_validated() {
+        assert_eq!(HttpGrant::parse("https://a.b").expect("valid").port, 443);
+        assert_eq!(HttpGrant::parse("http://a.b/").expect("valid").port, 80);
+        for bad in [
+            "api.github.com",
+            "ftp://a.b",
+            "https://a.b/path",
+            "https://u@a.b",
+            "https://a.b:0",
+            "https://a..b",
+        ] {
+            assert!(HttpGrant::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The sandbox, attacked: the `hostile` plugin tries every way out through the real `pier`
+//! binary and rmcp's client. Each attempt must be refused with a message naming what to grant,
+//! and after each one a call to another plugin must still work. Loopback echo and HTTP servers
+//! started here prove that what *is* granted works end to end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use pier_e2e::{Client, Fixture, call, ok, text, tool_error};
+use serde_json::json;
+
+/// A TCP server that echoes what it reads, on a free loopback port.
+fn echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo server");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// An HTTP/1.1 server: `/big` answers with a 2 MiB body, anything else with a short greeting.
+fn http_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind http server");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_http(stream));
+        }
+    });
+    port
+}
+
+fn serve_http(mut stream: TcpStream) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let body = if path == "/big" {
+        "x".repeat(2 * 1024 * 1024)
+    } else {
+        format!("hello from {path}")
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+}
+
+/// A loopback port nothing listens on.
+fn unused_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The other plugin answers: pier kept serving after the refusal.
+async fn still_serving(c: &Client) {
+    ok(c, "probe_echo", json!({"after": "refusal"})).await;
+}
+
+/// Asserts a refusal text names `needle` and the manifest to edit.
+fn teaches(refusal: &str, needle: &str, manifest: &str) {
+    assert!(
+        refusal.contains(needle) && refusal.contains(manifest),
+        "refusal should contain {needle:?} and {manifest:?}:\n{refusal}"
+    );
+}
+
+struct Setup {
+    f: Fixture,
+    echo: u16,
+    http: u16,
+    ro: std::path::PathBuf,
+    rw: std::path::PathBuf,
+}
+
+fn setup() -> Setup {
+    let f = Fixture::new();
+    let echo = echo_server();
+    let http = http_server();
+    let ro = f.dir("granted-ro");
+    let rw = f.dir("granted-rw");
+    std::fs::write(ro.join("note.txt"), "granted content").expect("write note");
+    let secret = f.dir("secret");
+    std::fs::write(secret.join("key.txt"), "TOP SECRET").expect("write secret");
+    std::os::unix::fs::symlink(secret.join("key.txt"), ro.join("link.txt")).expect("symlink");
+    let manifest = format!(
+        r#"# hostile gets a little, on purpose
+[grants]
+network = ["tcp://localhost:{echo}"]
+http = ["http://127.0.0.1:{http}"]
+env = ["PIER_TEST_GRANTED"]
+
+[[grants.files]]
+host = {ro:?}
+mode = "ro"
+
+[[grants.files]]
+host = {rw:?}
+mode = "rw"
+
+[limits]
+timeout = "1s"
+memory = "32MiB"
+result_size = "256KiB"
+http_response_size = "1MiB"
+"#,
+        ro = ro.display().to_string(),
+        rw = rw.display().to_string(),
+    );
+    f.install("hostile", "hostile", Some(&manifest));
+    f.install("probe", "probe", None);
+    // The same binary under a wildcard grant with block_private.
+    f.install(
+        "hostile",
+        "wild",
+        Some(&format!(
+            "[grants]\nnetwork = [\"tcp://*:{echo}\"]\nblock_private = true\n"
+        )),
+    );
+    Setup {
+        f,
+        echo,
+        http,
+        ro,
+        rw,
+    }
+}
+
+async fn connect(s: &Setup) -> Client {
+    let mut cmd = s.f.serve_command();
+    cmd.env("PIER_TEST_GRANTED", "visible")
+        .env("PIER_TEST_SECRET", "must-not-leak");
+    let transport = rmcp::transport::TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pier")
+        .0;
+    rmcp::ServiceExt::serve((), transport)
+        .await
+        .expect("MCP initialize")
+}
+
+#[tokio::test]
+async fn network_grants_allow_what_they_name_and_nothing_else() {
+    let s = setup();
+    let c = connect(&s).await;
+    let m = "hostile.toml";
+    let echo = s.echo;
+
+    // Granted: the name resolves through pier and the echo server answers.
+    let r = ok(
+        &c,
+        "hostile_connect",
+        json!({"host": "localhost", "port": echo, "message": "hi"}),
+    )
+    .await;
+    assert_eq!(text(&r), "reply: hi");
+    let r = ok(&c, "hostile_lookup", json!({"name": "localhost"})).await;
+    assert!(text(&r).contains("127.0.0.1"), "{}", text(&r));
+
+    // A granted name's port + 1.
+    let e = tool_error(
+        &c,
+        "hostile_connect",
+        json!({"host": "localhost", "port": echo + 1}),
+    )
+    .await;
+    teaches(&e, &format!("\"tcp://localhost:{}\"", echo + 1), m);
+    still_serving(&c).await;
+
+    // Another ungranted port on the granted host.
+    let other = unused_port();
+    let e = tool_error(
+        &c,
+        "hostile_connect",
+        json!({"host": "localhost", "port": other}),
+    )
+    .await;
+    teaches(&e, "to [grants].network", m);
+    assert!(e.contains(&format!(":{other}")), "{e}");
+    still_serving(&c).await;
+
+    // An ungranted IP on the granted port.
+    let e = tool_error(
+        &c,
+        "hostile_connect",
+        json!({"host": "127.0.0.2", "port": echo}),
+    )
+    .await;
+    teaches(&e, &format!("\"tcp://127.0.0.2:{echo}\""), m);
+    still_serving(&c).await;
+
+    // A name no grant covers is not resolved at all.
+    let e = tool_error(&c, "hostile_lookup", json!({"name": "example.com"})).await;
+    teaches(&e, "look up example.com", m);
+    let e = tool_error(
+        &c,
+        "hostile_connect",
+        json!({"host": "example.com", "port": 443}),
+    )
+    .await;
+    teaches(&e, "\"tcp://example.com:PORT\"", m);
+    still_serving(&c).await;
+
+    // Listening and UDP are never granted.
+    let e = tool_error(&c, "hostile_listen", json!({"port": unused_port()})).await;
+    teaches(&e, "outgoing TCP connections only", m);
+    let e = tool_error(
+        &c,
+        "hostile_udp",
+        json!({"addr": format!("127.0.0.1:{echo}")}),
+    )
+    .await;
+    teaches(&e, "never listening sockets or UDP", m);
+    still_serving(&c).await;
+
+    // A wildcard grant with block_private: loopback answers are refused, by name or by address.
+    let e = tool_error(
+        &c,
+        "wild_connect",
+        json!({"host": "localhost", "port": echo}),
+    )
+    .await;
+    teaches(&e, "block_private", "wild.toml");
+    let e = tool_error(
+        &c,
+        "wild_connect",
+        json!({"host": "127.0.0.1", "port": echo}),
+    )
+    .await;
+    teaches(&e, "private address", "wild.toml");
+    // An IPv4-mapped IPv6 spelling of loopback: wasmtime-wasi refuses mapped addresses on its
+    // own (invalid argument) before pier's check, which would also refuse it (unit-tested).
+    let e = tool_error(
+        &c,
+        "wild_connect",
+        json!({"host": "::ffff:127.0.0.1", "port": echo}),
+    )
+    .await;
+    assert!(e.contains("failed") && !e.contains("reply"), "{e}");
+    still_serving(&c).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn http_grants_allow_their_origin_only() {
+    let s = setup();
+    let c = connect(&s).await;
+    let m = "hostile.toml";
+    let http = s.http;
+
+    let r = ok(
+        &c,
+        "hostile_http_get",
+        json!({"url": format!("http://127.0.0.1:{http}/hi")}),
+    )
+    .await;
+    assert_eq!(text(&r), "status 200: hello from /hi");
+
+    let e = tool_error(
+        &c,
+        "hostile_http_get",
+        json!({"url": "http://example.com/"}),
+    )
+    .await;
+    teaches(&e, "\"http://example.com\" to [grants].http", m);
+    still_serving(&c).await;
+
+    let other = unused_port();
+    let e = tool_error(
+        &c,
+        "hostile_http_get",
+        json!({"url": format!("http://127.0.0.1:{other}/")}),
+    )
+    .await;
+    teaches(&e, &format!("\"http://127.0.0.1:{other}\""), m);
+    still_serving(&c).await;
+
+    let e = tool_error(
+        &c,
+        "hostile_http_get",
+        json!({"url": format!("https://127.0.0.1:{http}/")}),
+    )
+    .await;
+    teaches(&e, &format!("\"https://127.0.0.1:{http}\""), m);
+
+    // A granted origin that answers too much is cut off at [limits].http_response_size.
+    let e = tool_error(
+        &c,
+        "hostile_http_get",
+        json!({"url": format!("http://127.0.0.1:{http}/big")}),
+    )
+    .await;
+    teaches(&e, "[limits].http_response_size", m);
+    still_serving(&c).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn files_env_and_stdio_stay_private() {
+    let s = setup();
+    let c = connect(&s).await;
+    let m = "hostile.toml";
+    let ro = s.ro.display().to_string();
+    let rw = s.rw.display().to_string();
+
+    let r = ok(
+        &c,
+        "hostile_read_file",
+        json!({"path": format!("{ro}/note.txt")}),
+    )
+    .await;
+    assert_eq!(text(&r), "granted content");
+    ok(
+        &c,
+        "hostile_write_file",
+        json!({"path": format!("{rw}/out.txt")}),
+    )
+    .await;
+
+    for path in ["/etc/passwd".to_string(), format!("{ro}/../secret/key.txt")] {
+        let e = tool_error(&c, "hostile_read_file", json!({"path": path})).await;
+        teaches(&e, "outside the directories granted", m);
+        assert!(!e.contains("TOP SECRET") && !e.contains("root:"), "{e}");
+        still_serving(&c).await;
+    }
+    let e = tool_error(
+        &c,
+        "hostile_read_file",
+        json!({"path": format!("{ro}/link.txt")}),
+    )
+    .await;
+    teaches(&e, "symlink", m);
+    assert!(!e.contains("TOP SECRET"), "{e}");
+    still_serving(&c).await;
+
+    let e = tool_error(
+        &c,
+        "hostile_write_file",
+        json!({"path": format!("{ro}/new.txt")}),
+    )
+    .await;
+    teaches(&e, "granted read-only", m);
+    assert!(!s.ro.join("new.txt").exists());
+    still_serving(&c).await;
+
+    let r = ok(&c, "hostile_env", json!({"name": "PIER_TEST_GRANTED"})).await;
+    assert_eq!(text(&r), "visible");
+    let e = tool_error(&c, "hostile_env", json!({"name": "PIER_TEST_SECRET"})).await;
+    teaches(&e, "\"PIER_TEST_SECRET\" to [grants].env", m);
+    let r = ok(&c, "hostile_env_all", json!({})).await;
+    assert_eq!(text(&r), "variables: [PIER_TEST_GRANTED]");
+    still_serving(&c).await;
+
+    // Writing a JSON-RPC line to stdout must not reach the client's stream.
+    ok(&c, "hostile_print", json!({})).await;
+    still_serving(&c).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn runaway_code_is_stopped_by_limits() {
+    let s = setup();
+    let c = connect(&s).await;
+    let m = "hostile.toml";
+
+    let e = tool_error(&c, "hostile_spin", json!({})).await;
+    teaches(&e, "[limits].timeout", m);
+    still_serving(&c).await;
+
+    let e = tool_error(&c, "hostile_alloc", json!({"mb": 64})).await;
+    teaches(&e, "[limits].memory", m);
+    still_serving(&c).await;
+
+    let e = tool_error(&c, "hostile_big", json!({"bytes": 1024 * 1024})).await;
+    teaches(&e, "[limits].result_size", m);
+    assert!(e.len() < 4096, "the oversized result must not be passed on");
+    ok(&c, "hostile_big", json!({"bytes": 1000})).await;
+    still_serving(&c).await;
+
+    let e = tool_error(&c, "hostile_panic", json!({})).await;
+    assert!(e.contains("crashed") && e.contains("replaced"), "{e}");
+    still_serving(&c).await;
+
+    // And the hostile plugin itself recovers: a fresh instance serves the next call.
+    ok(&c, "hostile_big", json!({"bytes": 10})).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_full_queue_fails_fast_with_a_clear_error() {
+    let f = Fixture::new();
+    f.install(
+        "probe",
+        "probe",
+        Some("[limits]\ninstances = 1\nqueue = 1\ntimeout = \"5s\"\n"),
+    );
+    let c = f.connect().await;
+    // One call runs, one waits, the third is refused at once.
+    let (a, b, third) = tokio::join!(
+        call(&c, "probe_sleep", json!({"ms": 600})),
+        call(&c, "probe_sleep", json!({"ms": 600})),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            call(&c, "probe_echo", json!({})).await
+        }
+    );
+    assert_ne!(a.expect("first answered").is_error, Some(true));
+    assert_ne!(b.expect("queued answered").is_error, Some(true));
+    let third = third.expect("third answered");
+    assert_eq!(third.is_error, Some(true));
+    let t = text(&third);
+    assert!(
+        t.contains("busy") && t.contains("[limits].queue") && t.contains("probe.toml"),
+        "{t}"
+    );
+    ok(&c, "probe_echo", json!({})).await;
+    c.cancel().await.ok();
+}
