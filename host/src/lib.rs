@@ -19,6 +19,7 @@
 //! transport you choose.
 
 mod grants;
+pub mod inspect;
 mod mcp;
 pub mod plugin;
 mod policy;

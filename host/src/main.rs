@@ -54,6 +54,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what a component exports and imports, and which of its wants its manifest grants.
+    Inspect {
+        /// The component (NAME.wasm).
+        file: PathBuf,
+        /// The manifest to check against (default: NAME.toml beside the component).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a grant to a plugin's manifest, keeping its comments and order.
+    Grant {
+        /// The plugin's name in the plugin folder, or a path to its .toml or .wasm.
+        plugin: String,
+        #[arg(value_enum)]
+        kind: GrantKind,
+        /// network: "tcp://host:port" (or postgres://, redis://...); http: "https://host";
+        /// files: a directory; env: a variable name.
+        value: String,
+        /// For files: "ro" (default) or "rw".
+        #[arg(long, default_value = "ro")]
+        mode: String,
+        /// For files: where the plugin sees the directory (default: its real path).
+        #[arg(long)]
+        guest: Option<String>,
+        /// Plugin folder used to find PLUGIN by name (default as for `serve`).
+        #[arg(long, env = "PIER_PLUGINS")]
+        plugins: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GrantKind {
+    Network,
+    Http,
+    Files,
+    Env,
 }
 
 fn default_plugin_dir() -> PathBuf {
@@ -197,6 +235,82 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_table(&dir, host.reports());
             }
         }
+        Command::Inspect {
+            file,
+            manifest,
+            json,
+        } => {
+            let report = pier::inspect::inspect(&file, manifest.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+        }
+        Command::Grant {
+            plugin,
+            kind,
+            value,
+            mode,
+            guest,
+            plugins,
+        } => grant(&plugin, kind, value, &mode, guest, plugins)?,
+    }
+    Ok(())
+}
+
+/// The manifest `pier grant` edits: a path given directly, or NAME.toml in the plugin folder.
+fn manifest_for(plugin: &str, plugins: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let as_path = PathBuf::from(plugin);
+    if plugin.ends_with(".toml") {
+        return Ok(as_path);
+    }
+    if plugin.ends_with(".wasm") {
+        return Ok(as_path.with_extension("toml"));
+    }
+    let dir = plugins.unwrap_or_else(default_plugin_dir);
+    let wasm = dir.join(format!("{plugin}.wasm"));
+    let toml = dir.join(format!("{plugin}.toml"));
+    if !wasm.exists() && !toml.exists() {
+        anyhow::bail!(
+            "no plugin {plugin:?} in {} (give a path to its .toml or .wasm, or --plugins DIR)",
+            dir.display()
+        );
+    }
+    Ok(toml)
+}
+
+fn grant(
+    plugin: &str,
+    kind: GrantKind,
+    value: String,
+    mode: &str,
+    guest: Option<String>,
+    plugins: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use pier::plugin::manifest_edit::{Edit, Grant};
+    let path = manifest_for(plugin, plugins)?;
+    let (grant, key) = match kind {
+        GrantKind::Network => (Grant::Network(value.clone()), "[grants].network"),
+        GrantKind::Http => (Grant::Http(value.clone()), "[grants].http"),
+        GrantKind::Env => (Grant::Env(value.clone()), "[grants].env"),
+        GrantKind::Files => {
+            let mode = match mode {
+                "ro" => pier::FileMode::ReadOnly,
+                "rw" => pier::FileMode::ReadWrite,
+                other => anyhow::bail!("--mode {other:?}: use ro or rw"),
+            };
+            let grant = Grant::Files {
+                host: PathBuf::from(&value),
+                guest,
+                mode,
+            };
+            (grant, "[[grants.files]]")
+        }
+    };
+    match pier::plugin::manifest_edit::grant(&path, &grant)? {
+        Edit::Added => println!("added {value:?} to {key} in {}", path.display()),
+        Edit::AlreadyGranted => println!("{value:?} is already in {key} of {}", path.display()),
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ async fn bad_plugins_are_reported_and_the_rest_serve() {
     f.install(
         "probe",
         "badkey",
-        Some("[grants]\nnetwork = [\"tcp://x:1\"]\n"),
+        Some("[grants]\nsockets = [\"tcp://x:1\"]\n"),
     );
     f.install(
         "probe",
@@ -63,7 +63,7 @@ async fn bad_plugins_are_reported_and_the_rest_serve() {
     assert!(
         s == "failed"
             && why.contains("badkey.toml")
-            && why.contains("unknown key `network`")
+            && why.contains("unknown key `sockets`")
             && why.contains("files"),
         "{why}"
     );

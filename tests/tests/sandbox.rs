@@ -439,3 +439,82 @@ async fn a_full_queue_fails_fast_with_a_clear_error() {
     ok(&c, "probe_echo", json!({})).await;
     c.cancel().await.ok();
 }
+
+fn pier(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(pier_e2e::pier_bin())
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run pier")
+}
+
+#[test]
+fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
+    let f = Fixture::new();
+    let manifest = "# hostile, reviewed\n[grants]\nnetwork = [\"tcp://localhost:1\"] # the echo box\n";
+    f.install("hostile", "hostile", Some(manifest));
+    let wasm = f.plugins().join("hostile.wasm");
+    let wasm = wasm.to_str().expect("utf-8 path");
+
+    let out = pier(&["inspect", wasm, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let tools: Vec<&str> = report["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(tools.contains(&"connect") && tools.contains(&"http_get"), "{tools:?}");
+    let cap = |kind: &str| {
+        report["capabilities"]
+            .as_array()
+            .and_then(|caps| caps.iter().find(|c| c["kind"] == kind))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} capability in {report}"))
+    };
+    assert_eq!(cap("sockets")["granted"], json!(["tcp://localhost:1"]));
+    assert_eq!(cap("http")["granted"], json!([]));
+    assert!(
+        cap("http")["note"].as_str().is_some_and(|n| n.contains("[grants].http")),
+        "{}",
+        cap("http")
+    );
+
+    // The human report says the same in words.
+    let out = pier(&["inspect", wasm]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("wants HTTP but has no origin grant"), "{text}");
+
+    // `pier grant` adds the missing grant and keeps the comments.
+    let dir = f.plugins();
+    let dir = dir.to_str().expect("utf-8 path");
+    let out = pier(&["grant", "hostile", "http", "https://api.github.com", "--plugins", dir]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = pier(&["grant", "hostile", "http", "https://api.github.com", "--plugins", dir]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already"));
+    let edited = std::fs::read_to_string(f.plugins().join("hostile.toml")).expect("read");
+    assert!(edited.starts_with("# hostile, reviewed\n"), "{edited}");
+    assert!(edited.contains("# the echo box"), "{edited}");
+    assert!(edited.contains("http = [\"https://api.github.com\"]"), "{edited}");
+    let out = pier(&["inspect", wasm, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let http = report["capabilities"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["kind"] == "http"))
+        .cloned()
+        .expect("http capability");
+    assert_eq!(http["granted"], json!(["https://api.github.com"]));
+
+    // A bad value is refused with the reason, and the file is left alone.
+    let out = pier(&["grant", "hostile", "network", "db:5432", "--plugins", dir]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a scheme"));
+    assert_eq!(
+        std::fs::read_to_string(f.plugins().join("hostile.toml")).expect("read"),
+        edited
+    );
+    let out = pier(&["inspect", "/etc/hostname"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid WebAssembly component"));
+}

@@ -277,5 +277,10 @@ pub fn describe_grants(m: &Manifest) -> Vec<String> {
         })
         .collect();
     out.extend(m.env.iter().map(|e| format!("env {e}")));
+    out.extend(m.network.iter().map(|g| format!("network {}", g.text)));
+    if m.block_private && !m.network.is_empty() {
+        out.push("block_private".to_string());
+    }
+    out.extend(m.http.iter().map(|g| format!("http {}", g.text)));
     out
 }

@@ -5,6 +5,7 @@ mod catalog;
 mod instance;
 mod loader;
 pub mod manifest;
+pub mod manifest_edit;
 
 pub use catalog::{Catalog, PluginReport, PluginSource, PluginStatus, Route};
 pub use instance::{CallError, Op, OpResult};
