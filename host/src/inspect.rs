@@ -154,7 +154,12 @@ async fn list_tools(
             let a = t.definition.annotations.as_ref();
             InspectedTool {
                 name: t.tool.clone(),
-                description: t.definition.description.as_deref().unwrap_or("").to_string(),
+                description: t
+                    .definition
+                    .description
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_string(),
                 read_only: a.and_then(|a| a.read_only_hint).unwrap_or(false),
                 destructive: a.and_then(|a| a.destructive_hint).unwrap_or(false),
                 open_world: a.and_then(|a| a.open_world_hint).unwrap_or(false),

@@ -4,6 +4,9 @@
 //! bottleneck (the Python bench client tops out near 3,000 calls/s).
 //!
 //! usage: loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- SERVER_CMD [SERVER_ARGS...]
+//!
+//! Also prints per-call latency percentiles (p50, p95, in ms). With `LOADGEN_EXPECT_ERROR=1` the
+//! tool is expected to answer with a tool error (used to time crash-and-replace cycles).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,10 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = ().serve(transport).await?;
     let peer = client.peer().clone();
     let params = CallToolRequestParams::new(tool).with_arguments(arguments);
-    // Warm-up, and a check that the call works at all.
+    let expect_error = std::env::var("LOADGEN_EXPECT_ERROR").is_ok_and(|v| v == "1");
+    // Warm-up, and a check that the call behaves as expected at all.
     let first = peer.call_tool(params.clone()).await?;
-    if first.is_error == Some(true) {
-        return Err(format!("the tool call fails: {first:?}").into());
+    if (first.is_error == Some(true)) != expect_error {
+        return Err(format!("unexpected answer to the first call: {first:?}").into());
     }
     let gate = Arc::new(Semaphore::new(in_flight));
     let started = Instant::now();
@@ -52,22 +56,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let permit = gate.clone().acquire_owned().await?;
         let (peer, params) = (peer.clone(), params.clone());
         tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
             let r = peer.call_tool(params).await;
+            let took = t0.elapsed();
             drop(permit);
-            r
+            (r, took)
         }));
     }
     let mut failed = 0usize;
+    let mut latencies = Vec::with_capacity(calls);
     for t in tasks {
-        if !matches!(t.await, Ok(Ok(ref r)) if r.is_error != Some(true)) {
+        let (r, took) = t.await?;
+        latencies.push(took.as_secs_f64() * 1000.0);
+        if !matches!(r, Ok(ref r) if (r.is_error == Some(true)) == expect_error) {
             failed += 1;
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     println!(
         "{}",
         serde_json::json!({"calls": calls, "in_flight": in_flight, "seconds": secs,
-                           "calls_per_s": calls as f64 / secs, "failed": failed})
+                           "calls_per_s": calls as f64 / secs, "failed": failed,
+                           "p50_ms": pct(0.5), "p95_ms": pct(0.95)})
     );
     client.cancel().await?;
     Ok(())

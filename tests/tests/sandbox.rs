@@ -451,13 +451,18 @@ fn pier(args: &[&str]) -> std::process::Output {
 #[test]
 fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     let f = Fixture::new();
-    let manifest = "# hostile, reviewed\n[grants]\nnetwork = [\"tcp://localhost:1\"] # the echo box\n";
+    let manifest =
+        "# hostile, reviewed\n[grants]\nnetwork = [\"tcp://localhost:1\"] # the echo box\n";
     f.install("hostile", "hostile", Some(manifest));
     let wasm = f.plugins().join("hostile.wasm");
     let wasm = wasm.to_str().expect("utf-8 path");
 
     let out = pier(&["inspect", wasm, "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let tools: Vec<&str> = report["tools"]
         .as_array()
@@ -465,7 +470,10 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(tools.contains(&"connect") && tools.contains(&"http_get"), "{tools:?}");
+    assert!(
+        tools.contains(&"connect") && tools.contains(&"http_get"),
+        "{tools:?}"
+    );
     let cap = |kind: &str| {
         report["capabilities"]
             .as_array()
@@ -476,7 +484,9 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     assert_eq!(cap("sockets")["granted"], json!(["tcp://localhost:1"]));
     assert_eq!(cap("http")["granted"], json!([]));
     assert!(
-        cap("http")["note"].as_str().is_some_and(|n| n.contains("[grants].http")),
+        cap("http")["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("[grants].http")),
         "{}",
         cap("http")
     );
@@ -484,19 +494,43 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     // The human report says the same in words.
     let out = pier(&["inspect", wasm]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("wants HTTP but has no origin grant"), "{text}");
+    assert!(
+        text.contains("wants HTTP but has no origin grant"),
+        "{text}"
+    );
 
     // `pier grant` adds the missing grant and keeps the comments.
     let dir = f.plugins();
     let dir = dir.to_str().expect("utf-8 path");
-    let out = pier(&["grant", "hostile", "http", "https://api.github.com", "--plugins", dir]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let again = pier(&["grant", "hostile", "http", "https://api.github.com", "--plugins", dir]);
+    let out = pier(&[
+        "grant",
+        "hostile",
+        "http",
+        "https://api.github.com",
+        "--plugins",
+        dir,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = pier(&[
+        "grant",
+        "hostile",
+        "http",
+        "https://api.github.com",
+        "--plugins",
+        dir,
+    ]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already"));
     let edited = std::fs::read_to_string(f.plugins().join("hostile.toml")).expect("read");
     assert!(edited.starts_with("# hostile, reviewed\n"), "{edited}");
     assert!(edited.contains("# the echo box"), "{edited}");
-    assert!(edited.contains("http = [\"https://api.github.com\"]"), "{edited}");
+    assert!(
+        edited.contains("http = [\"https://api.github.com\"]"),
+        "{edited}"
+    );
     let out = pier(&["inspect", wasm, "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let http = report["capabilities"]

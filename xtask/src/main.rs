@@ -155,6 +155,8 @@ fn bench() -> Result<(), String> {
         "pier-e2e",
         "--example",
         "loadgen",
+        "--example",
+        "native_server",
     ]))?;
     let bench = root().join("bench");
     let reference =
@@ -166,6 +168,12 @@ fn bench() -> Result<(), String> {
             .arg(REFERENCE_FILESYSTEM))?;
     }
     let py = python_env()?;
+    run(Command::new(&py)
+        .arg(bench.join("sandbox.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("NATIVE_SERVER", target_dir().join("release/examples/native_server"))
+        .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))

@@ -76,7 +76,9 @@ pub fn grant(path: &Path, grant: &Grant) -> Result<Edit, ManifestError> {
                 .entry("files")
                 .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
                 .as_array_of_tables_mut()
-                .ok_or_else(|| err("[grants].files is not a list of [[grants.files]] tables".into()))?;
+                .ok_or_else(|| {
+                    err("[grants].files is not a list of [[grants.files]] tables".into())
+                })?;
             let exists = files.iter().any(|t| {
                 t.get("host").and_then(Item::as_str) == Some(host_text.as_str())
                     && t.get("mode").and_then(Item::as_str).unwrap_or("ro") == mode.as_str()
@@ -138,8 +140,14 @@ mod tests {
         let g = Grant::Network("tcp://10.0.0.5:5433".into());
         assert_eq!(grant(&path, &g).expect("grant"), Edit::Added);
         let text = std::fs::read_to_string(&path).expect("read");
-        assert!(text.starts_with("# the database plugin\n[plugin]\nname = \"db\" # short\n"), "{text}");
-        assert!(text.contains("# sockets\nnetwork = [\"postgres://db\", \"tcp://10.0.0.5:5433\"]"), "{text}");
+        assert!(
+            text.starts_with("# the database plugin\n[plugin]\nname = \"db\" # short\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# sockets\nnetwork = [\"postgres://db\", \"tcp://10.0.0.5:5433\"]"),
+            "{text}"
+        );
         assert!(text.find("[grants]") < text.find("[config]"), "{text}");
         assert_eq!(grant(&path, &g).expect("again"), Edit::AlreadyGranted);
 
@@ -151,7 +159,10 @@ mod tests {
             mode: FileMode::ReadWrite,
         };
         grant(&path, &files).expect("files");
-        assert_eq!(grant(&path, &files).expect("files again"), Edit::AlreadyGranted);
+        assert_eq!(
+            grant(&path, &files).expect("files again"),
+            Edit::AlreadyGranted
+        );
         let m = Manifest::load(&path).expect("still valid");
         assert_eq!(m.network.len(), 2);
         assert_eq!(m.http.len(), 1);
@@ -171,7 +182,10 @@ mod tests {
         assert!(!path.exists());
         std::fs::write(&path, "[grants]\nbogus = 1\n").expect("write");
         assert!(grant(&path, &Grant::Env("A".into())).is_err());
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), "[grants]\nbogus = 1\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "[grants]\nbogus = 1\n"
+        );
         // A new file is created with just the grant.
         let fresh = dir.path().join("new.toml");
         grant(&fresh, &Grant::Http("https://a.example".into())).expect("create");

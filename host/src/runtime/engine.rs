@@ -4,7 +4,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::pier::mcp::host;
 use super::state::State;
@@ -21,10 +21,23 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new() -> wasmtime::Result<Arc<Self>> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.wasm_component_model(true);
-        let engine = Engine::new(&config)?;
+        let engine = match std::env::var("PIER_INSTANCE_ALLOCATOR").as_deref() {
+            Ok("on-demand") => Engine::new(&base_config())?,
+            _ => {
+                let mut config = base_config();
+                config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+                match Engine::new(&config) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        // Some sandboxes cap virtual memory; pier still works without the pool.
+                        tracing::warn!(
+                            "pooling instance allocator unavailable ({e}); using on-demand allocation"
+                        );
+                        Engine::new(&base_config())?
+                    }
+                }
+            }
+        };
         let mut linker = Linker::<State>::new(&engine);
         // Every WASI 0.2 interface is linked, but a store only reaches what its WasiCtx grants:
         // no preopens, no env, no sockets unless the manifest says so.
@@ -39,6 +52,30 @@ impl Runtime {
         spawn_epoch_clock(Arc::downgrade(&runtime));
         Ok(runtime)
     }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config
+}
+
+/// The pool that fresh instances come from. A new instance (after a crash, a timeout, or under
+/// load) then reuses reserved memory instead of mapping it anew. Sizes are generous: a slot too
+/// small for a plugin would fail its instantiation, and reservations are only address space.
+fn pooling() -> PoolingAllocationConfig {
+    let mut p = PoolingAllocationConfig::new();
+    p.total_component_instances(1000)
+        .total_core_instances(2000)
+        .total_memories(2000)
+        .total_tables(2000)
+        .total_stacks(1000)
+        .max_memories_per_component(8)
+        .max_tables_per_component(8)
+        .max_component_instance_size(16 << 20)
+        .max_core_instance_size(16 << 20);
+    p
 }
 
 /// A plain thread, not a tokio task: it must keep ticking even when every tokio worker is busy
