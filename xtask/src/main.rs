@@ -172,7 +172,10 @@ fn bench() -> Result<(), String> {
         .arg(bench.join("sandbox.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged)
-        .env("NATIVE_SERVER", target_dir().join("release/examples/native_server"))
+        .env(
+            "NATIVE_SERVER",
+            target_dir().join("release/examples/native_server"),
+        )
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
