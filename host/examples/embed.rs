@@ -36,6 +36,8 @@ async fn main() -> anyhow::Result<()> {
         match &r.status {
             PluginStatus::Loaded => eprintln!("{}: {} tools", r.name, r.tools.len()),
             PluginStatus::Failed(why) => eprintln!("{}: failed: {why}", r.name),
+            // Only `start()` (background loading) reports plugins still compiling.
+            PluginStatus::Compiling => eprintln!("{}: compiling", r.name),
         }
     }
 

@@ -34,7 +34,7 @@ pub use plugin::{PluginReport, PluginStatus};
 pub use policy::ToolFilter;
 pub use runtime::CacheOutcome;
 
-use plugin::{Catalog, PluginSource};
+use plugin::{PluginSource, Registry};
 use runtime::{CompileCache, Runtime};
 
 /// Errors that stop the host as a whole. A single plugin failing is not one of them: it is
@@ -55,6 +55,7 @@ pub struct HostBuilder {
     memory: Vec<PluginSource>,
     cache: Option<PathBuf>,
     identity: Option<String>,
+    watch: bool,
 }
 
 impl HostBuilder {
@@ -89,28 +90,61 @@ impl HostBuilder {
         self
     }
 
-    /// Compiles and loads every plugin. Plugins that fail are reported, not fatal.
+    /// Watch the plugin folder: new, replaced and removed files (and edited manifests) are
+    /// loaded, swapped or unloaded while serving, and clients are told. Off by default.
+    pub fn watch(mut self, watch: bool) -> Self {
+        self.watch = watch;
+        self
+    }
+
+    /// Compiles and loads every plugin, then returns. Plugins that fail are reported, not fatal.
     pub async fn build(self) -> Result<Host, HostError> {
+        let (host, registry, memory) = self.prepare()?;
+        registry
+            .load_all(memory)
+            .await
+            .map_err(|e| host.dir_error(e))?;
+        Ok(host)
+    }
+
+    /// Returns at once and loads plugins in the background: a client can initialize while
+    /// plugins compile, and each plugin's tools are announced (`list_changed`) when it is ready.
+    /// A call to a tool of a plugin still compiling waits for it.
+    pub async fn start(self) -> Result<Host, HostError> {
+        let (host, registry, memory) = self.prepare()?;
+        // Fail now, not in the background, if the folder cannot be read at all.
+        if let Some(dir) = registry.plugin_dir() {
+            std::fs::read_dir(dir).map_err(|e| host.dir_error(e))?;
+        }
+        tokio::spawn(async move {
+            if let Err(e) = registry.load_all(memory).await {
+                tracing::error!("cannot load plugins: {e}");
+            }
+        });
+        Ok(host)
+    }
+
+    fn prepare(self) -> Result<(Host, Arc<Registry>, Vec<PluginSource>), HostError> {
         let runtime = Runtime::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(self.cache);
-        let mut sources = Vec::new();
-        if let Some(dir) = &self.plugin_dir {
-            sources = Catalog::scan_dir(dir).map_err(|e| HostError::PluginDir {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let registry = Registry::new(runtime, cache, self.plugin_dir.clone());
+        if self.watch
+            && let Some(dir) = &self.plugin_dir
+        {
+            plugin::watch_folder(&registry, dir.clone());
         }
-        sources.extend(self.memory);
-        let catalog = Arc::new(Catalog::load(runtime, &cache, sources).await);
-        Ok(Host {
-            handler: PierHandler::new(catalog, self.identity),
-        })
+        let host = Host {
+            handler: PierHandler::new(registry.clone(), self.identity),
+            registry: registry.clone(),
+        };
+        Ok((host, registry, self.memory))
     }
 }
 
 /// A running set of plugins, ready to serve MCP.
 pub struct Host {
     handler: PierHandler,
+    registry: Arc<Registry>,
 }
 
 impl Host {
@@ -120,17 +154,34 @@ impl Host {
             memory: Vec::new(),
             cache: CompileCache::default_dir(),
             identity: None,
+            watch: false,
         }
     }
 
-    /// Loaded and failed plugins, in load order.
-    pub fn reports(&self) -> &[PluginReport] {
-        &self.handler.catalog().reports
+    /// Loaded, compiling and failed plugins, in folder order, with live call counters.
+    pub fn reports(&self) -> Vec<PluginReport> {
+        self.registry.catalog().reports_now()
+    }
+
+    /// Waits until no plugin is being compiled (or `limit` passes).
+    pub async fn wait_ready(&self, limit: std::time::Duration) {
+        self.registry.wait_loaded(limit).await;
     }
 
     /// The rmcp handler, for serving over a transport of your choice.
     pub fn handler(&self) -> PierHandler {
         self.handler.clone()
+    }
+
+    fn dir_error(&self, e: std::io::Error) -> HostError {
+        HostError::PluginDir {
+            path: self
+                .registry
+                .plugin_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            reason: e.to_string(),
+        }
     }
 
     /// Serves MCP over this process's stdin/stdout until the client disconnects. Malformed

@@ -45,6 +45,10 @@ enum Command {
         /// Caller identity passed to plugins in the call context.
         #[arg(long, env = "PIER_IDENTITY")]
         identity: Option<String>,
+        /// Do not watch the plugin folder (by default new, replaced and removed plugins are
+        /// picked up while serving).
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Load the plugin folder and print what loaded, what failed and why.
     Plugins {
@@ -101,7 +105,18 @@ fn default_plugin_dir() -> PathBuf {
         .join("plugins")
 }
 
-async fn build(common: &Common, identity: Option<String>) -> anyhow::Result<(Host, PathBuf)> {
+/// How `build` should return: after every plugin loaded, or at once with loading under way.
+#[derive(PartialEq)]
+enum Start {
+    Loaded,
+    Background { watch: bool },
+}
+
+async fn build(
+    common: &Common,
+    identity: Option<String>,
+    start: Start,
+) -> anyhow::Result<(Host, PathBuf)> {
     let dir = common.plugins.clone().unwrap_or_else(default_plugin_dir);
     if common.plugins.is_none() && !dir.exists() {
         std::fs::create_dir_all(&dir).with_context(|| {
@@ -115,7 +130,10 @@ async fn build(common: &Common, identity: Option<String>) -> anyhow::Result<(Hos
     } else if let Some(cache) = &common.cache_dir {
         builder = builder.cache_dir(Some(cache.clone()));
     }
-    let host = builder.build().await?;
+    let host = match start {
+        Start::Loaded => builder.build().await?,
+        Start::Background { watch } => builder.watch(watch).start().await?,
+    };
     Ok((host, dir))
 }
 
@@ -126,29 +144,39 @@ fn print_table(dir: &std::path::Path, reports: &[PluginReport]) {
         return;
     }
     println!(
-        "{:<16} {:<8} {:>5}  grants / reason",
+        "{:<16} {:<9} {:>5}  grants / reason",
         "PLUGIN", "STATUS", "TOOLS"
     );
     for r in reports {
         match &r.status {
+            PluginStatus::Compiling => {
+                println!("{:<16} {:<9} {:>5}", r.name, "compiling", "-");
+            }
             PluginStatus::Loaded => {
                 let grants = if r.grants.is_empty() {
                     "none".to_string()
                 } else {
                     r.grants.join("; ")
                 };
+                let status = match r.circuit.as_deref() {
+                    Some(c) if c.starts_with("open") => "circuit",
+                    _ => "ready",
+                };
                 println!(
-                    "{:<16} {:<8} {:>5}  {grants}",
+                    "{:<16} {:<9} {:>5}  {grants}",
                     r.name,
-                    "loaded",
+                    status,
                     r.tools.len()
                 );
+                if let Some(digest) = &r.sha256 {
+                    println!("{:<16} {:<9} {:>5}  sha256 {digest}", "", "", "");
+                }
                 for note in &r.notes {
-                    println!("{:<16} {:<8} {:>5}  note: {note}", "", "", "");
+                    println!("{:<16} {:<9} {:>5}  note: {note}", "", "", "");
                 }
             }
             PluginStatus::Failed(reason) => {
-                println!("{:<16} {:<8} {:>5}  {reason}", r.name, "failed", "-");
+                println!("{:<16} {:<9} {:>5}  {reason}", r.name, "failed", "-");
             }
         }
     }
@@ -161,12 +189,14 @@ fn reports_json(reports: &[PluginReport]) -> serde_json::Value {
             .map(|r| {
                 let (status, reason) = match &r.status {
                     PluginStatus::Loaded => ("loaded", None),
+                    PluginStatus::Compiling => ("compiling", None),
                     PluginStatus::Failed(e) => ("failed", Some(e.clone())),
                 };
                 serde_json::json!({
                     "name": r.name, "file": r.file, "status": status, "reason": reason,
                     "tools": r.tools, "grants": r.grants, "notes": r.notes,
-                    "sha256": r.sha256,
+                    "sha256": r.sha256, "calls": r.calls, "failures": r.failures,
+                    "circuit": r.circuit,
                     "cache": r.cache.map(|c| match c {
                         pier::CacheOutcome::Hit => "hit",
                         pier::CacheOutcome::Compiled => "compiled",
@@ -203,17 +233,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .init();
 
     match cli.command {
-        Command::Serve { common, identity } => {
-            let (host, dir) = build(&common, identity).await?;
-            let loaded = host
-                .reports()
-                .iter()
-                .filter(|r| matches!(r.status, PluginStatus::Loaded))
-                .count();
+        Command::Serve {
+            common,
+            identity,
+            no_watch,
+        } => {
+            // Plugins load in the background so `initialize` is answered at once; each plugin is
+            // logged (stderr) as it becomes ready.
+            let start = Start::Background { watch: !no_watch };
+            let (host, dir) = build(&common, identity, start).await?;
             tracing::info!(
                 folder = %dir.display(),
-                loaded,
-                failed = host.reports().len() - loaded,
+                plugins = host.reports().len(),
+                watching = !no_watch,
                 "pier {} serving MCP on stdio",
                 env!("CARGO_PKG_VERSION")
             );
@@ -225,14 +257,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             host.serve_stdio().await?;
         }
         Command::Plugins { common, json } => {
-            let (host, dir) = build(&common, None).await?;
+            let (host, dir) = build(&common, None, Start::Loaded).await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&reports_json(host.reports()))?
+                    serde_json::to_string_pretty(&reports_json(&host.reports()))?
                 );
             } else {
-                print_table(&dir, host.reports());
+                print_table(&dir, &host.reports());
             }
         }
         Command::Inspect {

@@ -8,11 +8,28 @@ use std::path::{Path, PathBuf};
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
 pub type Client = RunningService<RoleClient, ()>;
+
+/// A client that reports every `notifications/tools/list_changed` it receives.
+#[derive(Clone)]
+pub struct ListWatcher {
+    changed: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl rmcp::ClientHandler for ListWatcher {
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
+        let _ = self.changed.send(());
+    }
+}
+
+pub type WatchingClient = RunningService<RoleClient, ListWatcher>;
+
+/// Receives the list_changed notifications of a [`WatchingClient`].
+pub type Changes = tokio::sync::mpsc::UnboundedReceiver<()>;
 
 fn env_path(var: &str) -> PathBuf {
     match std::env::var_os(var) {
@@ -94,6 +111,30 @@ impl Fixture {
         ().serve(transport).await.expect("MCP initialize")
     }
 
+    /// Starts `pier serve` with a client that hears list_changed; stderr goes to `stderr.log`
+    /// in the fixture so tests can read what pier reported.
+    pub async fn connect_watching(&self, extra: &[&str]) -> (WatchingClient, Changes) {
+        let mut cmd = self.serve_command();
+        cmd.args(extra).env("RUST_LOG", "info");
+        let log = std::fs::File::create(self.path().join("stderr.log")).expect("create log");
+        let transport = TokioChildProcess::builder(cmd)
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("spawn pier")
+            .0;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = ListWatcher { changed: tx }
+            .serve(transport)
+            .await
+            .expect("MCP initialize");
+        (client, rx)
+    }
+
+    /// What pier wrote to stderr so far (see [`Fixture::connect_watching`]).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.path().join("stderr.log")).unwrap_or_default()
+    }
+
     /// Runs `pier plugins --json` and returns the parsed report.
     pub fn plugins_report(&self) -> Value {
         let out = std::process::Command::new(pier_bin())
@@ -134,7 +175,7 @@ pub fn files_manifest(dirs: &[(&Path, &str)]) -> String {
 }
 
 pub async fn call(
-    client: &Client,
+    client: &Peer<RoleClient>,
     tool: &str,
     args: Value,
 ) -> Result<CallToolResult, ServiceError> {
@@ -146,7 +187,7 @@ pub async fn call(
 }
 
 /// Calls a tool that must succeed and returns the result.
-pub async fn ok(client: &Client, tool: &str, args: Value) -> CallToolResult {
+pub async fn ok(client: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
     let r = call(client, tool, args.clone())
         .await
         .unwrap_or_else(|e| panic!("{tool}({args}) failed at the protocol level: {e}"));
@@ -160,7 +201,7 @@ pub async fn ok(client: &Client, tool: &str, args: Value) -> CallToolResult {
 }
 
 /// Calls a tool that must fail as a tool error (is_error) and returns its text.
-pub async fn tool_error(client: &Client, tool: &str, args: Value) -> String {
+pub async fn tool_error(client: &Peer<RoleClient>, tool: &str, args: Value) -> String {
     let r = call(client, tool, args.clone())
         .await
         .unwrap_or_else(|e| panic!("{tool}({args}) failed at the protocol level: {e}"));

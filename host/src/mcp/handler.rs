@@ -2,6 +2,7 @@
 //! to the plugin that offers them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
@@ -16,24 +17,34 @@ use tracing::Instrument;
 
 use super::convert;
 use super::progress::Forwarder;
-use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult};
+use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult, Registry};
 use crate::runtime::CallScope;
 use crate::runtime::bindings::pier::mcp::types::{CallContext, Error as WitError};
 
-/// The rmcp handler for a set of loaded plugins. Cheap to clone; every transport gets one.
+/// How long a list request waits for plugins still compiling at start before answering with the
+/// ones that are ready (the rest are announced with `list_changed`). `initialize` never waits.
+/// Many clients list once and ignore `list_changed`, so the first list waits for the first
+/// load (milliseconds warm, a second or two cold, longer on a loaded machine); only a start
+/// slower than this answers with a partial list.
+const FIRST_LIST_WAIT: Duration = Duration::from_secs(30);
+/// How long a call to a tool that is not (yet) known waits for plugins being compiled.
+const CALL_WAIT: Duration = Duration::from_secs(120);
+
+/// The rmcp handler for the live set of plugins. Cheap to clone; every transport gets one.
 #[derive(Clone)]
 pub struct PierHandler {
-    catalog: Arc<Catalog>,
+    registry: Arc<Registry>,
     identity: Option<String>,
 }
 
 impl PierHandler {
-    pub fn new(catalog: Arc<Catalog>, identity: Option<String>) -> Self {
-        PierHandler { catalog, identity }
+    pub fn new(registry: Arc<Registry>, identity: Option<String>) -> Self {
+        PierHandler { registry, identity }
     }
 
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+    /// The current set of plugins (a snapshot: it is replaced, never changed, on reload).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.registry.catalog()
     }
 
     fn call_context(&self, ctx: &RequestContext<RoleServer>) -> CallContext {
@@ -89,8 +100,11 @@ impl ServerHandler for PierHandler {
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_tool_list_changed()
             .enable_resources()
+            .enable_resources_list_changed()
             .enable_prompts()
+            .enable_prompts_list_changed()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
@@ -104,7 +118,12 @@ impl ServerHandler for PierHandler {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.catalog.all_tools()))
+        self.registry.wait_started(FIRST_LIST_WAIT).await;
+        Ok(ListToolsResult::with_all_items(self.catalog().all_tools()))
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        self.registry.add_peer(context.peer);
     }
 
     async fn call_tool(
@@ -113,8 +132,14 @@ impl ServerHandler for PierHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
-        let Some((plugin, tool)) = self.catalog.tool(name) else {
-            if let Some(manifest) = self.catalog.denied_by(name) {
+        let mut catalog = self.catalog();
+        if catalog.tool(name).is_none() && self.registry.is_loading() {
+            // The tool may belong to a plugin still compiling: wait for it rather than fail.
+            self.registry.wait_loaded(CALL_WAIT).await;
+            catalog = self.catalog();
+        }
+        let Some((plugin, tool)) = catalog.tool(name) else {
+            if let Some(manifest) = catalog.denied_by(name) {
                 return Err(McpError::invalid_params(
                     format!(
                         "tool `{name}` is disabled by [tools] in {}; remove it from deny (or add it to allow) to use it",
@@ -200,9 +225,11 @@ impl ServerHandler for PierHandler {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        self.registry.wait_started(FIRST_LIST_WAIT).await;
         let cx = self.call_context(&ctx);
         let mut items = Vec::new();
-        for plugin in self.catalog.plugins.iter().filter(|p| p.has_resources()) {
+        let catalog = self.catalog();
+        for plugin in catalog.plugins.iter().filter(|p| p.has_resources()) {
             match plugin.run(Op::ListResources { cx: &cx }, None).await {
                 Ok(OpResult::Resources(Ok(list))) => {
                     items.extend(list.iter().map(convert::resource))
@@ -222,8 +249,9 @@ impl ServerHandler for PierHandler {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.registry.wait_started(FIRST_LIST_WAIT).await;
         let items = self
-            .catalog
+            .catalog()
             .plugins
             .iter()
             .flat_map(|p| p.templates.iter().map(convert::template))
@@ -241,7 +269,8 @@ impl ServerHandler for PierHandler {
         // Ask each plugin that offers resources; the first that knows the URI answers. URIs are
         // the plugins' own (file://, postgres://...), so pier does not rewrite them.
         let mut last_error = None;
-        for plugin in self.catalog.plugins.iter().filter(|p| p.has_resources()) {
+        let catalog = self.catalog();
+        for plugin in catalog.plugins.iter().filter(|p| p.has_resources()) {
             match plugin.run(Op::ReadResource { cx: &cx, uri }, None).await {
                 Ok(OpResult::Read(Ok(contents))) => {
                     let contents = contents.iter().map(convert::resource_contents).collect();
@@ -265,8 +294,9 @@ impl ServerHandler for PierHandler {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        self.registry.wait_started(FIRST_LIST_WAIT).await;
         Ok(ListPromptsResult::with_all_items(
-            self.catalog.all_prompts(),
+            self.catalog().all_prompts(),
         ))
     }
 
@@ -275,7 +305,8 @@ impl ServerHandler for PierHandler {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let Some((plugin, name)) = self.catalog.prompt(&request.name) else {
+        let catalog = self.catalog();
+        let Some((plugin, name)) = catalog.prompt(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown prompt `{}`; prompts/list shows the available prompts",

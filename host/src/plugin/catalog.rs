@@ -27,6 +27,8 @@ pub enum PluginSource {
 #[derive(Debug, Clone)]
 pub enum PluginStatus {
     Loaded,
+    /// Being compiled in the background; its tools appear when it is ready.
+    Compiling,
     Failed(String),
 }
 
@@ -43,6 +45,26 @@ pub struct PluginReport {
     pub cache: Option<crate::runtime::CacheOutcome>,
     /// SHA-256 of the `.wasm` (loaded plugins only), for `[plugin].sha256` pins.
     pub sha256: Option<String>,
+    /// Calls served and calls that crashed or timed out, since the plugin was loaded.
+    pub calls: u64,
+    pub failures: u64,
+    /// The circuit breaker: `closed`, `half-open`, or `open (retry in N s)`.
+    pub circuit: Option<String>,
+}
+
+/// One plugin's place in the catalog, in folder order, before names are checked.
+pub struct Slot {
+    pub name: String,
+    pub file: Option<PathBuf>,
+    pub state: SlotState,
+    /// Shown in reports, e.g. why an update was not applied.
+    pub note: Option<String>,
+}
+
+pub enum SlotState {
+    Ready(Arc<LoadedPlugin>),
+    Compiling,
+    Failed(String),
 }
 
 /// Where an exposed name leads.
@@ -73,11 +95,26 @@ impl Catalog {
         Ok(files.into_iter().map(PluginSource::File).collect())
     }
 
+    /// Loads every source, one after another, and assembles the catalog.
     pub async fn load(
         runtime: Arc<Runtime>,
         cache: &CompileCache,
         sources: Vec<PluginSource>,
     ) -> Self {
+        let mut slots = Vec::new();
+        for source in sources {
+            slots.push(load_source(runtime.clone(), cache, source).await);
+        }
+        Self::assemble(&slots)
+    }
+
+    /// Builds the name maps from slots in order; collisions fail the later plugin.
+    pub fn assemble(slots: &[Slot]) -> Self {
+        Self::assemble_refs(&slots.iter().collect::<Vec<_>>())
+    }
+
+    /// [`Catalog::assemble`] over borrowed slots.
+    pub fn assemble_refs(slots: &[&Slot]) -> Self {
         let mut catalog = Catalog {
             plugins: Vec::new(),
             reports: Vec::new(),
@@ -85,37 +122,55 @@ impl Catalog {
             prompts: HashMap::new(),
             denied: HashMap::new(),
         };
-        for source in sources {
-            let (name, file, loaded) = match source {
-                PluginSource::File(path) => {
-                    let stem = path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let result = load_file(runtime.clone(), cache, &path, &stem).await;
-                    (stem, Some(path), result)
+        for slot in slots {
+            match &slot.state {
+                SlotState::Ready(plugin) => catalog.add(plugin.clone(), slot.file.clone()),
+                SlotState::Failed(reason) => {
+                    catalog.fail(slot.name.clone(), slot.file.clone(), reason.clone())
                 }
-                PluginSource::Memory {
-                    name,
-                    wasm,
-                    manifest,
-                } => {
-                    let r =
-                        LoadedPlugin::load(runtime.clone(), cache, name.clone(), wasm, *manifest)
-                            .await;
-                    (name, None, r)
-                }
-            };
-            match loaded {
-                Ok(plugin) => catalog.add(plugin, file),
-                Err(e) => catalog.fail(name, file, e.to_string()),
+                SlotState::Compiling => catalog.reports.push(PluginReport {
+                    name: slot.name.clone(),
+                    file: slot.file.clone(),
+                    status: PluginStatus::Compiling,
+                    tools: Vec::new(),
+                    grants: Vec::new(),
+                    notes: Vec::new(),
+                    cache: None,
+                    sha256: None,
+                    calls: 0,
+                    failures: 0,
+                    circuit: None,
+                }),
+            }
+            if let (Some(note), Some(report)) = (&slot.note, catalog.reports.last_mut()) {
+                report.notes.push(note.clone());
             }
         }
         catalog
     }
 
+    /// The reports with live counters and circuit states.
+    pub fn reports_now(&self) -> Vec<PluginReport> {
+        let mut reports = self.reports.clone();
+        for r in &mut reports {
+            if let Some(p) = self.plugins.iter().find(|p| p.name == r.name)
+                && matches!(r.status, PluginStatus::Loaded)
+            {
+                r.calls = p.calls.load(std::sync::atomic::Ordering::Relaxed);
+                r.failures = p.failures.load(std::sync::atomic::Ordering::Relaxed);
+                r.circuit = Some(match p.breaker_state() {
+                    super::BreakerState::Closed => "closed".into(),
+                    super::BreakerState::HalfOpen => "half-open".into(),
+                    super::BreakerState::Open { retry_in } => {
+                        format!("open (retry in {} s)", retry_in.as_secs_f64().ceil())
+                    }
+                });
+            }
+        }
+        reports
+    }
+
     fn fail(&mut self, name: String, file: Option<PathBuf>, reason: String) {
-        tracing::error!(plugin = %name, file = ?file, "not loaded: {reason}");
         self.reports.push(PluginReport {
             name,
             file,
@@ -125,10 +180,13 @@ impl Catalog {
             notes: Vec::new(),
             cache: None,
             sha256: None,
+            calls: 0,
+            failures: 0,
+            circuit: None,
         });
     }
 
-    fn add(&mut self, plugin: LoadedPlugin, file: Option<PathBuf>) {
+    fn add(&mut self, plugin: Arc<LoadedPlugin>, file: Option<PathBuf>) {
         let owner_of = |route: &Route, plugins: &[Arc<LoadedPlugin>]| {
             plugins
                 .get(route.plugin)
@@ -183,12 +241,6 @@ impl Catalog {
                 name: local.clone(),
             });
         }
-        tracing::info!(
-            plugin = %plugin.name,
-            tools = plugin.tools.len(),
-            cache = ?plugin.cache,
-            "loaded"
-        );
         let mut notes = plugin.problems.clone();
         if !plugin.denied_tools.is_empty() {
             notes.push(format!(
@@ -205,8 +257,11 @@ impl Catalog {
             notes,
             cache: Some(plugin.cache),
             sha256: Some(plugin.digest.clone()),
+            calls: 0,
+            failures: 0,
+            circuit: None,
         });
-        self.plugins.push(Arc::new(plugin));
+        self.plugins.push(plugin);
     }
 
     pub fn tool(&self, exposed: &str) -> Option<(&Arc<LoadedPlugin>, &str)> {
@@ -236,6 +291,53 @@ impl Catalog {
             .iter()
             .flat_map(|p| p.prompts.iter().map(|(_, def)| def.clone()))
             .collect()
+    }
+}
+
+/// Loads one source into a slot (ready or failed), logging the outcome.
+pub async fn load_source(
+    runtime: Arc<Runtime>,
+    cache: &CompileCache,
+    source: PluginSource,
+) -> Slot {
+    let (name, file, loaded) = match source {
+        PluginSource::File(path) => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let result = load_file(runtime, cache, &path, &stem).await;
+            (stem, Some(path), result)
+        }
+        PluginSource::Memory {
+            name,
+            wasm,
+            manifest,
+        } => {
+            let r = LoadedPlugin::load(runtime, cache, name.clone(), wasm, *manifest).await;
+            (name, None, r)
+        }
+    };
+    let state = match loaded {
+        Ok(plugin) => {
+            tracing::info!(
+                plugin = %plugin.name,
+                tools = plugin.tools.len(),
+                cache = ?plugin.cache,
+                "loaded"
+            );
+            SlotState::Ready(Arc::new(plugin))
+        }
+        Err(e) => {
+            tracing::error!(plugin = %name, file = ?file, "not loaded: {e}");
+            SlotState::Failed(e.to_string())
+        }
+    };
+    Slot {
+        name,
+        file,
+        state,
+        note: None,
     }
 }
 

@@ -99,6 +99,16 @@ pub enum CallError {
         manifest: String,
     },
     #[error(
+        "{plugin} is failing: it crashed or timed out {failures} times within {window:?}, so pier stops calling it for a while; retry in {retry_in_s} s. Its log (stderr) says why; the thresholds are [limits].failures, failure_window and cooldown in {manifest}"
+    )]
+    CircuitOpen {
+        plugin: String,
+        failures: u32,
+        window: Duration,
+        retry_in_s: u64,
+        manifest: String,
+    },
+    #[error(
         "{plugin} is busy: {running} calls running and {waiting} waiting, the most its [limits].queue allows; retry in a moment, or raise [limits].instances or [limits].queue in {manifest}"
     )]
     Busy {
@@ -121,6 +131,42 @@ impl Drop for Waiting<'_> {
 impl LoadedPlugin {
     /// Runs `op` in an idle or new instance under the plugin's limits.
     pub async fn run(&self, op: Op<'_>, scope: Option<CallScope>) -> Result<OpResult, CallError> {
+        if let Err(rejected) = self.breaker.admit() {
+            let limits = self.manifest.limits;
+            return Err(CallError::CircuitOpen {
+                plugin: self.name.clone(),
+                failures: limits.failures,
+                window: limits.failure_window,
+                retry_in_s: rejected.retry_in.as_secs_f64().ceil() as u64,
+                manifest: self.manifest.path.display().to_string(),
+            });
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.run_admitted(op, scope).await;
+        let crashed = matches!(
+            result,
+            Err(CallError::Timeout { .. }
+                | CallError::Memory { .. }
+                | CallError::Trap { .. }
+                | CallError::Instantiate { .. })
+        );
+        if crashed {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        // A busy refusal says nothing about the plugin's health; everything else does.
+        if matches!(result, Err(CallError::Busy { .. })) {
+            self.breaker.abandon();
+        } else {
+            self.breaker.record(crashed);
+        }
+        result
+    }
+
+    async fn run_admitted(
+        &self,
+        op: Op<'_>,
+        scope: Option<CallScope>,
+    ) -> Result<OpResult, CallError> {
         let _permit = self.admit().await?;
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         let mut inst = match idle {

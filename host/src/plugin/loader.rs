@@ -2,13 +2,14 @@
 //! the cache), check the imports pier can satisfy and the exports pier needs, then ask the plugin
 //! for its tools, templates and prompts once.
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::InstancePre;
 
+use super::breaker::{Breaker, BreakerState};
 use super::instance::{Instance, Op, OpResult};
 use super::manifest::Manifest;
 use super::valid_exposed_name;
@@ -83,9 +84,18 @@ pub struct LoadedPlugin {
     /// Calls waiting for a permit; bounded by `[limits].queue`.
     pub(super) waiting: AtomicU32,
     pub(super) grants: PluginGrants,
+    pub(super) breaker: Breaker,
+    /// Calls served and calls that crashed, since load.
+    pub calls: AtomicU64,
+    pub failures: AtomicU64,
 }
 
 impl LoadedPlugin {
+    /// Whether the circuit breaker is letting calls through.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
     pub fn has_resources(&self) -> bool {
         self.exports.resources.is_some()
     }
@@ -143,6 +153,13 @@ impl LoadedPlugin {
             permits: Semaphore::new(manifest.limits.instances as usize),
             waiting: AtomicU32::new(0),
             grants: PluginGrants::new(&name, &manifest),
+            breaker: Breaker::new(
+                manifest.limits.failures,
+                manifest.limits.failure_window,
+                manifest.limits.cooldown,
+            ),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             name,
             manifest,
             digest,

@@ -24,6 +24,11 @@ pub const DEFAULT_QUEUE: u32 = 64;
 pub const DEFAULT_RESULT_SIZE: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_HTTP_RESPONSE_SIZE: u64 = 32 * 1024 * 1024;
+/// Crashes (traps, timeouts, memory overruns) within the window that open the circuit.
+pub const DEFAULT_FAILURES: u32 = 5;
+pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// How long an open circuit refuses calls before one trial; doubles after a failed trial.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// A manifest problem, always tied to the file it came from.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +102,11 @@ pub struct Limits {
     pub http_timeout: Duration,
     /// Bytes an HTTP response body may carry.
     pub http_response_size: u64,
+    /// Crashes within `failure_window` that open the plugin's circuit.
+    pub failures: u32,
+    pub failure_window: Duration,
+    /// How long an open circuit refuses calls before it lets one through.
+    pub cooldown: Duration,
 }
 
 impl Default for Limits {
@@ -109,6 +119,9 @@ impl Default for Limits {
             result_size: DEFAULT_RESULT_SIZE,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             http_response_size: DEFAULT_HTTP_RESPONSE_SIZE,
+            failures: DEFAULT_FAILURES,
+            failure_window: DEFAULT_FAILURE_WINDOW,
+            cooldown: DEFAULT_COOLDOWN,
         }
     }
 }
@@ -168,6 +181,9 @@ struct RawLimits {
     result_size: Option<String>,
     http_timeout: Option<String>,
     http_response_size: Option<String>,
+    failures: Option<i64>,
+    failure_window: Option<String>,
+    cooldown: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -318,6 +334,22 @@ impl Manifest {
         if let Some(t) = &raw.limits.http_timeout {
             limits.http_timeout =
                 parse_duration(t).map_err(|e| err(format!("[limits].http_timeout: {e}")))?;
+        }
+        if let Some(n) = raw.limits.failures {
+            if !(1..=10_000).contains(&n) {
+                return Err(err(format!(
+                    "[limits].failures: {n} is out of range; use 1 to 10000"
+                )));
+            }
+            limits.failures = n as u32;
+        }
+        if let Some(t) = &raw.limits.failure_window {
+            limits.failure_window =
+                parse_duration(t).map_err(|e| err(format!("[limits].failure_window: {e}")))?;
+        }
+        if let Some(t) = &raw.limits.cooldown {
+            limits.cooldown =
+                parse_duration(t).map_err(|e| err(format!("[limits].cooldown: {e}")))?;
         }
         if let Some(n) = raw.limits.queue {
             if !(0..=100_000).contains(&n) {

@@ -67,6 +67,12 @@ impl CompileCache {
                 }
             }
         }
+        // Compiling takes from a fraction of a second to a few seconds; say so, once.
+        tracing::info!(
+            "compiling a {} KiB component (sha256 {}...); the result is cached for next time",
+            wasm.len().div_ceil(1024),
+            &digest[..digest.len().min(12)]
+        );
         let component = Component::from_binary(engine, wasm)?;
         let outcome = match store(&path, &component) {
             Ok(()) => CacheOutcome::Compiled,

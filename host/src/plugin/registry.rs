@@ -1,0 +1,315 @@
+//! The live set of plugins: loaded in the background, swapped when their files change, and
+//! announced to every connected client.
+//!
+//! The [`Catalog`] is an immutable snapshot; the registry replaces it whole on each change. A call
+//! holds the `Arc<LoadedPlugin>` it started with, so a swap never disturbs a running call: it
+//! finishes on the old version, new calls go to the new one, and the old instances go away when
+//! the last call using them ends. An update that fails to load leaves the old version serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rmcp::Peer;
+use rmcp::service::RoleServer;
+use tokio::sync::watch;
+
+use super::catalog::{Catalog, PluginSource, Slot, SlotState, load_source};
+use crate::runtime::{CompileCache, Runtime};
+
+/// A file younger than this may still be being written; it is loaded on a later scan.
+pub const STABLE_AFTER: Duration = Duration::from_millis(300);
+
+/// What identifies one version of a plugin on disk: the `.wasm` and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    wasm: (u64, SystemTime),
+    manifest: Option<(u64, SystemTime)>,
+}
+
+fn stat(path: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+}
+
+fn fingerprint(wasm: &Path) -> Option<Fingerprint> {
+    Some(Fingerprint {
+        wasm: stat(wasm)?,
+        manifest: stat(&wasm.with_extension("toml")),
+    })
+}
+
+impl Fingerprint {
+    /// Whether both files have been left alone for [`STABLE_AFTER`].
+    fn is_settled(&self) -> bool {
+        let now = SystemTime::now();
+        let old = |t: SystemTime| now.duration_since(t).is_ok_and(|age| age >= STABLE_AFTER);
+        old(self.wasm.1) && self.manifest.is_none_or(|m| old(m.1))
+    }
+}
+
+/// One plugin the registry knows, by where it comes from.
+struct Tracked {
+    /// The `.wasm` path, or `None` for a plugin handed over in memory.
+    file: Option<PathBuf>,
+    fingerprint: Option<Fingerprint>,
+    slot: Slot,
+}
+
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    cache: CompileCache,
+    dir: Option<PathBuf>,
+    /// Held for the length of a load or rescan, so changes apply one at a time.
+    tracked: tokio::sync::Mutex<Vec<Tracked>>,
+    catalog: RwLock<Arc<Catalog>>,
+    /// Loads in progress; calls to unknown tools wait for it to reach zero.
+    loading: watch::Sender<usize>,
+    /// True until the first load of the folder has finished.
+    starting: watch::Sender<bool>,
+    peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+}
+
+impl Registry {
+    pub fn new(runtime: Arc<Runtime>, cache: CompileCache, dir: Option<PathBuf>) -> Arc<Self> {
+        Arc::new(Registry {
+            runtime,
+            cache,
+            dir,
+            tracked: tokio::sync::Mutex::new(Vec::new()),
+            catalog: RwLock::new(Arc::new(Catalog::assemble(&[]))),
+            loading: watch::Sender::new(0),
+            starting: watch::Sender::new(true),
+            peers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The current snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn plugin_dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Whether any plugin is being compiled right now.
+    pub fn is_loading(&self) -> bool {
+        *self.loading.borrow() > 0
+    }
+
+    /// Waits until no plugin is being compiled, or `limit` passes.
+    pub async fn wait_loaded(&self, limit: Duration) {
+        let mut rx = self.loading.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|n| *n == 0)).await;
+    }
+
+    /// Waits until the first load of every plugin has finished, or `limit` passes.
+    pub async fn wait_started(&self, limit: Duration) {
+        let mut rx = self.starting.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|starting| !*starting)).await;
+    }
+
+    /// Remembers a connected client so it hears about changes.
+    pub fn add_peer(&self, peer: Peer<RoleServer>) {
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.push(peer);
+        }
+    }
+
+    /// Loads the plugin folder and `extra` sources. Every plugin is listed as compiling at once;
+    /// each becomes ready (and is announced) as its load finishes.
+    pub async fn load_all(self: &Arc<Self>, extra: Vec<PluginSource>) -> std::io::Result<()> {
+        let mut sources = match &self.dir {
+            Some(dir) => Catalog::scan_dir(dir)?,
+            None => Vec::new(),
+        };
+        sources.extend(extra);
+        let mut tracked = self.tracked.lock().await;
+        if sources.is_empty() {
+            self.starting.send_replace(false);
+        }
+        let mut pending = Vec::new();
+        for source in sources {
+            let (name, file) = match &source {
+                PluginSource::File(p) => (stem(p), Some(p.clone())),
+                PluginSource::Memory { name, .. } => (name.clone(), None),
+            };
+            tracked.push(Tracked {
+                fingerprint: file.as_deref().and_then(fingerprint),
+                slot: Slot {
+                    name,
+                    file: file.clone(),
+                    state: SlotState::Compiling,
+                    note: None,
+                },
+                file,
+            });
+            pending.push(source);
+        }
+        self.loading.send_modify(|n| *n += pending.len());
+        self.publish(&tracked);
+        for (i, source) in pending.into_iter().enumerate() {
+            let slot = load_source(self.runtime.clone(), &self.cache, source).await;
+            tracked[i].slot = slot;
+            self.publish(&tracked);
+            self.loading.send_modify(|n| *n = n.saturating_sub(1));
+            self.announce();
+        }
+        self.starting.send_replace(false);
+        Ok(())
+    }
+
+    /// Compares the folder with what is loaded: loads new files, swaps changed ones, unloads
+    /// removed ones. Returns true if a file was still too fresh to load (scan again soon).
+    pub async fn rescan(self: &Arc<Self>) -> bool {
+        let Some(dir) = self.dir.clone() else {
+            return false;
+        };
+        let files: Vec<PathBuf> = match Catalog::scan_dir(&dir) {
+            Ok(sources) => sources
+                .into_iter()
+                .filter_map(|s| match s {
+                    PluginSource::File(p) => Some(p),
+                    PluginSource::Memory { .. } => None,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(folder = %dir.display(), "cannot scan the plugin folder: {e}");
+                return false;
+            }
+        };
+        let mut tracked = self.tracked.lock().await;
+        let mut changed = false;
+        let mut unsettled = false;
+
+        let before = tracked.len();
+        tracked.retain(|t| match &t.file {
+            Some(f) => files.contains(f),
+            None => true,
+        });
+        if tracked.len() != before {
+            tracing::info!("plugin file removed; unloaded");
+            changed = true;
+        }
+
+        for file in files {
+            let Some(print) = fingerprint(&file) else {
+                continue;
+            };
+            let known = tracked.iter().position(|t| t.file.as_ref() == Some(&file));
+            if let Some(i) = known
+                && tracked[i].fingerprint.as_ref() == Some(&print)
+            {
+                continue;
+            }
+            if !print.is_settled() {
+                unsettled = true;
+                continue;
+            }
+            let index = match known {
+                Some(i) => i,
+                None => {
+                    tracked.push(Tracked {
+                        file: Some(file.clone()),
+                        fingerprint: None,
+                        slot: Slot {
+                            name: stem(&file),
+                            file: Some(file.clone()),
+                            state: SlotState::Compiling,
+                            note: None,
+                        },
+                    });
+                    tracked.sort_by_key(order);
+                    self.publish(&tracked);
+                    match tracked.iter().position(|t| t.file.as_ref() == Some(&file)) {
+                        Some(i) => i,
+                        None => continue,
+                    }
+                }
+            };
+            tracing::info!(file = %file.display(), "plugin file changed; loading");
+            self.loading.send_modify(|n| *n += 1);
+            let new = load_source(
+                self.runtime.clone(),
+                &self.cache,
+                PluginSource::File(file.clone()),
+            )
+            .await;
+            self.loading.send_modify(|n| *n = n.saturating_sub(1));
+            let entry = &mut tracked[index];
+            entry.fingerprint = Some(print);
+            entry.slot = match (new.state, &entry.slot.state) {
+                (SlotState::Failed(reason), SlotState::Ready(old)) => {
+                    tracing::warn!(
+                        plugin = %old.name,
+                        "update not applied, still serving the previous version: {reason}"
+                    );
+                    Slot {
+                        name: entry.slot.name.clone(),
+                        file: entry.slot.file.clone(),
+                        state: SlotState::Ready(old.clone()),
+                        note: Some(format!(
+                            "an update failed to load and was not applied (still serving the previous version): {reason}"
+                        )),
+                    }
+                }
+                (state, _) => Slot { state, ..new },
+            };
+            changed = true;
+        }
+        if changed {
+            self.publish(&tracked);
+            self.announce();
+        }
+        unsettled
+    }
+
+    fn publish(&self, tracked: &[Tracked]) {
+        let slots: Vec<&Slot> = tracked.iter().map(|t| &t.slot).collect();
+        let catalog = Arc::new(Catalog::assemble_refs(&slots));
+        match self.catalog.write() {
+            Ok(mut c) => *c = catalog,
+            Err(poisoned) => *poisoned.into_inner() = catalog,
+        }
+    }
+
+    /// Tells every connected client that tools, resources and prompts may have changed.
+    /// Clients that have gone away are forgotten.
+    fn announce(&self) {
+        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => return,
+        };
+        if peers.is_empty() {
+            return;
+        }
+        let list = self.peers.clone();
+        tokio::spawn(async move {
+            let mut lost = false;
+            for peer in &peers {
+                let sent = peer.notify_tool_list_changed().await.is_ok()
+                    && peer.notify_resource_list_changed().await.is_ok()
+                    && peer.notify_prompt_list_changed().await.is_ok();
+                lost |= !sent;
+            }
+            if lost && let Ok(mut list) = list.lock() {
+                list.retain(|p| !p.is_transport_closed());
+            }
+        });
+    }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Folder files in name order, then embedded plugins in the order they were given.
+fn order(t: &Tracked) -> (bool, Option<PathBuf>) {
+    (t.file.is_none(), t.file.clone())
+}
