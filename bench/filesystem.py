@@ -30,6 +30,8 @@ class Server:
         self.env = env
         self.next_id = 0
         self.pending = {}
+        # Notifications from the server (method name), for benchmarks that wait for them.
+        self.notifications = asyncio.Queue()
 
     async def start(self):
         t0 = time.perf_counter()
@@ -59,6 +61,8 @@ class Server:
             fut = self.pending.pop(msg.get("id"), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+            elif "method" in msg and "id" not in msg:
+                self.notifications.put_nowait(msg["method"])
 
     def notify(self, method):
         self.proc.stdin.write((json.dumps({"jsonrpc": "2.0", "method": method}) + "\n").encode())

@@ -177,6 +177,10 @@ fn bench() -> Result<(), String> {
             target_dir().join("release/examples/native_server"),
         )
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
+    run(Command::new(&py)
+        .arg(bench.join("lifecycle.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))

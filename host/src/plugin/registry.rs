@@ -124,7 +124,14 @@ impl Registry {
     /// each becomes ready (and is announced) as its load finishes.
     pub async fn load_all(self: &Arc<Self>, extra: Vec<PluginSource>) -> std::io::Result<()> {
         let mut sources = match &self.dir {
-            Some(dir) => Catalog::scan_dir(dir)?,
+            Some(dir) => match Catalog::scan_dir(dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Nothing will load; lists must not wait for it.
+                    self.starting.send_replace(false);
+                    return Err(e);
+                }
+            },
             None => Vec::new(),
         };
         sources.extend(extra);
@@ -193,6 +200,8 @@ impl Registry {
         });
         if tracked.len() != before {
             tracing::info!("plugin file removed; unloaded");
+            // A plugin refused because its name was taken is still loaded (collisions are
+            // decided when the snapshot is assembled), so it takes the freed names now.
             changed = true;
         }
 
@@ -223,12 +232,10 @@ impl Registry {
                             note: None,
                         },
                     });
-                    tracked.sort_by_key(order);
+                    // Appended, not sorted in: on a name collision the plugin already serving
+                    // keeps its names and the newcomer is the one that fails.
                     self.publish(&tracked);
-                    match tracked.iter().position(|t| t.file.as_ref() == Some(&file)) {
-                        Some(i) => i,
-                        None => continue,
-                    }
+                    tracked.len() - 1
                 }
             };
             tracing::info!(file = %file.display(), "plugin file changed; loading");
@@ -307,9 +314,4 @@ fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Folder files in name order, then embedded plugins in the order they were given.
-fn order(t: &Tracked) -> (bool, Option<PathBuf>) {
-    (t.file.is_none(), t.file.clone())
 }
