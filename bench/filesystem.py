@@ -228,4 +228,5 @@ async def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
