@@ -418,6 +418,8 @@ async fn a_full_queue_fails_fast_with_a_clear_error() {
         Some("[limits]\ninstances = 1\nqueue = 1\ntimeout = \"5s\"\n"),
     );
     let c = f.connect().await;
+    // Wait for the plugin to finish loading so the calls below start in the order written.
+    c.list_all_tools().await.expect("tools/list");
     // One call runs, one waits, the third is refused at once.
     let (a, b, third) = tokio::join!(
         call(&c, "probe_sleep", json!({"ms": 600})),

@@ -119,10 +119,12 @@ impl ServerHandler for PierHandler {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
+        self.registry.note_listed();
         Ok(ListToolsResult::with_all_items(self.catalog().all_tools()))
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        tracing::info!("client initialized");
         self.registry.add_peer(context.peer);
     }
 
@@ -226,6 +228,7 @@ impl ServerHandler for PierHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
+        self.registry.note_listed();
         let cx = self.call_context(&ctx);
         let mut items = Vec::new();
         let catalog = self.catalog();
@@ -250,6 +253,7 @@ impl ServerHandler for PierHandler {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
+        self.registry.note_listed();
         let items = self
             .catalog()
             .plugins
@@ -295,6 +299,7 @@ impl ServerHandler for PierHandler {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
+        self.registry.note_listed();
         Ok(ListPromptsResult::with_all_items(
             self.catalog().all_prompts(),
         ))

@@ -7,6 +7,7 @@
 //! the last call using them ends. An update that fails to load leaves the old version serving.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -68,6 +69,9 @@ pub struct Registry {
     /// True until the first load of the folder has finished.
     starting: watch::Sender<bool>,
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// Whether a client has been sent a list since the last announcement, i.e. whether some
+    /// client may now hold a stale list. Without one there is nothing to announce.
+    listed: AtomicBool,
 }
 
 impl Registry {
@@ -81,6 +85,7 @@ impl Registry {
             loading: watch::Sender::new(0),
             starting: watch::Sender::new(true),
             peers: Arc::new(Mutex::new(Vec::new())),
+            listed: AtomicBool::new(false),
         })
     }
 
@@ -111,6 +116,11 @@ impl Registry {
     pub async fn wait_started(&self, limit: Duration) {
         let mut rx = self.starting.subscribe();
         let _ = tokio::time::timeout(limit, rx.wait_for(|starting| !*starting)).await;
+    }
+
+    /// Records that a client was sent a tools, resources or prompts list.
+    pub fn note_listed(&self) {
+        self.listed.store(true, Ordering::Release);
     }
 
     /// Remembers a connected client so it hears about changes.
@@ -284,9 +294,13 @@ impl Registry {
         }
     }
 
-    /// Tells every connected client that tools, resources and prompts may have changed.
-    /// Clients that have gone away are forgotten.
+    /// Tells every connected client that tools, resources and prompts may have changed, if any
+    /// client was sent a list since the last time. Clients that have gone away are forgotten.
     fn announce(&self) {
+        // Clients that were told re-list if they care; until one does, no list can be stale.
+        if !self.listed.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
             Ok(p) => p.clone(),
             Err(_) => return,
