@@ -119,6 +119,15 @@ pub enum CallError {
     },
 }
 
+/// Abandons an admitted call's breaker trial if the call is dropped before it ends.
+struct Unfinished<'a>(&'a super::breaker::Breaker);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
+
 /// Counts a call as waiting for an instance until it gets one (or gives up).
 struct Waiting<'a>(&'a std::sync::atomic::AtomicU32);
 
@@ -142,7 +151,11 @@ impl LoadedPlugin {
             });
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
+        // If the caller goes away mid-call (the future is dropped), the verdict is never
+        // recorded; the guard then frees a half-open circuit's trial slot.
+        let unfinished = Unfinished(&self.breaker);
         let result = self.run_admitted(op, scope).await;
+        std::mem::forget(unfinished);
         let crashed = matches!(
             result,
             Err(CallError::Timeout { .. }
