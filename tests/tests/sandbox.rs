@@ -5,16 +5,22 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pier_e2e::{Client, Fixture, call, ok, text, tool_error};
 use serde_json::json;
 
-/// A TCP server that echoes what it reads, on a free loopback port.
-fn echo_server() -> u16 {
+/// A TCP server that echoes what it reads, on a free loopback port; also returns the count of
+/// connections it accepted.
+fn echo_server() -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo server");
     let port = listener.local_addr().expect("local addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut buf) {
@@ -25,7 +31,7 @@ fn echo_server() -> u16 {
             });
         }
     });
-    port
+    (port, accepted)
 }
 
 /// An HTTP/1.1 server: `/big` answers with a 2 MiB body, anything else with a short greeting.
@@ -90,6 +96,7 @@ fn teaches(refusal: &str, needle: &str, manifest: &str) {
 struct Setup {
     f: Fixture,
     echo: u16,
+    echo_accepted: Arc<AtomicUsize>,
     http: u16,
     ro: std::path::PathBuf,
     rw: std::path::PathBuf,
@@ -97,7 +104,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let f = Fixture::new();
-    let echo = echo_server();
+    let (echo, echo_accepted) = echo_server();
     let http = http_server();
     let ro = f.dir("granted-ro");
     let rw = f.dir("granted-rw");
@@ -142,6 +149,7 @@ http_response_size = "1MiB"
     Setup {
         f,
         echo,
+        echo_accepted,
         http,
         ro,
         rw,
@@ -261,6 +269,46 @@ async fn network_grants_allow_what_they_name_and_nothing_else() {
     .await;
     assert!(e.contains("failed") && !e.contains("reply"), "{e}");
     still_serving(&c).await;
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn the_sdk_tcp_stream_keeps_a_connection_across_calls() {
+    let s = setup();
+    let c = connect(&s).await;
+    let echo = s.echo;
+    let r = ok(
+        &c,
+        "hostile_kept_connect",
+        json!({"host": "localhost", "port": echo}),
+    )
+    .await;
+    assert_eq!(text(&r), "connected");
+    for word in ["one", "two", "three"] {
+        let r = ok(&c, "hostile_kept_echo", json!({"message": word})).await;
+        assert_eq!(text(&r), format!("reply: {word}"));
+    }
+    // Three calls, one connection: it lived in the instance between calls.
+    assert_eq!(s.echo_accepted.load(Ordering::SeqCst), 1);
+    // A task spawned in one call is driven to its end by the next call's executor.
+    let start = json!({"host": "localhost", "port": echo, "message": "later"});
+    assert_eq!(
+        text(&ok(&c, "hostile_background_start", start).await),
+        "started"
+    );
+    let r = ok(&c, "hostile_background_finish", json!({})).await;
+    assert_eq!(text(&r), "reply: later");
+    let e = tool_error(
+        &c,
+        "hostile_kept_connect",
+        json!({"host": "localhost", "port": echo + 1}),
+    )
+    .await;
+    teaches(
+        &e,
+        &format!("\"tcp://localhost:{}\"", echo + 1),
+        "hostile.toml",
+    );
     c.cancel().await.ok();
 }
 

@@ -36,6 +36,8 @@ mod adapter;
 mod builders;
 pub mod grants;
 pub mod host;
+pub mod net;
+pub mod rt;
 
 /// Raw bindings generated from `wit/pier.wit`. Most plugins never need them directly.
 pub mod bindings {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use pier_sdk::{CallContext, CallResult, Error, Plugin, Tool, Value, json};
 
 mod http;
+mod kept;
 
 struct Hostile;
 
@@ -45,6 +46,28 @@ impl Plugin for Hostile {
             )
             .open_world(true)
             .input_schema(host_port),
+            Tool::new(
+                "kept_connect",
+                "Opens a TCP connection with the SDK's async stream and keeps it for later calls.",
+            )
+            .input_schema(schema(
+                json!({"host": {"type": "string"}, "port": {"type": "integer"}}),
+                &["host", "port"],
+            )),
+            Tool::new(
+                "kept_echo",
+                "Sends `message` over the kept connection, returns the reply.",
+            )
+            .input_schema(schema(json!({"message": {"type": "string"}}), &["message"])),
+            Tool::new(
+                "background_start",
+                "Starts a task that connects and echoes `message`, and returns before it ends.",
+            )
+            .input_schema(schema(
+                json!({"host": {"type": "string"}, "port": {"type": "integer"}, "message": {"type": "string"}}),
+                &["host", "port", "message"],
+            )),
+            Tool::new("background_finish", "Waits for the background task and returns its reply."),
             Tool::new("lookup", "Looks up a host name.")
                 .input_schema(schema(json!({"name": {"type": "string"}}), &["name"])),
             Tool::new("listen", "Tries to listen on a TCP port.")
@@ -101,6 +124,27 @@ impl Plugin for Hostile {
                     Err(e) => failed("read", e),
                 }
             }
+            "kept_connect" => {
+                let host = text(&args, "host")?;
+                let port = num(&args, "port")? as u16;
+                match kept::connect(host, port) {
+                    Ok(()) => Ok(CallResult::text("connected")),
+                    Err(e) => failed(&format!("connect to {host}:{port}"), e),
+                }
+            }
+            "kept_echo" => match kept::echo(text(&args, "message")?) {
+                Ok(reply) => Ok(CallResult::text(format!("reply: {reply}"))),
+                Err(e) => failed("echo", e),
+            },
+            "background_start" => {
+                let (host, port) = (text(&args, "host")?, num(&args, "port")? as u16);
+                kept::start_background(host.to_string(), port, text(&args, "message")?.to_string());
+                Ok(CallResult::text("started"))
+            }
+            "background_finish" => match kept::finish_background() {
+                Ok(reply) => Ok(CallResult::text(format!("reply: {reply}"))),
+                Err(e) => failed("background echo", e),
+            },
             "lookup" => {
                 let name = text(&args, "name")?;
                 match (name, 0).to_socket_addrs() {
