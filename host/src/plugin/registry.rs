@@ -155,6 +155,10 @@ impl Registry {
                 PluginSource::File(p) => (stem(p), Some(p.clone())),
                 PluginSource::Memory { name, .. } => (name.clone(), None),
             };
+            // The watcher may have picked a file up already (it can run before this does).
+            if file.is_some() && tracked.iter().any(|t| t.file == file) {
+                continue;
+            }
             tracked.push(Tracked {
                 fingerprint: file.as_deref().and_then(fingerprint),
                 slot: Slot {
@@ -165,11 +169,11 @@ impl Registry {
                 },
                 file,
             });
-            pending.push(source);
+            pending.push((tracked.len() - 1, source));
         }
         self.loading.send_modify(|n| *n += pending.len());
         self.publish(&tracked);
-        for (i, source) in pending.into_iter().enumerate() {
+        for (i, source) in pending.into_iter() {
             let slot = load_source(self.runtime.clone(), &self.cache, source).await;
             tracked[i].slot = slot;
             self.publish(&tracked);
