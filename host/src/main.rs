@@ -244,9 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (host, dir) = build(&common, identity, start).await?;
             tracing::info!(
                 folder = %dir.display(),
-                plugins = host.reports().len(),
                 watching = !no_watch,
-                "pier {} serving MCP on stdio",
+                "pier {} serving MCP on stdio; plugins load in the background",
                 env!("CARGO_PKG_VERSION")
             );
             if std::io::stdin().is_terminal() {
