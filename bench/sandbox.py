@@ -73,7 +73,11 @@ def main():
     plugins.mkdir()
     for name in ("probe", "hostile"):
         shutil.copy(staged / f"{name}.wasm", plugins / f"{name}.wasm")
-    (plugins / "hostile.toml").write_text(f'[grants]\nnetwork = ["tcp://127.0.0.1:{port}"]\n')
+    # The crash loop of the fresh-instance case must not trip the circuit breaker, or it would
+    # measure the breaker's fast refusal instead of instantiation.
+    (plugins / "hostile.toml").write_text(
+        f'[grants]\nnetwork = ["tcp://127.0.0.1:{port}"]\n[limits]\nfailures = 10000\n'
+    )
     pier_cmd = [pier, "serve", "--plugins", str(plugins), "--cache-dir", str(work / "cache")]
     native_cmd = [native]
     connect_args = {"host": "127.0.0.1", "port": port, "message": "ping"}
