@@ -106,7 +106,6 @@ fn default_plugin_dir() -> PathBuf {
 }
 
 /// How `build` should return: after every plugin loaded, or at once with loading under way.
-#[derive(PartialEq)]
 enum Start {
     Loaded,
     Background { watch: bool },

@@ -426,19 +426,16 @@ impl NetworkPolicy {
         if private_refused && names.is_empty() {
             return Err(Refusal(format!(
                 "{} tried to connect to {shown}, a private address; block_private = true in [grants] of {} refuses private addresses for wildcard grants. To allow it add \"tcp://{}\" to [grants].network in {}",
-                self.plugin,
-                self.manifest,
-                host_port(ip, port),
-                self.manifest
+                self.plugin, self.manifest, shown, self.manifest
             )));
         }
         // Suggest the grant the user most likely means: the name the guest looked up, with the
         // scheme of an existing grant for that host.
-        let host = names.first().cloned().unwrap_or_else(|| {
-            host_port(ip, port)
-                .rsplit_once(':')
-                .map_or(String::new(), |(h, _)| h.to_string())
-        });
+        let host = match (names.first(), ip) {
+            (Some(name), _) => name.clone(),
+            (None, IpAddr::V6(v6)) => format!("[{v6}]"),
+            (None, IpAddr::V4(v4)) => v4.to_string(),
+        };
         let scheme = self
             .grants
             .iter()
@@ -480,10 +477,6 @@ impl NetworkPolicy {
 pub enum LookupError {
     Denied,
     Unresolvable,
-}
-
-fn host_port(ip: IpAddr, port: u16) -> String {
-    SocketAddr::new(ip, port).to_string()
 }
 
 fn list(ips: &[IpAddr]) -> String {

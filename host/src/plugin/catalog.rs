@@ -52,6 +52,25 @@ pub struct PluginReport {
     pub circuit: Option<String>,
 }
 
+impl PluginReport {
+    /// The report of a plugin with no loaded code (compiling or failed): no tools, no counters.
+    fn unloaded(name: String, file: Option<PathBuf>, status: PluginStatus) -> Self {
+        PluginReport {
+            name,
+            file,
+            status,
+            tools: Vec::new(),
+            grants: Vec::new(),
+            notes: Vec::new(),
+            cache: None,
+            sha256: None,
+            calls: 0,
+            failures: 0,
+            circuit: None,
+        }
+    }
+}
+
 /// One plugin's place in the catalog, in folder order, before names are checked.
 pub struct Slot {
     pub name: String,
@@ -95,26 +114,8 @@ impl Catalog {
         Ok(files.into_iter().map(PluginSource::File).collect())
     }
 
-    /// Loads every source, one after another, and assembles the catalog.
-    pub async fn load(
-        runtime: Arc<Runtime>,
-        cache: &CompileCache,
-        sources: Vec<PluginSource>,
-    ) -> Self {
-        let mut slots = Vec::new();
-        for source in sources {
-            slots.push(load_source(runtime.clone(), cache, source).await);
-        }
-        Self::assemble(&slots)
-    }
-
     /// Builds the name maps from slots in order; collisions fail the later plugin.
-    pub fn assemble(slots: &[Slot]) -> Self {
-        Self::assemble_refs(&slots.iter().collect::<Vec<_>>())
-    }
-
-    /// [`Catalog::assemble`] over borrowed slots.
-    pub fn assemble_refs(slots: &[&Slot]) -> Self {
+    pub fn assemble(slots: &[&Slot]) -> Self {
         let mut catalog = Catalog {
             plugins: Vec::new(),
             reports: Vec::new(),
@@ -128,19 +129,11 @@ impl Catalog {
                 SlotState::Failed(reason) => {
                     catalog.fail(slot.name.clone(), slot.file.clone(), reason.clone())
                 }
-                SlotState::Compiling => catalog.reports.push(PluginReport {
-                    name: slot.name.clone(),
-                    file: slot.file.clone(),
-                    status: PluginStatus::Compiling,
-                    tools: Vec::new(),
-                    grants: Vec::new(),
-                    notes: Vec::new(),
-                    cache: None,
-                    sha256: None,
-                    calls: 0,
-                    failures: 0,
-                    circuit: None,
-                }),
+                SlotState::Compiling => catalog.reports.push(PluginReport::unloaded(
+                    slot.name.clone(),
+                    slot.file.clone(),
+                    PluginStatus::Compiling,
+                )),
             }
             if let (Some(note), Some(report)) = (&slot.note, catalog.reports.last_mut()) {
                 report.notes.push(note.clone());
@@ -171,19 +164,11 @@ impl Catalog {
     }
 
     fn fail(&mut self, name: String, file: Option<PathBuf>, reason: String) {
-        self.reports.push(PluginReport {
+        self.reports.push(PluginReport::unloaded(
             name,
             file,
-            status: PluginStatus::Failed(reason),
-            tools: Vec::new(),
-            grants: Vec::new(),
-            notes: Vec::new(),
-            cache: None,
-            sha256: None,
-            calls: 0,
-            failures: 0,
-            circuit: None,
-        });
+            PluginStatus::Failed(reason),
+        ));
     }
 
     fn add(&mut self, plugin: Arc<LoadedPlugin>, file: Option<PathBuf>) {

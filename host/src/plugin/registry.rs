@@ -291,7 +291,7 @@ impl Registry {
 
     fn publish(&self, tracked: &[Tracked]) {
         let slots: Vec<&Slot> = tracked.iter().map(|t| &t.slot).collect();
-        let catalog = Arc::new(Catalog::assemble_refs(&slots));
+        let catalog = Arc::new(Catalog::assemble(&slots));
         match self.catalog.write() {
             Ok(mut c) => *c = catalog,
             Err(poisoned) => *poisoned.into_inner() = catalog,

@@ -5,8 +5,10 @@
 //! The lexical checks here exist to give a precise, teaching message before the sandbox would
 //! give a bare "permission denied" — they are not the security boundary.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use pier_sdk::grants::normalize;
 
 use crate::ToolError;
 
@@ -109,21 +111,6 @@ pub fn wasi_error(code: wasi::filesystem::types::ErrorCode) -> std::io::Error {
 
 fn manifest() -> String {
     pier_sdk::host::manifest_path()
-}
-
-/// Removes `.` and resolves `..` lexically, never climbing above `/`.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
 }
 
 fn describe_roots(roots: &[Root]) -> String {

@@ -92,8 +92,10 @@ fn explain_with(dirs: &[GrantedDir], path: &str, writing: bool, err: &std::io::E
     format!("{plugin} cannot {verb} {path}: {err}")
 }
 
-/// Resolves `.` and `..` lexically; relative paths are taken from `/` (WASI has no other cwd).
-fn normalize(path: &Path) -> PathBuf {
+/// Resolves `.` and `..` lexically, never climbing above `/`; relative paths are taken from `/`
+/// (WASI has no other cwd). For matching a path against granted directories; the sandbox, not
+/// this function, is what enforces them.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
         match c {
