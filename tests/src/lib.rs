@@ -4,6 +4,8 @@
 //! `cargo xtask test` builds the binary and the plugins and passes their locations in
 //! `PIER_BIN` and `PIER_TEST_PLUGINS`.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 
 use rmcp::ServiceExt;
@@ -128,6 +130,22 @@ impl Fixture {
             .await
             .expect("MCP initialize");
         (client, rx)
+    }
+
+    /// Starts `pier serve` with extra arguments and environment; stderr goes to `stderr.log`.
+    pub async fn connect_with(&self, args: &[&str], env: &[(&str, &str)]) -> Client {
+        let mut cmd = self.serve_command();
+        cmd.args(args).env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let log = std::fs::File::create(self.path().join("stderr.log")).expect("create log");
+        let transport = TokioChildProcess::builder(cmd)
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("spawn pier")
+            .0;
+        ().serve(transport).await.expect("MCP initialize")
     }
 
     /// What pier wrote to stderr so far (see [`Fixture::connect_watching`]).

@@ -10,6 +10,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-filesystem", "filesystem"),
     ("pier-probe", "probe"),
     ("pier-hostile", "hostile"),
+    ("pier-postgres", "postgres"),
 ];
 /// The Python test client, pinned so a new release cannot change the tests under us.
 const PY_DEPS: &[&str] = &["mcp==1.26.0", "pytest==8.4.2"];
@@ -129,11 +130,20 @@ fn test() -> Result<(), String> {
         "pier-hostile",
         "--exclude",
         "pier-filesystem",
+        "--exclude",
+        "pier-postgres",
     ]);
     env(&mut rust);
     run(&mut rust)?;
     // The plugins' own unit tests run natively (their logic does not need the sandbox).
-    run(cargo().args(["test", "-p", "pier-filesystem", "--lib"]))?;
+    run(cargo().args([
+        "test",
+        "-p",
+        "pier-filesystem",
+        "-p",
+        "pier-postgres",
+        "--lib",
+    ]))?;
     let py = python_env()?;
     let mut pytest = Command::new(py);
     pytest

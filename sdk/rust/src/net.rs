@@ -21,6 +21,8 @@ use crate::rt;
 
 /// A connected TCP stream. Fields drop in order: the streams before their socket.
 pub struct TcpStream {
+    /// Tag of the pollables this stream registers with the executor (released on drop).
+    owner: u64,
     input: InputStream,
     output: OutputStream,
     socket: TcpSocket,
@@ -112,6 +114,7 @@ async fn connect_to(network: &Network, ip: IpAddr, port: u16) -> io::Result<TcpS
         match socket.finish_connect() {
             Ok((input, output)) => {
                 return Ok(TcpStream {
+                    owner: rt::new_owner(),
                     input,
                     output,
                     socket,
@@ -123,6 +126,13 @@ async fn connect_to(network: &Network, ip: IpAddr, port: u16) -> io::Result<TcpS
     }
 }
 
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        // Pollables of our streams must go before the streams themselves.
+        rt::release(self.owner);
+    }
+}
+
 impl AsyncRead for TcpStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -131,7 +141,7 @@ impl AsyncRead for TcpStream {
     ) -> Poll<io::Result<()>> {
         match self.input.read(buf.remaining() as u64) {
             Ok(bytes) if bytes.is_empty() => {
-                rt::wait_for(self.input.subscribe(), cx.waker());
+                rt::wait_for_owned(self.input.subscribe(), cx.waker(), self.owner);
                 Poll::Pending
             }
             Ok(bytes) => {
@@ -153,7 +163,7 @@ impl AsyncWrite for TcpStream {
     ) -> Poll<io::Result<usize>> {
         match self.output.check_write() {
             Ok(0) => {
-                rt::wait_for(self.output.subscribe(), cx.waker());
+                rt::wait_for_owned(self.output.subscribe(), cx.waker(), self.owner);
                 Poll::Pending
             }
             Ok(room) => {

@@ -9,7 +9,7 @@
 //! I/O types register the `wasi:io` pollable they are waiting on with [`wait_for`]; when every
 //! task is stuck, `block_on` sleeps in one `wasi:io/poll.poll` over all of them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -21,8 +21,9 @@ use wasi::io::poll::Pollable;
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 thread_local! {
-    /// Pollables that pending futures wait on, with whom to wake.
-    static WAITING: RefCell<Vec<(Pollable, Waker)>> = const { RefCell::new(Vec::new()) };
+    /// Pollables that pending futures wait on, with whom to wake and who owns them (0: nobody).
+    static WAITING: RefCell<Vec<(Pollable, Waker, u64)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_OWNER: Cell<u64> = const { Cell::new(1) };
     /// Background tasks, kept across `block_on` calls.
     static TASKS: RefCell<Vec<Task>> = const { RefCell::new(Vec::new()) };
 }
@@ -43,7 +44,37 @@ impl Wake for Flag {
 /// Registers `pollable` so that `waker` is woken when it is ready. Called by I/O types from
 /// `poll_*` before returning `Poll::Pending`.
 pub fn wait_for(pollable: Pollable, waker: &Waker) {
-    WAITING.with(|w| w.borrow_mut().push((pollable, waker.clone())));
+    wait_for_owned(pollable, waker, 0);
+}
+
+/// A fresh owner tag for [`wait_for_owned`].
+pub(crate) fn new_owner() -> u64 {
+    NEXT_OWNER.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
+}
+
+/// Like [`wait_for`], tagged with `owner` so that [`release`] can drop the pollable early.
+pub(crate) fn wait_for_owned(pollable: Pollable, waker: &Waker, owner: u64) {
+    WAITING.with(|w| w.borrow_mut().push((pollable, waker.clone(), owner)));
+}
+
+/// Drops the pollables `owner` registered. A pollable is a child of the stream or socket it
+/// came from, and WASI traps if a parent is dropped before its children: a stream (or a
+/// future waiting on a socket) must release its pollables before it goes away.
+pub(crate) fn release(owner: u64) {
+    WAITING.with(|w| w.borrow_mut().retain(|(_, _, o)| *o != owner));
+}
+
+/// Releases an owner's pollables when dropped (a future cancelled while it waits).
+struct Release(u64);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        release(self.0);
+    }
 }
 
 /// Starts a background task that lives across tool calls (for example a database
@@ -74,9 +105,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             !waiting.is_empty(),
             "pier_sdk::rt::block_on: the future is pending but waits on no I/O"
         );
-        let list: Vec<&Pollable> = waiting.iter().map(|(p, _)| p).collect();
+        let list: Vec<&Pollable> = waiting.iter().map(|(p, _, _)| p).collect();
         for index in wasi::io::poll::poll(&list) {
-            if let Some((_, w)) = waiting.get(index as usize) {
+            if let Some((_, w, _)) = waiting.get(index as usize) {
                 w.wake_by_ref();
             }
         }
@@ -97,14 +128,36 @@ fn poll_tasks(cx: &mut Context<'_>) {
 
 /// A future that is ready when `subscribe()`'s pollable is.
 pub(crate) async fn ready(subscribe: impl Fn() -> Pollable) {
+    let owner = Release(new_owner());
     std::future::poll_fn(|cx| {
         let p = subscribe();
         if p.ready() {
             Poll::Ready(())
         } else {
-            wait_for(p, cx.waker());
+            wait_for_owned(p, cx.waker(), owner.0);
             Poll::Pending
         }
+    })
+    .await
+}
+
+/// Waits for `duration` without blocking other tasks (a `wasi:clocks` timer pollable).
+pub async fn sleep(duration: std::time::Duration) {
+    let deadline = wasi::clocks::monotonic_clock::now()
+        .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    ready(|| wasi::clocks::monotonic_clock::subscribe_instant(deadline)).await
+}
+
+/// Runs `future` for at most `duration`; `None` if the time ran out first (the future is
+/// dropped). Use it for connects and handshakes that would otherwise wait for pier's limit.
+pub async fn timeout<F: Future>(duration: std::time::Duration, future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let mut timer = pin!(sleep(duration));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
     })
     .await
 }

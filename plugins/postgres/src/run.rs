@@ -1,0 +1,494 @@
+//! Running one statement safely: the transaction around it, the caps on what comes back, and
+//! turning rows into JSON.
+//!
+//! A read is sent as one pipelined exchange: `BEGIN READ ONLY; SET LOCAL statement_timeout …;
+//! SET LOCAL <rls setting> …` (simple protocol, our own text), then the caller's statement through
+//! the extended protocol (which refuses a second statement, so `COMMIT; DROP …` cannot run), then
+//! `ROLLBACK`. Three messages, one round trip; nothing a read does outlives its call.
+
+use std::future::Future;
+use std::pin::pin;
+
+use futures_util::TryStreamExt;
+use futures_util::future::{join, join_all, join3};
+use serde_json::{Value, json};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row};
+
+use crate::connection::{self, Connection};
+use crate::decode::{self, Raw};
+use crate::params::{BinaryParam, TextParam};
+use crate::settings::{Database, Settings};
+
+/// Why a call failed. `lost` marks a broken connection, which is retried once on a new one.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub lost: bool,
+}
+
+impl Failure {
+    fn sql(e: &tokio_postgres::Error) -> Failure {
+        Failure {
+            message: describe(e),
+            lost: is_lost(e),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure {
+            message,
+            lost: false,
+        }
+    }
+}
+
+/// Whether `e` means the connection is gone (closed, reset, or the server shutting down),
+/// rather than a problem with the statement.
+fn is_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(db) = e.as_db_error() {
+        return matches!(db.code().code(), "57P01" | "57P02" | "57P03");
+    }
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+/// A PostgreSQL error as a person (or model) needs it: code, message, detail, hint, position,
+/// plus what to do when the cause is one of ours (read-only, timeout, one statement).
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        let mut text = e.to_string();
+        if let Some(source) = std::error::Error::source(e) {
+            text.push_str(&format!(": {source}"));
+        }
+        return text;
+    };
+    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!("\nDETAIL: {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("\nHINT: {hint}"));
+    }
+    if let Some(tokio_postgres::error::ErrorPosition::Original(at)) = db.position() {
+        text.push_str(&format!("\nat character {at} of the statement"));
+    }
+    match db.code().code() {
+        "25006" => text.push_str(
+            "\npier: this call runs in a read-only transaction; statements that write are refused.",
+        ),
+        "57014" => text.push_str(
+            "\npier: the statement ran past statement_timeout and was cancelled; narrow it \
+             (WHERE, LIMIT) or raise statement_timeout_ms in [config].",
+        ),
+        "42601" if db.message().contains("multiple commands") => {
+            text.push_str("\npier: send one statement per call.")
+        }
+        _ => {}
+    }
+    text
+}
+
+/// A column of a result.
+pub struct Column {
+    pub name: String,
+    pub type_name: String,
+}
+
+/// Rows as JSON text (one array per row), with what was left out.
+pub struct Rows {
+    pub columns: Vec<Column>,
+    pub rows: Vec<String>,
+    pub truncated: Option<&'static str>,
+    pub affected: Option<u64>,
+}
+
+impl Rows {
+    /// The structured result: columns, rows, counts and whether it was cut.
+    pub fn to_json(&self, database: &str, max_rows: usize, max_bytes: usize) -> String {
+        let columns: Vec<Value> = self
+            .columns
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.type_name}))
+            .collect();
+        let mut out =
+            String::with_capacity(64 + self.rows.iter().map(|r| r.len() + 1).sum::<usize>());
+        out.push_str("{\"database\":");
+        out.push_str(&Value::from(database).to_string());
+        out.push_str(",\"columns\":");
+        out.push_str(&Value::Array(columns).to_string());
+        out.push_str(",\"rows\":[");
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(row);
+        }
+        out.push_str("],\"row_count\":");
+        out.push_str(&self.rows.len().to_string());
+        if let Some(n) = self.affected {
+            out.push_str(",\"rows_affected\":");
+            out.push_str(&n.to_string());
+        }
+        out.push_str(",\"truncated\":");
+        match self.truncated {
+            None => out.push_str("false"),
+            Some(by) => {
+                let note = match by {
+                    "max_rows" => format!(
+                        "more rows exist; only the first {max_rows} are shown (add LIMIT/OFFSET \
+                         or narrow the WHERE clause)"
+                    ),
+                    _ => format!(
+                        "rows stop at {max_bytes} bytes of JSON; select fewer or narrower columns"
+                    ),
+                };
+                out.push_str("true,\"truncated_by\":");
+                out.push_str(&Value::from(by).to_string());
+                out.push_str(",\"note\":");
+                out.push_str(&Value::from(note).to_string());
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// How a statement runs: read-only and rolled back, or committed (the `execute` tool).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+/// The statements that open a call's transaction.
+fn prelude(mode: Mode, settings: &Settings, rls: Option<(&str, &str)>) -> String {
+    let mut sql = String::from(match mode {
+        Mode::Read => "BEGIN READ ONLY",
+        Mode::Write => "BEGIN",
+    });
+    sql.push_str(&format!(
+        "; SET LOCAL statement_timeout = {}",
+        settings.statement_timeout.as_millis()
+    ));
+    if let Some((setting, identity)) = rls {
+        // Both parts are validated: the name is `word.word`, the identity has no quote-breaking
+        // characters left after doubling quotes (backslashes and controls are refused earlier).
+        sql.push_str(&format!(
+            "; SET LOCAL {setting} = '{}'",
+            identity.replace('\'', "''")
+        ));
+    }
+    sql
+}
+
+/// Checks an identity before it is spliced into `SET LOCAL` as a literal.
+pub fn check_identity(identity: &str) -> Result<(), String> {
+    if identity.is_empty() || identity.len() > 256 {
+        return Err("the caller identity must be 1 to 256 characters".into());
+    }
+    if identity.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err("the caller identity contains a backslash or control character".into());
+    }
+    Ok(())
+}
+
+/// Runs `body` inside the call's transaction on `db`'s kept connection, reconnecting once if
+/// the connection turns out to be broken (nothing was committed, so a retry is safe).
+pub async fn with_transaction<T, F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    mode: Mode,
+    rls_identity: Option<&str>,
+    body: F,
+) -> Result<T, String>
+where
+    F: Fn(std::rc::Rc<Connection>) -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let rls = match (&db.rls, rls_identity) {
+        (Some(rls), Some(id)) => Some((rls.setting.as_str(), id)),
+        _ => None,
+    };
+    let begin = prelude(mode, settings, rls);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let conn = connection::get(db, settings).await?;
+        if let Some(refusal) = &conn.role.refusal {
+            connection::forget(db);
+            return Err(refusal.clone());
+        }
+        if rls.is_some()
+            && let Some(refusal) = &conn.role.rls_refusal
+        {
+            // Re-checked on the next call, so a fix (REVOKE …) takes effect without a restart.
+            connection::forget(db);
+            return Err(refusal.clone());
+        }
+        let result = match mode {
+            Mode::Read => read(&conn.client, &begin, body(conn.clone())).await,
+            Mode::Write => write(&conn.client, &begin, body(conn.clone())).await,
+        };
+        match result {
+            Err(f) if f.lost => {
+                connection::forget(db);
+                if attempt == 1 {
+                    pier_sdk::host::info(&format!(
+                        "connection to {:?} was lost ({}); reconnecting",
+                        db.name, f.message
+                    ));
+                    continue;
+                }
+                return Err(format!(
+                    "the connection to database {:?} was lost: {}\nThe next call reconnects.",
+                    db.name, f.message
+                ));
+            }
+            other => return other.map_err(|f| f.message),
+        }
+    }
+}
+
+async fn read<T>(
+    client: &Client,
+    begin: &str,
+    body: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    let (opened, result, closed) = join3(
+        client.batch_execute(begin),
+        body,
+        client.batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()"),
+    )
+    .await;
+    opened.map_err(|e| Failure::sql(&e))?;
+    let value = result?;
+    closed.map_err(|e| Failure::sql(&e))?;
+    Ok(value)
+}
+
+async fn write<T>(
+    client: &Client,
+    begin: &str,
+    body: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    let (opened, result) = join(client.batch_execute(begin), body).await;
+    if let Err(e) = opened {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Failure::sql(&e));
+    }
+    match result {
+        Ok(value) => {
+            // A write may have changed session state (SET, SET ROLE); undo that after COMMIT
+            // so the next call starts clean. A COMMIT that fails is not retried: it may have
+            // landed.
+            client
+                .batch_execute("COMMIT; RESET ALL; RESET ROLE; SELECT pg_advisory_unlock_all()")
+                .await
+                .map_err(|e| Failure {
+                    message: format!(
+                        "{} (the COMMIT did not confirm; check whether the change landed)",
+                        describe(&e)
+                    ),
+                    lost: false,
+                })?;
+            Ok(value)
+        }
+        Err(f) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(f)
+        }
+    }
+}
+
+/// Runs `sql` with text parameters and collects at most `max_rows` rows / `max_bytes` bytes.
+pub async fn rows(
+    client: &Client,
+    sql: &str,
+    params: &[TextParam],
+    max_rows: usize,
+    max_bytes: usize,
+) -> Result<Rows, Failure> {
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
+        .collect();
+    let stream = client
+        .query_typed_raw(sql, typed)
+        .await
+        .map_err(|e| Failure::sql(&e))?;
+    let mut stream = pin!(stream);
+    let mut raw_rows: Vec<Row> = Vec::new();
+    let mut truncated = None;
+    let mut bytes = 0usize;
+    let mut encoded: Vec<Vec<Option<Value>>> = Vec::new();
+    let mut columns: Option<Vec<(Column, Type, bool)>> = None;
+    while let Some(row) = stream.try_next().await.map_err(|e| Failure::sql(&e))? {
+        let cols = columns.get_or_insert_with(|| describe_columns(&row));
+        if encoded.len() == max_rows {
+            truncated = Some("max_rows");
+            break;
+        }
+        let mut values = Vec::with_capacity(cols.len());
+        let mut size = 2;
+        for (i, (_, ty, decodable)) in cols.iter().enumerate() {
+            let Raw(raw) = row.try_get(i).map_err(|e| Failure::sql(&e))?;
+            if *decodable {
+                let v = decode::decode(ty, raw)
+                    .unwrap_or_else(|e| Value::String(format!("<undecodable {}: {e}>", ty.name())));
+                size += estimate(&v) + 1;
+                values.push(Some(v));
+            } else if raw.is_none() {
+                values.push(Some(Value::Null));
+            } else {
+                size += raw.map_or(4, |r| r.len() * 2 + 3);
+                values.push(None);
+            }
+        }
+        if bytes + size > max_bytes {
+            truncated = Some("max_bytes");
+            break;
+        }
+        bytes += size;
+        encoded.push(values);
+        raw_rows.push(row);
+    }
+    let affected = if truncated.is_none() {
+        stream.rows_affected()
+    } else {
+        None
+    };
+    let columns = match columns {
+        Some(c) => c,
+        // No row came back: the statement's description still names the columns (a Parse and
+        // Describe only; nothing runs).
+        None => match client
+            .prepare_typed(sql, &vec![Type::UNKNOWN; params.len()])
+            .await
+        {
+            Ok(statement) => statement
+                .columns()
+                .iter()
+                .map(|c| column(c.name(), c.type_()))
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    fill_text_forms(client, &columns, &raw_rows, &mut encoded).await?;
+    let rows = encoded
+        .into_iter()
+        .map(|values| {
+            Value::Array(
+                values
+                    .into_iter()
+                    .map(|v| v.unwrap_or(Value::Null))
+                    .collect(),
+            )
+            .to_string()
+        })
+        .collect();
+    Ok(Rows {
+        columns: columns.into_iter().map(|(c, _, _)| c).collect(),
+        rows,
+        truncated,
+        affected,
+    })
+}
+
+/// Approximate JSON size of a value, to stop collecting before the byte cap.
+fn estimate(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| estimate(x) + 1).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, x)| k.len() + 4 + estimate(x))
+                .sum::<usize>()
+        }
+    }
+}
+
+fn describe_columns(row: &Row) -> Vec<(Column, Type, bool)> {
+    row.columns()
+        .iter()
+        .map(|c| column(c.name(), c.type_()))
+        .collect()
+}
+
+fn column(name: &str, ty: &Type) -> (Column, Type, bool) {
+    (
+        Column {
+            name: name.to_string(),
+            type_name: ty.name().to_string(),
+        },
+        ty.clone(),
+        decode::decodable(ty),
+    )
+}
+
+/// For columns of types `decode` does not know, asks the server to print each value: the
+/// binary value goes back as a parameter of its own type and comes out as `text`.
+async fn fill_text_forms(
+    client: &Client,
+    columns: &[(Column, Type, bool)],
+    rows: &[Row],
+    values: &mut [Vec<Option<Value>>],
+) -> Result<(), Failure> {
+    let mut wanted = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, (_, ty, _)) in columns.iter().enumerate() {
+            if values[r][c].is_none() {
+                let Raw(raw) = row.try_get(c).map_err(|e| Failure::sql(&e))?;
+                wanted.push((
+                    r,
+                    c,
+                    ty.clone(),
+                    BinaryParam(raw.unwrap_or_default().to_vec()),
+                ));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let printed = join_all(wanted.iter().map(|(_, _, ty, value)| async move {
+        client
+            .query_typed(
+                "SELECT $1::text",
+                &[(value as &(dyn ToSql + Sync), ty.clone())],
+            )
+            .await
+    }))
+    .await;
+    for ((r, c, _, _), result) in wanted.iter().zip(printed) {
+        let text = result
+            .ok()
+            .and_then(|rows| rows.first().and_then(|row| row.get::<_, Option<String>>(0)));
+        values[*r][*c] = Some(text.map_or(Value::Null, Value::String));
+    }
+    Ok(())
+}
+
+/// Runs a catalog query of ours (typed results, small) and returns its rows.
+pub async fn catalog(
+    client: &Client,
+    sql: &str,
+    params: &[TextParam],
+) -> Result<Vec<Row>, Failure> {
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
+        .collect();
+    client
+        .query_typed(sql, &typed)
+        .await
+        .map_err(|e| Failure::sql(&e))
+}
