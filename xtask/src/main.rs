@@ -1,6 +1,9 @@
 //! `cargo xtask run` builds everything and serves the bundled plugins on a safe default;
 //! `cargo xtask test` builds everything and runs every test (Rust, end-to-end, Python SDK).
-//! `cargo xtask build` only builds and stages. Nothing here needs more than cargo and python3.
+//! `cargo xtask build` only builds and stages. Beyond cargo and python3 they need clang (C to
+//! wasm for the postgres plugin's TLS), and the tests a PostgreSQL server and openssl: when one
+//! is missing and we are root on Debian, they are installed with apt-get; otherwise the error
+//! names the package.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -46,9 +49,47 @@ fn cargo() -> Command {
     c
 }
 
+/// Whether `program --version` runs.
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Installs Debian packages when a tool is missing (as root with apt-get); otherwise says what
+/// to install. Used for what the build and tests need beyond cargo and python3.
+fn ensure(what: &str, present: bool, packages: &[&str]) -> Result<(), String> {
+    if present {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root && have("apt-get") {
+        eprintln!("{what} is missing; installing {}", packages.join(" "));
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        return run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages));
+    }
+    Err(format!(
+        "{what} is missing: install {} (Debian/Ubuntu package names)",
+        packages.join(" ")
+    ))
+}
+
 /// Builds plugins (release, wasm32-wasip2) and the host (dev profile with optimised deps), and
 /// stages the plugins in target/pier/plugins.
 fn build() -> Result<PathBuf, String> {
+    // The postgres plugin's TLS (rustls with ring) compiles a little C to WebAssembly, which
+    // needs clang (gcc has no wasm target).
+    ensure(
+        "clang (C compiler for the wasm32 target)",
+        have("clang"),
+        &["clang"],
+    )?;
     let mut c = cargo();
     c.args(["build", "--release", "--target", "wasm32-wasip2"]);
     for (krate, _) in PLUGINS {
@@ -113,8 +154,28 @@ fn python_env() -> Result<PathBuf, String> {
     Ok(py)
 }
 
+/// Whether PostgreSQL server binaries are installed where the tests look for them.
+fn have_postgres_server() -> bool {
+    std::env::var_os("PIER_PG_BIN").is_some()
+        || std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.path().join("bin/initdb").exists())
+        })
+}
+
 fn test() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    // The postgres tests start a throwaway server and make TLS certificates with openssl.
+    ensure("PostgreSQL server", have_postgres_server(), &["postgresql"])?;
+    ensure(
+        "openssl",
+        have("openssl")
+            || Command::new("openssl")
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+        &["openssl"],
+    )?;
     let staged = build()?;
     let env = |c: &mut Command| {
         c.env("PIER_BIN", pier_bin())
@@ -167,8 +228,18 @@ fn bench() -> Result<(), String> {
         "loadgen",
         "--example",
         "native_server",
+        "--example",
+        "pg_native",
     ]))?;
     let bench = root().join("bench");
+    let reference_postgres =
+        bench.join("node_modules/@modelcontextprotocol/server-postgres/dist/index.js");
+    if !reference_postgres.exists() {
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&bench)
+            .arg(REFERENCE_POSTGRES))?;
+    }
     let reference =
         bench.join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
     if !reference.exists() {
@@ -191,6 +262,12 @@ fn bench() -> Result<(), String> {
         .arg(bench.join("lifecycle.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged))?;
+    run(Command::new(&py)
+        .arg(bench.join("postgres.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("REFERENCE_SERVER", &reference_postgres)
+        .env("PG_NATIVE", target_dir().join("release/examples/pg_native")))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
@@ -198,6 +275,9 @@ fn bench() -> Result<(), String> {
         .env("REFERENCE_SERVER", &reference)
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))
 }
+
+/// The yardstick for the postgres benchmark, pinned (the last release; archived upstream).
+const REFERENCE_POSTGRES: &str = "@modelcontextprotocol/server-postgres@0.6.2";
 
 /// The yardstick for the filesystem benchmark, pinned.
 const REFERENCE_FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";

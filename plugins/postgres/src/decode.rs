@@ -13,7 +13,7 @@ use std::fmt::Write;
 use base64::Engine;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::types as wire;
-use serde_json::{Number, Value};
+use serde_json::Number;
 use tokio_postgres::types::{FromSql, Kind, Type};
 
 /// A column value exactly as it came off the wire (binary format), `None` for SQL NULL.
@@ -80,122 +80,216 @@ pub fn decodable(ty: &Type) -> bool {
 
 type Failure = Box<dyn std::error::Error + Sync + Send>;
 
-/// Decodes one value of a [`decodable`] type.
-pub fn decode(ty: &Type, raw: Option<&[u8]>) -> Result<Value, Failure> {
+/// Writes one value of a [`decodable`] type as JSON text onto `out`. Writing text directly (no
+/// `serde_json::Value` per cell) keeps a 100-row result to a handful of allocations.
+pub fn write(out: &mut String, ty: &Type, raw: Option<&[u8]>) -> Result<(), Failure> {
     let Some(raw) = raw else {
-        return Ok(Value::Null);
+        out.push_str("null");
+        return Ok(());
     };
     match ty.kind() {
-        Kind::Enum(_) => return Ok(Value::String(wire::text_from_sql(raw)?.to_string())),
-        Kind::Domain(base) => return decode(base, Some(raw)),
-        Kind::Array(element) => return array(element, raw),
+        Kind::Enum(_) => {
+            string(out, wire::text_from_sql(raw)?);
+            return Ok(());
+        }
+        Kind::Domain(base) => return write(out, base, Some(raw)),
+        Kind::Array(element) => return array(out, element, raw),
         _ => {}
     }
-    Ok(match *ty {
-        Type::BOOL => Value::Bool(wire::bool_from_sql(raw)?),
-        Type::INT2 => Value::from(wire::int2_from_sql(raw)?),
-        Type::INT4 => Value::from(wire::int4_from_sql(raw)?),
-        Type::OID => Value::from(wire::oid_from_sql(raw)?),
-        Type::INT8 => int8(wire::int8_from_sql(raw)?),
-        Type::FLOAT4 => float(f64::from(wire::float4_from_sql(raw)?)),
-        Type::FLOAT8 => float(wire::float8_from_sql(raw)?),
-        Type::NUMERIC => Value::String(numeric(raw)?),
-        Type::CHAR => Value::String(char::from(wire::char_from_sql(raw)? as u8).to_string()),
-        Type::JSON => json(wire::text_from_sql(raw)?),
+    match *ty {
+        Type::BOOL => out.push_str(if wire::bool_from_sql(raw)? {
+            "true"
+        } else {
+            "false"
+        }),
+        Type::INT2 => push_int(out, i64::from(wire::int2_from_sql(raw)?)),
+        Type::INT4 => push_int(out, i64::from(wire::int4_from_sql(raw)?)),
+        Type::OID => push_int(out, i64::from(wire::oid_from_sql(raw)?)),
+        Type::INT8 => int8(out, wire::int8_from_sql(raw)?),
+        Type::FLOAT4 => float(out, f64::from(wire::float4_from_sql(raw)?)),
+        Type::FLOAT8 => float(out, wire::float8_from_sql(raw)?),
+        Type::NUMERIC => {
+            out.push('"');
+            numeric(out, raw)?;
+            out.push('"');
+        }
+        Type::CHAR => string(
+            out,
+            &char::from(wire::char_from_sql(raw)? as u8).to_string(),
+        ),
+        Type::JSON => json(out, wire::text_from_sql(raw)?),
         Type::JSONB => match raw.split_first() {
-            Some((1, text)) => json(wire::text_from_sql(text)?),
+            Some((1, text)) => json(out, wire::text_from_sql(text)?),
             _ => return Err("unknown jsonb version".into()),
         },
-        Type::BYTEA => Value::String(base64::engine::general_purpose::STANDARD.encode(raw)),
-        Type::UUID => Value::String(uuid(&wire::uuid_from_sql(raw)?)),
-        Type::DATE => Value::String(date(wire::date_from_sql(raw)?)),
-        Type::TIME => Value::String(time_of_day(wire::time_from_sql(raw)?)),
-        Type::TIMETZ => Value::String(timetz(raw)?),
-        Type::TIMESTAMP => Value::String(timestamp(wire::timestamp_from_sql(raw)?, "")),
-        Type::TIMESTAMPTZ => Value::String(timestamp(wire::timestamp_from_sql(raw)?, "Z")),
-        Type::INTERVAL => Value::String(interval(raw)?),
+        Type::BYTEA => {
+            out.push('"');
+            base64::engine::general_purpose::STANDARD.encode_string(raw, out);
+            out.push('"');
+        }
+        Type::UUID => {
+            out.push('"');
+            for (i, b) in wire::uuid_from_sql(raw)?.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    out.push('-');
+                }
+                let _ = write!(out, "{b:02x}");
+            }
+            out.push('"');
+        }
+        Type::DATE => quoted(out, |o| date(o, wire::date_from_sql(raw)?))?,
+        Type::TIME => quoted(out, |o| {
+            time_of_day(o, wire::time_from_sql(raw)?);
+            Ok(())
+        })?,
+        Type::TIMETZ => quoted(out, |o| timetz(o, raw))?,
+        Type::TIMESTAMP => quoted(out, |o| timestamp(o, wire::timestamp_from_sql(raw)?, ""))?,
+        Type::TIMESTAMPTZ => quoted(out, |o| timestamp(o, wire::timestamp_from_sql(raw)?, "Z"))?,
+        Type::INTERVAL => quoted(out, |o| interval(o, raw))?,
         Type::INET | Type::CIDR => {
             let inet = wire::inet_from_sql(raw)?;
             let full = if inet.addr().is_ipv4() { 32 } else { 128 };
             if *ty == Type::INET && inet.netmask() == full {
-                Value::String(inet.addr().to_string())
+                let _ = write!(out, "\"{}\"", inet.addr());
             } else {
-                Value::String(format!("{}/{}", inet.addr(), inet.netmask()))
+                let _ = write!(out, "\"{}/{}\"", inet.addr(), inet.netmask());
             }
         }
         Type::MACADDR => {
-            let m = wire::macaddr_from_sql(raw)?;
-            Value::String(
-                m.iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(":"),
-            )
+            out.push('"');
+            for (i, b) in wire::macaddr_from_sql(raw)?.iter().enumerate() {
+                if i > 0 {
+                    out.push(':');
+                }
+                let _ = write!(out, "{b:02x}");
+            }
+            out.push('"');
         }
         Type::BIT | Type::VARBIT => {
             let bits = wire::varbit_from_sql(raw)?;
-            let mut s = String::with_capacity(bits.len());
+            out.push('"');
             for i in 0..bits.len() {
                 let byte = bits.bytes()[i / 8];
-                s.push(if byte & (0x80 >> (i % 8)) != 0 {
+                out.push(if byte & (0x80 >> (i % 8)) != 0 {
                     '1'
                 } else {
                     '0'
                 });
             }
-            Value::String(s)
+            out.push('"');
         }
         // text, varchar, bpchar, name, unknown, xml, citext: UTF-8 text on the wire.
-        _ => Value::String(wire::text_from_sql(raw)?.to_string()),
-    })
+        _ => string(out, wire::text_from_sql(raw)?),
+    }
+    Ok(())
 }
 
-fn int8(n: i64) -> Value {
+fn quoted<T>(
+    out: &mut String,
+    f: impl FnOnce(&mut String) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    out.push('"');
+    let r = f(out)?;
+    out.push('"');
+    Ok(r)
+}
+
+/// A JSON string literal.
+pub fn string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn push_int(out: &mut String, n: i64) {
+    let _ = write!(out, "{n}");
+}
+
+fn int8(out: &mut String, n: i64) {
     const EXACT: i64 = (1 << 53) - 1;
     if (-EXACT..=EXACT).contains(&n) {
-        Value::from(n)
+        push_int(out, n);
     } else {
-        Value::String(n.to_string())
+        let _ = write!(out, "\"{n}\"");
     }
 }
 
-fn float(f: f64) -> Value {
-    match Number::from_f64(f) {
-        Some(n) => Value::Number(n),
-        None if f.is_nan() => Value::String("NaN".into()),
-        None if f > 0.0 => Value::String("Infinity".into()),
-        None => Value::String("-Infinity".into()),
+fn float(out: &mut String, f: f64) {
+    if f.is_finite() {
+        out.push_str(&Number::from_f64(f).map_or_else(|| "null".into(), |n| n.to_string()));
+    } else if f.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if f > 0.0 {
+        out.push_str("\"Infinity\"");
+    } else {
+        out.push_str("\"-Infinity\"");
     }
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+/// json/jsonb text as it is: PostgreSQL validated it on the way in.
+fn json(out: &mut String, text: &str) {
+    out.push_str(text);
 }
 
-fn array(element: &Type, raw: &[u8]) -> Result<Value, Failure> {
+fn array(out: &mut String, element: &Type, raw: &[u8]) -> Result<(), Failure> {
     let array = wire::array_from_sql(raw)?;
     let dims: Vec<usize> = array
         .dimensions()
         .map(|d| Ok(usize::try_from(d.len).unwrap_or(0)))
         .collect()?;
-    let mut values = Vec::new();
-    let mut iter = array.values();
-    while let Some(v) = iter.next()? {
-        values.push(decode(element, v)?);
-    }
     if dims.is_empty() {
-        return Ok(Value::Array(Vec::new()));
+        out.push_str("[]");
+        return Ok(());
     }
-    Ok(nest(&dims, &mut values.into_iter()))
+    let mut values = array.values();
+    nest(out, &dims, &mut values, element)
 }
 
-/// Shapes a flat list into nested arrays of the given dimensions.
-fn nest(dims: &[usize], values: &mut impl Iterator<Item = Value>) -> Value {
-    match dims {
-        [] => Value::Null,
-        [n] => Value::Array(values.take(*n).collect()),
-        [n, rest @ ..] => Value::Array((0..*n).map(|_| nest(rest, values)).collect()),
+/// Writes the flat element list as nested arrays of the given dimensions.
+fn nest(
+    out: &mut String,
+    dims: &[usize],
+    values: &mut wire::ArrayValues<'_>,
+    element: &Type,
+) -> Result<(), Failure> {
+    let Some((n, rest)) = dims.split_first() else {
+        return Ok(());
+    };
+    out.push('[');
+    for i in 0..*n {
+        if i > 0 {
+            out.push(',');
+        }
+        if rest.is_empty() {
+            let value = values
+                .next()?
+                .ok_or("array has fewer elements than its dimensions")?;
+            write(out, element, value)?;
+        } else {
+            nest(out, rest, values, element)?;
+        }
     }
+    out.push(']');
+    Ok(())
 }
 
 fn read_u16(raw: &[u8], at: usize) -> Result<u16, Failure> {
@@ -205,16 +299,20 @@ fn read_u16(raw: &[u8], at: usize) -> Result<u16, Failure> {
 }
 
 /// numeric's binary form (base-10000 digits with a weight and a display scale) as exact text.
-pub fn numeric(raw: &[u8]) -> Result<String, Failure> {
+pub fn numeric(out: &mut String, raw: &[u8]) -> Result<(), Failure> {
     let ndigits = read_u16(raw, 0)? as usize;
     let weight = read_u16(raw, 2)? as i16 as isize;
     let sign = read_u16(raw, 4)?;
     let dscale = read_u16(raw, 6)? as usize;
-    match sign {
-        0xC000 => return Ok("NaN".into()),
-        0xD000 => return Ok("Infinity".into()),
-        0xF000 => return Ok("-Infinity".into()),
-        _ => {}
+    let special = match sign {
+        0xC000 => "NaN",
+        0xD000 => "Infinity",
+        0xF000 => "-Infinity",
+        _ => "",
+    };
+    if !special.is_empty() {
+        out.push_str(special);
+        return Ok(());
     }
     let digits = (0..ndigits)
         .map(|i| read_u16(raw, 8 + 2 * i))
@@ -225,7 +323,6 @@ pub fn numeric(raw: &[u8]) -> Result<String, Failure> {
             .and_then(|k| digits.get(k).copied())
             .unwrap_or(0)
     };
-    let mut out = String::new();
     if sign == 0x4000 {
         out.push('-');
     }
@@ -251,19 +348,7 @@ pub fn numeric(raw: &[u8]) -> Result<String, Failure> {
         out.push('.');
         out.push_str(&fraction);
     }
-    Ok(out)
-}
-
-fn uuid(b: &[u8; 16]) -> String {
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    Ok(())
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's method).
@@ -284,75 +369,102 @@ fn civil(days: i64) -> (i64, u32, u32) {
 const PG_EPOCH_DAYS: i64 = 10_957;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-fn ymd(days_since_2000: i64) -> String {
-    let (y, m, d) = civil(days_since_2000 + PG_EPOCH_DAYS);
-    if (0..=9999).contains(&y) {
-        format!("{y:04}-{m:02}-{d:02}")
-    } else {
-        format!("{y:+05}-{m:02}-{d:02}")
-    }
+/// Two decimal digits, without the formatting machinery (this runs for every timestamp).
+fn two(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
-fn date(days: i32) -> String {
-    match days {
-        i32::MAX => "infinity".into(),
-        i32::MIN => "-infinity".into(),
-        d => ymd(i64::from(d)),
+fn ymd(out: &mut String, days_since_2000: i64) {
+    let (y, m, d) = civil(days_since_2000 + PG_EPOCH_DAYS);
+    if (0..=9999).contains(&y) {
+        two(out, (y / 100) as u32);
+        two(out, (y % 100) as u32);
+    } else {
+        let _ = write!(out, "{y:+05}");
     }
+    out.push('-');
+    two(out, m);
+    out.push('-');
+    two(out, d);
+}
+
+fn date(out: &mut String, days: i32) -> Result<(), Failure> {
+    match days {
+        i32::MAX => out.push_str("infinity"),
+        i32::MIN => out.push_str("-infinity"),
+        d => ymd(out, i64::from(d)),
+    }
+    Ok(())
 }
 
 /// `HH:MM:SS` plus a fraction without trailing zeros.
-fn time_of_day(micros: i64) -> String {
+fn time_of_day(out: &mut String, micros: i64) {
     let secs = micros.div_euclid(1_000_000);
     let fraction = micros.rem_euclid(1_000_000);
-    let mut out = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-    if fraction != 0 {
-        let f = format!("{fraction:06}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
-    }
-    out
+    two(out, (secs / 3600) as u32);
+    out.push(':');
+    two(out, (secs / 60 % 60) as u32);
+    out.push(':');
+    two(out, (secs % 60) as u32);
+    fraction_digits(out, fraction as u64);
 }
 
-fn timestamp(micros: i64, suffix: &str) -> String {
+/// `.ffffff` with trailing zeros dropped; nothing for zero.
+fn fraction_digits(out: &mut String, micros: u64) {
+    if micros == 0 {
+        return;
+    }
+    out.push('.');
+    let mut digits = micros;
+    let mut width = 6;
+    while digits.is_multiple_of(10) {
+        digits /= 10;
+        width -= 1;
+    }
+    let _ = write!(out, "{digits:0width$}");
+}
+
+fn timestamp(out: &mut String, micros: i64, suffix: &str) -> Result<(), Failure> {
     match micros {
-        i64::MAX => "infinity".into(),
-        i64::MIN => "-infinity".into(),
-        m => format!(
-            "{}T{}{suffix}",
-            ymd(m.div_euclid(MICROS_PER_DAY)),
-            time_of_day(m.rem_euclid(MICROS_PER_DAY))
-        ),
+        i64::MAX => out.push_str("infinity"),
+        i64::MIN => out.push_str("-infinity"),
+        m => {
+            ymd(out, m.div_euclid(MICROS_PER_DAY));
+            out.push('T');
+            time_of_day(out, m.rem_euclid(MICROS_PER_DAY));
+            out.push_str(suffix);
+        }
     }
+    Ok(())
 }
 
-fn timetz(raw: &[u8]) -> Result<String, Failure> {
+fn timetz(out: &mut String, raw: &[u8]) -> Result<(), Failure> {
     if raw.len() != 12 {
         return Err("timetz value has the wrong length".into());
     }
     let micros = i64::from_be_bytes(raw[0..8].try_into()?);
     // PostgreSQL stores the zone as seconds *west* of UTC.
     let east = -i32::from_be_bytes(raw[8..12].try_into()?);
-    let sign = if east < 0 { '-' } else { '+' };
+    time_of_day(out, micros);
+    out.push(if east < 0 { '-' } else { '+' });
     let east = east.unsigned_abs();
-    Ok(format!(
-        "{}{sign}{:02}:{:02}",
-        time_of_day(micros),
-        east / 3600,
-        east / 60 % 60
-    ))
+    two(out, east / 3600);
+    out.push(':');
+    two(out, east / 60 % 60);
+    Ok(())
 }
 
 /// interval as an ISO 8601 duration, each part with its own sign as PostgreSQL's
 /// `intervalstyle = iso_8601` writes it.
-fn interval(raw: &[u8]) -> Result<String, Failure> {
+fn interval(out: &mut String, raw: &[u8]) -> Result<(), Failure> {
     if raw.len() != 16 {
         return Err("interval value has the wrong length".into());
     }
     let micros = i64::from_be_bytes(raw[0..8].try_into()?);
     let days = i32::from_be_bytes(raw[8..12].try_into()?);
     let months = i32::from_be_bytes(raw[12..16].try_into()?);
-    let mut out = String::from("P");
+    out.push('P');
     let (years, months) = (months / 12, months % 12);
     for (n, unit) in [(years, 'Y'), (months, 'M'), (days, 'D')] {
         if n != 0 {
@@ -374,22 +486,24 @@ fn interval(raw: &[u8]) -> Result<String, Failure> {
             let sign = if rest < 0 { "-" } else { "" };
             let rest = rest.unsigned_abs();
             let _ = write!(out, "{sign}{}", rest / 1_000_000);
-            if rest % 1_000_000 != 0 {
-                let f = format!("{:06}", rest % 1_000_000);
-                let _ = write!(out, ".{}", f.trim_end_matches('0'));
-            }
+            fraction_digits(out, rest % 1_000_000);
             out.push('S');
         }
-    }
-    if out == "P" {
+    } else if years == 0 && months == 0 && days == 0 {
         out.push_str("T0S");
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with<F: FnOnce(&mut String) -> Result<(), Failure>>(f: F) -> String {
+        let mut out = String::new();
+        f(&mut out).expect("decodes");
+        out
+    }
 
     fn numeric_bytes(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
         let mut b = Vec::new();
@@ -404,34 +518,37 @@ mod tests {
 
     #[test]
     fn numerics_keep_every_digit() {
+        let num = |raw: Vec<u8>| with(|o| numeric(o, &raw));
         // 12345678.9012 = 1234 5678 . 9012
-        let raw = numeric_bytes(3, 1, 0, 4, &[1234, 5678, 9012]);
-        assert_eq!(numeric(&raw).expect("ok"), "12345678.9012");
+        assert_eq!(
+            num(numeric_bytes(3, 1, 0, 4, &[1234, 5678, 9012])),
+            "12345678.9012"
+        );
         // -0.00012 = groups 0001 (10^-4) and 2000 (10^-8), weight -1
-        let raw = numeric_bytes(2, -1, 0x4000, 5, &[1, 2000]);
-        assert_eq!(numeric(&raw).expect("ok"), "-0.00012");
-        // 75000.00: digits 7 5000, dscale 2
-        let raw = numeric_bytes(2, 1, 0, 2, &[7, 5000]);
-        assert_eq!(numeric(&raw).expect("ok"), "75000.00");
-        // 1e20 = 1 0000 0000 0000 0000 0000 with trailing groups not stored
-        let raw = numeric_bytes(1, 5, 0, 0, &[1]);
-        assert_eq!(numeric(&raw).expect("ok"), "100000000000000000000");
-        let raw = numeric_bytes(0, 0, 0xC000, 0, &[]);
-        assert_eq!(numeric(&raw).expect("ok"), "NaN");
+        assert_eq!(num(numeric_bytes(2, -1, 0x4000, 5, &[1, 2000])), "-0.00012");
+        assert_eq!(num(numeric_bytes(2, 1, 0, 2, &[7, 5000])), "75000.00");
+        // 1e20: trailing zero groups are not stored
+        assert_eq!(
+            num(numeric_bytes(1, 5, 0, 0, &[1])),
+            "100000000000000000000"
+        );
+        assert_eq!(num(numeric_bytes(0, 0, 0xC000, 0, &[])), "NaN");
     }
 
     #[test]
     fn times_are_iso_8601() {
-        assert_eq!(date(0), "2000-01-01");
-        assert_eq!(date(-1), "1999-12-31");
-        assert_eq!(date(9190), "2025-02-28");
-        assert_eq!(timestamp(1_500_000, "Z"), "2000-01-01T00:00:01.5Z");
-        assert_eq!(timestamp(-1, ""), "1999-12-31T23:59:59.999999");
-        assert_eq!(timestamp(i64::MAX, ""), "infinity");
-        assert_eq!(time_of_day(45_296_000_000), "12:34:56");
+        assert_eq!(with(|o| date(o, 0)), "2000-01-01");
+        assert_eq!(with(|o| date(o, -1)), "1999-12-31");
+        assert_eq!(with(|o| date(o, 9190)), "2025-02-28");
+        assert_eq!(
+            with(|o| timestamp(o, 1_500_000, "Z")),
+            "2000-01-01T00:00:01.5Z"
+        );
+        assert_eq!(with(|o| timestamp(o, -1, "")), "1999-12-31T23:59:59.999999");
+        assert_eq!(with(|o| timestamp(o, i64::MAX, "")), "infinity");
         let mut tz = 3_600_000_000i64.to_be_bytes().to_vec();
         tz.extend_from_slice(&(-19_800i32).to_be_bytes());
-        assert_eq!(timetz(&tz).expect("ok"), "01:00:00+05:30");
+        assert_eq!(with(|o| timetz(o, &tz)), "01:00:00+05:30");
     }
 
     #[test]
@@ -442,27 +559,64 @@ mod tests {
             b.extend_from_slice(&months.to_be_bytes());
             b
         };
-        assert_eq!(interval(&raw(0, 0, 0)).expect("ok"), "PT0S");
+        assert_eq!(with(|o| interval(o, &raw(0, 0, 0))), "PT0S");
         assert_eq!(
-            interval(&raw(3_723_500_000, 3, 14)).expect("ok"),
+            with(|o| interval(o, &raw(3_723_500_000, 3, 14))),
             "P1Y2M3DT1H2M3.5S"
         );
-        assert_eq!(interval(&raw(-60_000_000, 0, 0)).expect("ok"), "PT-1M");
+        assert_eq!(with(|o| interval(o, &raw(-60_000_000, 0, 0))), "PT-1M");
+        assert_eq!(with(|o| interval(o, &raw(0, 2, 0))), "P2D");
     }
 
     #[test]
-    fn big_integers_become_strings() {
-        assert_eq!(int8(42), Value::from(42));
-        assert_eq!(int8(i64::MAX), Value::String(i64::MAX.to_string()));
-        assert_eq!(float(f64::NAN), Value::String("NaN".into()));
+    fn numbers_and_strings_are_valid_json() {
+        assert_eq!(
+            with(|o| {
+                int8(o, 42);
+                Ok(())
+            }),
+            "42"
+        );
+        assert_eq!(
+            with(|o| {
+                int8(o, i64::MAX);
+                Ok(())
+            }),
+            format!("\"{}\"", i64::MAX)
+        );
+        assert_eq!(
+            with(|o| {
+                float(o, f64::NAN);
+                Ok(())
+            }),
+            "\"NaN\""
+        );
+        let tricky = "q\"b\\n\nt\u{1}é";
+        let s = with(|o| {
+            string(o, tricky);
+            Ok(())
+        });
+        assert_eq!(
+            serde_json::from_str::<String>(&s).expect("valid JSON"),
+            tricky
+        );
     }
 
     #[test]
     fn arrays_nest_by_dimension() {
-        let flat = (1..=6).map(Value::from);
-        assert_eq!(
-            nest(&[2, 3], &mut flat.into_iter()),
-            serde_json::json!([[1, 2, 3], [4, 5, 6]])
-        );
+        // int4[][] {{1,2},{3,4}} in binary form.
+        let mut raw = Vec::new();
+        for v in [2i32, 0, 23] {
+            raw.extend_from_slice(&v.to_be_bytes());
+        }
+        for _ in 0..2 {
+            raw.extend_from_slice(&2i32.to_be_bytes());
+            raw.extend_from_slice(&1i32.to_be_bytes());
+        }
+        for n in 1..=4i32 {
+            raw.extend_from_slice(&4i32.to_be_bytes());
+            raw.extend_from_slice(&n.to_be_bytes());
+        }
+        assert_eq!(with(|o| array(o, &Type::INT4, &raw)), "[[1,2],[3,4]]");
     }
 }

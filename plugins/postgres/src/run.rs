@@ -322,40 +322,51 @@ pub async fn rows(
         .await
         .map_err(|e| Failure::sql(&e))?;
     let mut stream = pin!(stream);
-    let mut raw_rows: Vec<Row> = Vec::new();
     let mut truncated = None;
     let mut bytes = 0usize;
-    let mut encoded: Vec<Vec<Option<Value>>> = Vec::new();
+    let mut rows: Vec<String> = Vec::new();
+    // Cells of types without a decoder: (row, byte offset of a `null` placeholder, type, value).
+    let mut pending: Vec<(usize, usize, Type, BinaryParam)> = Vec::new();
     let mut columns: Option<Vec<(Column, Type, bool)>> = None;
     while let Some(row) = stream.try_next().await.map_err(|e| Failure::sql(&e))? {
         let cols = columns.get_or_insert_with(|| describe_columns(&row));
-        if encoded.len() == max_rows {
+        if rows.len() == max_rows {
             truncated = Some("max_rows");
             break;
         }
-        let mut values = Vec::with_capacity(cols.len());
-        let mut size = 2;
+        let mut json = String::with_capacity(16 * cols.len());
+        let mut waiting = Vec::new();
+        json.push('[');
         for (i, (_, ty, decodable)) in cols.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
             let Raw(raw) = row.try_get(i).map_err(|e| Failure::sql(&e))?;
-            if *decodable {
-                let v = decode::decode(ty, raw)
-                    .unwrap_or_else(|e| Value::String(format!("<undecodable {}: {e}>", ty.name())));
-                size += estimate(&v) + 1;
-                values.push(Some(v));
-            } else if raw.is_none() {
-                values.push(Some(Value::Null));
-            } else {
-                size += raw.map_or(4, |r| r.len() * 2 + 3);
-                values.push(None);
+            match raw {
+                Some(raw) if !decodable => {
+                    waiting.push((json.len(), ty.clone(), BinaryParam(raw.to_vec())));
+                    json.push_str("null");
+                }
+                _ => {
+                    let mark = json.len();
+                    if let Err(e) = decode::write(&mut json, ty, raw) {
+                        json.truncate(mark);
+                        decode::string(&mut json, &format!("<undecodable {}: {e}>", ty.name()));
+                    }
+                }
             }
         }
+        json.push(']');
+        // Values still to print count at twice their binary size, a fair guess for text.
+        let size = json.len() + waiting.iter().map(|(_, _, v)| 2 * v.0.len()).sum::<usize>();
         if bytes + size > max_bytes {
             truncated = Some("max_bytes");
             break;
         }
-        bytes += size;
-        encoded.push(values);
-        raw_rows.push(row);
+        bytes += size + 1;
+        let r = rows.len();
+        pending.extend(waiting.into_iter().map(|(at, ty, v)| (r, at, ty, v)));
+        rows.push(json);
     }
     let affected = if truncated.is_none() {
         stream.rows_affected()
@@ -378,42 +389,13 @@ pub async fn rows(
             Err(_) => Vec::new(),
         },
     };
-    fill_text_forms(client, &columns, &raw_rows, &mut encoded).await?;
-    let rows = encoded
-        .into_iter()
-        .map(|values| {
-            Value::Array(
-                values
-                    .into_iter()
-                    .map(|v| v.unwrap_or(Value::Null))
-                    .collect(),
-            )
-            .to_string()
-        })
-        .collect();
+    fill_text_forms(client, pending, &mut rows).await;
     Ok(Rows {
         columns: columns.into_iter().map(|(c, _, _)| c).collect(),
         rows,
         truncated,
         affected,
     })
-}
-
-/// Approximate JSON size of a value, to stop collecting before the byte cap.
-fn estimate(v: &Value) -> usize {
-    match v {
-        Value::Null => 4,
-        Value::Bool(_) => 5,
-        Value::Number(_) => 12,
-        Value::String(s) => s.len() + 2,
-        Value::Array(a) => 2 + a.iter().map(|x| estimate(x) + 1).sum::<usize>(),
-        Value::Object(o) => {
-            2 + o
-                .iter()
-                .map(|(k, x)| k.len() + 4 + estimate(x))
-                .sum::<usize>()
-        }
-    }
 }
 
 fn describe_columns(row: &Row) -> Vec<(Column, Type, bool)> {
@@ -435,31 +417,17 @@ fn column(name: &str, ty: &Type) -> (Column, Type, bool) {
 }
 
 /// For columns of types `decode` does not know, asks the server to print each value: the
-/// binary value goes back as a parameter of its own type and comes out as `text`.
+/// binary value goes back as a parameter of its own type and comes out as `text`, replacing
+/// its placeholder. All requests are pipelined: one round trip however many there are.
 async fn fill_text_forms(
     client: &Client,
-    columns: &[(Column, Type, bool)],
-    rows: &[Row],
-    values: &mut [Vec<Option<Value>>],
-) -> Result<(), Failure> {
-    let mut wanted = Vec::new();
-    for (r, row) in rows.iter().enumerate() {
-        for (c, (_, ty, _)) in columns.iter().enumerate() {
-            if values[r][c].is_none() {
-                let Raw(raw) = row.try_get(c).map_err(|e| Failure::sql(&e))?;
-                wanted.push((
-                    r,
-                    c,
-                    ty.clone(),
-                    BinaryParam(raw.unwrap_or_default().to_vec()),
-                ));
-            }
-        }
+    mut pending: Vec<(usize, usize, Type, BinaryParam)>,
+    rows: &mut [String],
+) {
+    if pending.is_empty() {
+        return;
     }
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let printed = join_all(wanted.iter().map(|(_, _, ty, value)| async move {
+    let printed = join_all(pending.iter().map(|(_, _, ty, value)| async move {
         client
             .query_typed(
                 "SELECT $1::text",
@@ -468,13 +436,31 @@ async fn fill_text_forms(
             .await
     }))
     .await;
-    for ((r, c, _, _), result) in wanted.iter().zip(printed) {
-        let text = result
-            .ok()
-            .and_then(|rows| rows.first().and_then(|row| row.get::<_, Option<String>>(0)));
-        values[*r][*c] = Some(text.map_or(Value::Null, Value::String));
+    let mut texts: Vec<(usize, usize, String)> = pending
+        .drain(..)
+        .zip(printed)
+        .map(|((r, at, ty, _), result)| {
+            let text = match result {
+                Ok(rows) => rows.first().and_then(|row| row.get::<_, Option<String>>(0)),
+                Err(e) => Some(format!(
+                    "<{} value not printable: {}>",
+                    ty.name(),
+                    describe(&e)
+                )),
+            };
+            let mut json = String::new();
+            match text {
+                Some(t) => decode::string(&mut json, &t),
+                None => json.push_str("null"),
+            }
+            (r, at, json)
+        })
+        .collect();
+    // Splice from the back of each row so earlier offsets stay valid.
+    texts.sort_by(|a, b| (a.0, b.1).cmp(&(b.0, a.1)));
+    for (r, at, json) in texts {
+        rows[r].replace_range(at..at + 4, &json);
     }
-    Ok(())
 }
 
 /// Runs a catalog query of ours (typed results, small) and returns its rows.
