@@ -189,6 +189,7 @@ fn tools(settings: &Settings) -> Vec<Tool> {
 
 /// A failure the model should read (a tool error), or a malformed call.
 enum Problem {
+    UnknownTool,
     Invalid(String),
     Failed(String),
 }
@@ -476,7 +477,7 @@ fn dispatch(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Pro
         "query" => statement(cx, &settings, args, Mode::Read),
         "explain" => explain(cx, &settings, args),
         "execute" if settings.any_writes() => statement(cx, &settings, args, Mode::Write),
-        _ => Err(Problem::Invalid(format!("no tool {name}"))),
+        _ => Err(Problem::UnknownTool),
     }
 }
 
@@ -518,7 +519,7 @@ impl Plugin for Postgres {
     fn call(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
         match dispatch(cx, name, args) {
             Ok(result) => Ok(result),
-            Err(Problem::Invalid(m)) if m.starts_with("no tool") => Err(Error::unknown_tool(name)),
+            Err(Problem::UnknownTool) => Err(Error::unknown_tool(name)),
             Err(Problem::Invalid(m)) => Err(Error::InvalidParams(m)),
             Err(Problem::Failed(m)) => Ok(CallResult::error(m)),
         }

@@ -48,7 +48,7 @@ pub fn wait_for(pollable: Pollable, waker: &Waker) {
 }
 
 /// A fresh owner tag for [`wait_for_owned`].
-pub(crate) fn new_owner() -> u64 {
+pub fn new_owner() -> u64 {
     NEXT_OWNER.with(|n| {
         let id = n.get();
         n.set(id + 1);
@@ -57,14 +57,14 @@ pub(crate) fn new_owner() -> u64 {
 }
 
 /// Like [`wait_for`], tagged with `owner` so that [`release`] can drop the pollable early.
-pub(crate) fn wait_for_owned(pollable: Pollable, waker: &Waker, owner: u64) {
+pub fn wait_for_owned(pollable: Pollable, waker: &Waker, owner: u64) {
     WAITING.with(|w| w.borrow_mut().push((pollable, waker.clone(), owner)));
 }
 
 /// Drops the pollables `owner` registered. A pollable is a child of the stream or socket it
 /// came from, and WASI traps if a parent is dropped before its children: a stream (or a
 /// future waiting on a socket) must release its pollables before it goes away.
-pub(crate) fn release(owner: u64) {
+pub fn release(owner: u64) {
     WAITING.with(|w| w.borrow_mut().retain(|(_, _, o)| *o != owner));
 }
 
