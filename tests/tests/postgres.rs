@@ -288,6 +288,13 @@ async fn every_tool_typed_values_params_and_caps() {
     )
     .await;
     assert!(wrong.contains("22P02"), "{wrong}");
+    let misplaced = tool_error(
+        &client,
+        "postgres_query",
+        json!({"sql": "SELECT 1", "analyze": true}),
+    )
+    .await;
+    assert!(misplaced.contains("explain"), "{misplaced}");
     let bad_args = tool_error(&client, "postgres_query", json!({"sql": 5})).await;
     assert!(
         bad_args.contains("invalid arguments") && bad_args.contains("string"),

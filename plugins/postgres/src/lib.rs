@@ -28,22 +28,25 @@ use run::{Failure, Mode};
 use settings::{Database, Settings};
 
 thread_local! {
-    static SETTINGS: OnceCell<Result<Settings, String>> = const { OnceCell::new() };
+    static SETTINGS: OnceCell<&'static Result<Settings, String>> = const { OnceCell::new() };
 }
 
-/// The parsed `[config]`, read once per instance (pier makes a new instance when it changes).
-fn settings() -> Result<Settings, String> {
-    SETTINGS.with(|s| {
-        s.get_or_init(|| {
-            Settings::from_entries(&pier_sdk::host::config_all()).map_err(|e| {
-                format!(
-                    "the [config] of {} is invalid: {e}",
-                    pier_sdk::host::manifest_path()
-                )
-            })
+/// The parsed `[config]`, read once per instance (pier makes a new instance when it changes)
+/// and kept for the instance's life, so calls borrow it instead of copying it.
+fn settings() -> Result<&'static Settings, String> {
+    let parsed = SETTINGS.with(|s| {
+        *s.get_or_init(|| {
+            Box::leak(Box::new(
+                Settings::from_entries(&pier_sdk::host::config_all()).map_err(|e| {
+                    format!(
+                        "the [config] of {} is invalid: {e}",
+                        pier_sdk::host::manifest_path()
+                    )
+                }),
+            ))
         })
-        .clone()
-    })
+    });
+    parsed.as_ref().map_err(Clone::clone)
 }
 
 const DATABASE: &str = "Configured database name (list_databases); defaults to the first.";
@@ -310,6 +313,11 @@ fn statement(
     if a.sql.trim().is_empty() {
         return Err(Problem::Invalid("sql is empty".into()));
     }
+    if a.analyze {
+        return Err(Problem::Invalid(
+            "analyze belongs to the explain tool".into(),
+        ));
+    }
     let db = settings.database(a.database.as_deref())?;
     if mode == Mode::Write && !db.writes {
         return Err(Problem::Failed(format!(
@@ -446,11 +454,11 @@ fn describe_tables(settings: &Settings, args: Value) -> Result<CallResult, Probl
 fn dispatch(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Problem> {
     let settings = settings()?;
     match name {
-        "list_databases" => Ok(list_databases(&settings)),
+        "list_databases" => Ok(list_databases(settings)),
         "list_schemas" => {
             let a: SchemaArgs = parse(args)?;
             catalog_call(
-                &settings,
+                settings,
                 a.database.as_deref(),
                 "schemas",
                 |conn| async move { catalog::schemas(&conn.client, a.include_system).await },
@@ -459,7 +467,7 @@ fn dispatch(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Pro
         "list_tables" => {
             let a: TableArgs = parse(args)?;
             let limit = a.limit.unwrap_or(500).clamp(1, 5000);
-            catalog_call(&settings, a.database.as_deref(), "tables", |conn| {
+            catalog_call(settings, a.database.as_deref(), "tables", |conn| {
                 let a = &a;
                 async move {
                     catalog::tables(
@@ -473,10 +481,10 @@ fn dispatch(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Pro
                 }
             })
         }
-        "describe_table" => describe_tables(&settings, args),
-        "query" => statement(cx, &settings, args, Mode::Read),
-        "explain" => explain(cx, &settings, args),
-        "execute" if settings.any_writes() => statement(cx, &settings, args, Mode::Write),
+        "describe_table" => describe_tables(settings, args),
+        "query" => statement(cx, settings, args, Mode::Read),
+        "explain" => explain(cx, settings, args),
+        "execute" if settings.any_writes() => statement(cx, settings, args, Mode::Write),
         _ => Err(Problem::UnknownTool),
     }
 }
@@ -508,7 +516,7 @@ struct Postgres;
 impl Plugin for Postgres {
     fn tools() -> Vec<Tool> {
         match settings() {
-            Ok(s) => tools(&s),
+            Ok(s) => tools(s),
             Err(e) => {
                 pier_sdk::host::warn(&e);
                 tools(&Settings::none())
@@ -539,7 +547,7 @@ impl Plugin for Postgres {
             });
             let listed = rt::block_on(run::with_transaction(
                 db,
-                &settings,
+                settings,
                 Mode::Read,
                 None,
                 |conn| async move { catalog::tables(&conn.client, None, None, false, 1000).await },
@@ -593,13 +601,13 @@ impl Plugin for Postgres {
             .find(|d| d.name == name)
             .ok_or_else(|| Error::NotFound(format!("no database {name:?} (resource {uri})")))?;
         let value = match table {
-            None => rt::block_on(run::with_transaction(db, &settings, Mode::Read, None, |conn| async move {
+            None => rt::block_on(run::with_transaction(db, settings, Mode::Read, None, |conn| async move {
                 catalog::schemas(&conn.client, false).await
             }))
             .map(|schemas| json!({"database": db.name, "host": db.host, "port": db.port, "dbname": db.dbname(), "schemas": schemas})),
             Some((schema, table)) => {
                 let qualified = quote_name(schema, table);
-                rt::block_on(run::with_transaction(db, &settings, Mode::Read, None, |conn| {
+                rt::block_on(run::with_transaction(db, settings, Mode::Read, None, |conn| {
                     let qualified = qualified.clone();
                     async move { catalog::describe(&conn.client, &qualified, true).await }
                 }))
