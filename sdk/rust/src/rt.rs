@@ -96,8 +96,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
-        poll_tasks(&mut cx);
-        if flag.0.swap(false, Ordering::AcqRel) {
+        // A task that finished may have made the future ready (it set a result, dropped its
+        // stream and with it the pollables it waited on), so poll again rather than sleep.
+        let finished = poll_tasks(&mut cx);
+        if flag.0.swap(false, Ordering::AcqRel) || finished {
             continue;
         }
         let waiting = WAITING.with(|w| std::mem::take(&mut *w.borrow_mut()));
@@ -115,15 +117,19 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn poll_tasks(cx: &mut Context<'_>) {
+/// Polls every background task once; true if any of them finished.
+fn poll_tasks(cx: &mut Context<'_>) -> bool {
     let mut tasks = TASKS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let before = tasks.len();
     tasks.retain_mut(|t| t.as_mut().poll(cx).is_pending());
+    let finished = tasks.len() < before;
     // Tasks spawned while polling were pushed to the (now empty) list; keep both.
     TASKS.with(|t| {
         let mut list = t.borrow_mut();
         tasks.append(&mut list);
         *list = tasks;
     });
+    finished
 }
 
 /// A future that is ready when `subscribe()`'s pollable is.
