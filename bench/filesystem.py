@@ -103,6 +103,16 @@ class Server:
         self.reader.cancel()
 
 
+async def start_times(make, n):
+    """Seconds from spawning each of `n` fresh servers to its answered initialize."""
+    starts = []
+    for _ in range(n):
+        s = make()
+        starts.append(await s.start())
+        await s.stop()
+    return starts
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -131,11 +141,7 @@ async def throughput(server, tool, args, total, in_flight):
 
 async def measure(name, make, prefix, data):
     print(f"== {name}", file=sys.stderr)
-    starts = []
-    for _ in range(STARTS):
-        s = make()
-        starts.append(await s.start())
-        await s.stop()
+    starts = await start_times(make, STARTS)
     s = make()
     await s.start()
     read_args = {"path": str(data / "file10k.txt")}

@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from filesystem import Server, pct, throughput, timed  # noqa: E402
+from filesystem import Server, pct, start_times, throughput, timed  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "500"))
 THROUGHPUT_CALLS = int(os.environ.get("BENCH_TPUT_CALLS", "2000"))
@@ -91,11 +91,7 @@ def start_cluster(tmp, port):
 
 async def measure(name, make, tool, wrap):
     print(f"== {name}", file=sys.stderr)
-    starts = []
-    for _ in range(STARTS):
-        s = make()
-        starts.append(await s.start())
-        await s.stop()
+    starts = await start_times(make, STARTS)
     s = make()
     await s.start()
     out = {"start_to_initialize_ms_p50": statistics.median(starts) * 1000}

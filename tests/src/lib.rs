@@ -116,17 +116,9 @@ impl Fixture {
     /// Starts `pier serve` with a client that hears list_changed; stderr goes to `stderr.log`
     /// in the fixture so tests can read what pier reported.
     pub async fn connect_watching(&self, extra: &[&str]) -> (WatchingClient, Changes) {
-        let mut cmd = self.serve_command();
-        cmd.args(extra).env("RUST_LOG", "info");
-        let log = std::fs::File::create(self.path().join("stderr.log")).expect("create log");
-        let transport = TokioChildProcess::builder(cmd)
-            .stderr(std::process::Stdio::from(log))
-            .spawn()
-            .expect("spawn pier")
-            .0;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let client = ListWatcher { changed: tx }
-            .serve(transport)
+            .serve(self.spawn_logged(extra, &[]))
             .await
             .expect("MCP initialize");
         (client, rx)
@@ -134,18 +126,24 @@ impl Fixture {
 
     /// Starts `pier serve` with extra arguments and environment; stderr goes to `stderr.log`.
     pub async fn connect_with(&self, args: &[&str], env: &[(&str, &str)]) -> Client {
+        ().serve(self.spawn_logged(args, env))
+            .await
+            .expect("MCP initialize")
+    }
+
+    /// `pier serve` with `args` and `env`, logging at info level to `stderr.log`.
+    fn spawn_logged(&self, args: &[&str], env: &[(&str, &str)]) -> TokioChildProcess {
         let mut cmd = self.serve_command();
         cmd.args(args).env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
         }
         let log = std::fs::File::create(self.path().join("stderr.log")).expect("create log");
-        let transport = TokioChildProcess::builder(cmd)
+        TokioChildProcess::builder(cmd)
             .stderr(std::process::Stdio::from(log))
             .spawn()
             .expect("spawn pier")
-            .0;
-        ().serve(transport).await.expect("MCP initialize")
+            .0
     }
 
     /// What pier wrote to stderr so far (see [`Fixture::connect_watching`]).
