@@ -18,12 +18,16 @@
 //! `Host::handler()` hands back the rmcp `ServerHandler` instead, to serve over any rmcp
 //! transport you choose.
 
+pub mod access;
 mod grants;
+pub mod http;
 pub mod inspect;
 mod mcp;
+pub mod ops;
 pub mod plugin;
 mod policy;
 mod runtime;
+pub mod settings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +60,7 @@ pub struct HostBuilder {
     cache: Option<PathBuf>,
     identity: Option<String>,
     watch: bool,
+    ops: ops::Operations,
 }
 
 impl HostBuilder {
@@ -87,6 +92,13 @@ impl HostBuilder {
     /// authenticates the caller).
     pub fn identity(mut self, identity: Option<String>) -> Self {
         self.identity = identity;
+        self
+    }
+
+    /// Metrics, audit log and rate limits (see [`settings::Settings::operations`]). Default:
+    /// metrics only.
+    pub fn operations(mut self, ops: ops::Operations) -> Self {
+        self.ops = ops;
         self
     }
 
@@ -134,7 +146,7 @@ impl HostBuilder {
             plugin::watch_folder(&registry, dir.clone());
         }
         let host = Host {
-            handler: PierHandler::new(registry.clone(), self.identity),
+            handler: PierHandler::new(registry.clone(), self.identity, Arc::new(self.ops)),
             registry: registry.clone(),
         };
         Ok((host, registry, self.memory))
@@ -155,6 +167,7 @@ impl Host {
             cache: CompileCache::default_dir(),
             identity: None,
             watch: false,
+            ops: ops::Operations::default(),
         }
     }
 
@@ -187,8 +200,29 @@ impl Host {
     /// Serves MCP over this process's stdin/stdout until the client disconnects. Malformed
     /// input is answered with a JSON-RPC error and the session goes on.
     pub async fn serve_stdio(self) -> Result<(), HostError> {
-        mcp::stdio::serve(self.handler)
+        let ops = self.handler.operations().clone();
+        let result = mcp::stdio::serve(self.handler)
             .await
-            .map_err(HostError::Transport)
+            .map_err(HostError::Transport);
+        if let Some(audit) = &ops.audit {
+            audit.close();
+        }
+        result
+    }
+
+    /// Serves MCP over Streamable HTTP at `/mcp` (with `/healthz`, `/readyz`, `/metrics`) until
+    /// `shutdown` resolves. `bound` is told the address listened on (useful with port 0).
+    pub async fn serve_http(
+        self,
+        opts: http::HttpOptions,
+        bound: impl FnOnce(std::net::SocketAddr),
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), http::HttpError> {
+        let ops = self.handler.operations().clone();
+        let result = http::serve(self.handler, self.registry, opts, bound, shutdown).await;
+        if let Some(audit) = &ops.audit {
+            audit.close();
+        }
+        result
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use pier::settings::Settings;
 use pier::{Host, PluginReport, PluginStatus};
 
 #[derive(Parser)]
@@ -36,19 +37,48 @@ struct Common {
     no_cache: bool,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Host settings (identity, [http], [audit], [[rate_limits]]). Default: $PIER_CONFIG, else
+    /// pier.toml in the per-user config folder if it exists.
+    #[arg(long, env = "PIER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Caller identity passed to plugins in the call context (stdio, or HTTP without tokens).
+    #[arg(long, env = "PIER_IDENTITY")]
+    identity: Option<String>,
+    /// Do not watch the plugin folder (by default new, replaced and removed plugins are
+    /// picked up while serving).
+    #[arg(long)]
+    no_watch: bool,
+    /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio (e.g. 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Bearer tokens file ([[tokens]] entries); needed to listen beyond loopback.
+    #[arg(long, env = "PIER_TOKENS_FILE", value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// No HTTP sessions: any replica behind a load balancer can answer any request.
+    #[arg(long)]
+    stateless: bool,
+    /// Another Host name clients reach pier by (repeatable).
+    #[arg(long, value_name = "HOST")]
+    allow_host: Vec<String>,
+    /// A browser origin allowed to call pier (repeatable), e.g. https://app.example.com.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Header in which a trusted proxy names the end user (e.g. x-rls-user-id).
+    #[arg(long, value_name = "NAME")]
+    identity_header: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (what an MCP client starts from its config).
+    /// Serve MCP over stdio (what an MCP client starts from its config), or over Streamable
+    /// HTTP with --http.
     Serve {
         #[command(flatten)]
         common: Common,
-        /// Caller identity passed to plugins in the call context.
-        #[arg(long, env = "PIER_IDENTITY")]
-        identity: Option<String>,
-        /// Do not watch the plugin folder (by default new, replaced and removed plugins are
-        /// picked up while serving).
-        #[arg(long)]
-        no_watch: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
     /// Load the plugin folder and print what loaded, what failed and why.
     Plugins {
@@ -114,6 +144,7 @@ enum Start {
 async fn build(
     common: &Common,
     identity: Option<String>,
+    ops: pier::ops::Operations,
     start: Start,
 ) -> anyhow::Result<(Host, PathBuf)> {
     let dir = common.plugins.clone().unwrap_or_else(default_plugin_dir);
@@ -123,7 +154,10 @@ async fn build(
         })?;
     }
     // The builder defaults to the per-user cache folder; override only what was asked for.
-    let mut builder = Host::builder().plugin_dir(&dir).identity(identity);
+    let mut builder = Host::builder()
+        .plugin_dir(&dir)
+        .identity(identity)
+        .operations(ops);
     if common.no_cache {
         builder = builder.cache_dir(None);
     } else if let Some(cache) = &common.cache_dir {
@@ -232,30 +266,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .init();
 
     match cli.command {
-        Command::Serve {
-            common,
-            identity,
-            no_watch,
-        } => {
-            // Plugins load in the background so `initialize` is answered at once; each plugin is
-            // logged (stderr) as it becomes ready.
-            let start = Start::Background { watch: !no_watch };
-            let (host, dir) = build(&common, identity, start).await?;
-            tracing::info!(
-                folder = %dir.display(),
-                watching = !no_watch,
-                "pier {} serving MCP on stdio; plugins load in the background",
-                env!("CARGO_PKG_VERSION")
-            );
-            if std::io::stdin().is_terminal() {
-                eprintln!(
-                    "pier is speaking MCP on stdin/stdout. Point a client at it (see README), or press Ctrl-D to quit."
-                );
-            }
-            host.serve_stdio().await?;
-        }
+        Command::Serve { common, serve } => serve_command(&common, serve).await?,
         Command::Plugins { common, json } => {
-            let (host, dir) = build(&common, None, Start::Loaded).await?;
+            let ops = pier::ops::Operations::default();
+            let (host, dir) = build(&common, None, ops, Start::Loaded).await?;
             if json {
                 println!(
                     "{}",
@@ -287,6 +301,94 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => grant(&plugin, kind, value, &mode, guest, plugins)?,
     }
     Ok(())
+}
+
+/// `pier.toml` from --config / $PIER_CONFIG, else the per-user one if it exists, else defaults.
+fn load_settings(path: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+    if let Some(p) = path {
+        return Ok(Settings::load(p)?);
+    }
+    let default = dirs::config_dir().map(|d| d.join("pier").join("pier.toml"));
+    match default {
+        Some(p) if p.exists() => Ok(Settings::load(&p)?),
+        _ => Ok(Settings::default()),
+    }
+}
+
+async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = load_settings(args.config.as_deref())?;
+    let identity = args.identity.clone().or_else(|| settings.identity.clone());
+    let ops = settings.operations()?;
+    let listen = args.http.clone().or_else(|| settings.http.listen.clone());
+    // Tokens are resolved before any plugin loads, so a bad tokens file stops pier at once.
+    let http = match &listen {
+        Some(addr) => Some(http_options(addr, &args, &settings, identity.clone())?),
+        None => None,
+    };
+    // Plugins load in the background so `initialize` is answered at once; each plugin is
+    // logged (stderr) as it becomes ready.
+    let start = Start::Background {
+        watch: !args.no_watch,
+    };
+    let (host, dir) = build(common, identity, ops, start).await?;
+    let Some(opts) = http else {
+        tracing::info!(
+            folder = %dir.display(),
+            watching = !args.no_watch,
+            "pier {} serving MCP on stdio; plugins load in the background",
+            env!("CARGO_PKG_VERSION")
+        );
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "pier is speaking MCP on stdin/stdout. Point a client at it (see README), or press Ctrl-D to quit."
+            );
+        }
+        host.serve_stdio().await?;
+        return Ok(());
+    };
+    tracing::info!(folder = %dir.display(), watching = !args.no_watch, "pier {}", env!("CARGO_PKG_VERSION"));
+    host.serve_http(
+        opts,
+        |addr| {
+            // One machine-readable line on stdout (stdout is free on HTTP): scripts and tests
+            // started with port 0 read the address from it.
+            println!("listening on http://{addr}/mcp");
+        },
+        pier::http::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+fn http_options(
+    addr: &str,
+    args: &ServeArgs,
+    settings: &Settings,
+    identity: Option<String>,
+) -> anyhow::Result<pier::http::HttpOptions> {
+    use std::net::ToSocketAddrs;
+    let listen = addr
+        .to_socket_addrs()
+        .with_context(|| format!("--http {addr}: give an address such as 127.0.0.1:8080"))?
+        .next()
+        .with_context(|| format!("--http {addr}: the name resolves to no address"))?;
+    let tokens = settings.tokens(args.tokens.as_deref(), |k| std::env::var(k).ok())?;
+    let mut allowed_hosts = settings.http.allowed_hosts.clone();
+    allowed_hosts.extend(args.allow_host.iter().cloned());
+    let mut allowed_origins = settings.http.allowed_origins.clone();
+    allowed_origins.extend(args.allow_origin.iter().cloned());
+    Ok(pier::http::HttpOptions {
+        listen,
+        allowed_hosts,
+        allowed_origins,
+        stateless: args.stateless || settings.http.stateless,
+        identity_header: args
+            .identity_header
+            .clone()
+            .or_else(|| settings.http.identity_header.clone()),
+        tokens,
+        identity,
+    })
 }
 
 /// The manifest `pier grant` edits: a path given directly, or NAME.toml in the plugin folder.

@@ -2,7 +2,7 @@
 //! to the plugin that offers them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
@@ -17,7 +17,9 @@ use tracing::Instrument;
 
 use super::convert;
 use super::progress::Forwarder;
-use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult, Registry};
+use crate::access::Caller;
+use crate::ops::{AuditEntry, Operations, Outcome};
+use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult, Registry, result_size};
 use crate::runtime::CallScope;
 use crate::runtime::bindings::pier::mcp::types::{CallContext, Error as WitError};
 
@@ -35,11 +37,61 @@ const CALL_WAIT: Duration = Duration::from_secs(120);
 pub struct PierHandler {
     registry: Arc<Registry>,
     identity: Option<String>,
+    ops: Arc<Operations>,
+}
+
+/// What is known about a tool call when it ends, for metrics and the audit line.
+struct Finished<'a> {
+    caller: &'a Caller,
+    name: &'a str,
+    route: Option<(&'a str, &'a str)>,
+    arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    outcome: Outcome,
+    result_bytes: u64,
 }
 
 impl PierHandler {
-    pub fn new(registry: Arc<Registry>, identity: Option<String>) -> Self {
-        PierHandler { registry, identity }
+    pub fn new(registry: Arc<Registry>, identity: Option<String>, ops: Arc<Operations>) -> Self {
+        PierHandler {
+            registry,
+            identity,
+            ops,
+        }
+    }
+
+    pub fn operations(&self) -> &Arc<Operations> {
+        &self.ops
+    }
+
+    /// The caller the transport authenticated (HTTP puts a [`Caller`] in the request's
+    /// extensions), else the configured identity with no scope limits (stdio).
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller {
+        http_parts(ctx)
+            .and_then(|p| p.extensions.get::<Caller>())
+            .cloned()
+            .unwrap_or_else(|| Caller {
+                identity: self.identity.clone(),
+                scopes: None,
+            })
+    }
+
+    /// Counts and audits a finished (or refused) tool call.
+    fn finish(&self, ctx: &RequestContext<RoleServer>, started: Instant, f: Finished<'_>) {
+        let took = started.elapsed();
+        self.ops.metrics.call(f.route, f.outcome, took);
+        if let Some(audit) = &self.ops.audit {
+            audit.record(&AuditEntry {
+                identity: f.caller.label(),
+                tool: f.name,
+                plugin: f.route.map(|r| r.0),
+                request_id: &request_id(ctx),
+                session: session_id(ctx),
+                arguments: f.arguments,
+                duration: took,
+                outcome: f.outcome.as_str(),
+                result_bytes: f.result_bytes as usize,
+            });
+        }
     }
 
     /// The current set of plugins (a snapshot: it is replaced, never changed, on reload).
@@ -47,7 +99,7 @@ impl PierHandler {
         self.registry.catalog()
     }
 
-    fn call_context(&self, ctx: &RequestContext<RoleServer>) -> CallContext {
+    fn call_context(&self, ctx: &RequestContext<RoleServer>, caller: &Caller) -> CallContext {
         let meta = ctx
             .meta
             .0
@@ -56,11 +108,22 @@ impl PierHandler {
             .collect();
         CallContext {
             request_id: request_id(ctx),
-            session: None,
-            identity: self.identity.clone(),
+            session: session_id(ctx).map(str::to_string),
+            identity: caller.identity.clone(),
             meta,
         }
     }
+}
+
+/// The HTTP request a message came in (Streamable HTTP only).
+fn http_parts(ctx: &RequestContext<RoleServer>) -> Option<&http::request::Parts> {
+    ctx.extensions.get::<http::request::Parts>()
+}
+
+fn session_id(ctx: &RequestContext<RoleServer>) -> Option<&str> {
+    http_parts(ctx)
+        .and_then(|p| p.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
 }
 
 fn request_id(ctx: &RequestContext<RoleServer>) -> String {
@@ -116,11 +179,21 @@ impl ServerHandler for PierHandler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
         self.registry.note_listed();
-        Ok(ListToolsResult::with_all_items(self.catalog().all_tools()))
+        let catalog = self.catalog();
+        let mut tools = catalog.all_tools();
+        let caller = self.caller(&ctx);
+        if caller.scopes.is_some() {
+            tools.retain(|t| {
+                catalog
+                    .tool(&t.name)
+                    .is_some_and(|(p, own)| caller.may_call(&p.name, own))
+            });
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
@@ -133,7 +206,18 @@ impl ServerHandler for PierHandler {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
         let name = request.name.as_ref();
+        let caller = self.caller(&ctx);
+        let args = request.arguments.as_ref();
+        let refused = |route, outcome| Finished {
+            caller: &caller,
+            name,
+            route,
+            arguments: args,
+            outcome,
+            result_bytes: 0,
+        };
         let mut catalog = self.catalog();
         if catalog.tool(name).is_none() && self.registry.is_loading() {
             // The tool may belong to a plugin still compiling: wait for it rather than fail.
@@ -141,6 +225,7 @@ impl ServerHandler for PierHandler {
             catalog = self.catalog();
         }
         let Some((plugin, tool)) = catalog.tool(name) else {
+            self.finish(&ctx, started, refused(None, Outcome::UnknownTool));
             if let Some(manifest) = catalog.denied_by(name) {
                 return Err(McpError::invalid_params(
                     format!(
@@ -155,16 +240,41 @@ impl ServerHandler for PierHandler {
                 None,
             ));
         };
-        let arguments = request
-            .arguments
-            .map(serde_json::Value::Object)
-            .unwrap_or_else(|| serde_json::json!({}))
-            .to_string();
-        let cx = self.call_context(&ctx);
-        let span =
-            tracing::info_span!("tool", plugin = %plugin.name, tool = %tool, id = %cx.request_id);
+        let route = Some((plugin.name.as_str(), tool));
+        if !caller.may_call(&plugin.name, tool) {
+            self.finish(&ctx, started, refused(route, Outcome::Forbidden));
+            let scopes = caller
+                .scopes
+                .as_ref()
+                .map(|s| s.describe())
+                .unwrap_or_default();
+            return Err(McpError::invalid_params(
+                format!(
+                    "tool `{name}` is outside the scopes of identity `{}` ({scopes}); a token whose scopes include \"{}\" or \"{}:{tool}\" can call it",
+                    caller.label(),
+                    plugin.name,
+                    plugin.name
+                ),
+                None,
+            ));
+        }
+        if let Err(limited) = self.ops.limits.check(caller.label(), name) {
+            self.finish(&ctx, started, refused(route, Outcome::RateLimited));
+            return Ok(CallToolResponse::Complete(tool_error(format!(
+                "rate limit reached: identity `{}` may call `{name}` {} times per second (burst {}); retry in {:.2} s",
+                caller.label(),
+                limited.rate,
+                limited.burst,
+                limited.retry_in.as_secs_f64()
+            ))));
+        }
+        let arguments = match args {
+            Some(a) => serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
+            None => "{}".into(),
+        };
+        let cx = self.call_context(&ctx, &caller);
+        let span = tracing::info_span!("tool", plugin = %plugin.name, tool = %tool, id = %cx.request_id, identity = %caller.label());
         async move {
-            let started = std::time::Instant::now();
             let op = Op::CallTool {
                 cx: &cx,
                 name: tool,
@@ -175,6 +285,7 @@ impl ServerHandler for PierHandler {
             if let Some(p) = progress {
                 p.finish().await;
             }
+            let result_bytes = outcome.as_ref().map(result_size).unwrap_or(0);
             let result = match outcome {
                 Ok(OpResult::Call(Ok(r))) => {
                     let mut out = if r.is_error {
@@ -199,6 +310,7 @@ impl ServerHandler for PierHandler {
                     tool_error(format!("invalid arguments for `{name}`: {m}"))
                 }
                 Ok(OpResult::Call(Err(WitError::NotFound(m)))) => {
+                    self.finish(&ctx, started, refused(route, Outcome::UnknownTool));
                     return Err(McpError::invalid_params(
                         format!("{}: {m}", plugin.name),
                         None,
@@ -211,10 +323,24 @@ impl ServerHandler for PierHandler {
                     tool_error(e.to_string())
                 }
             };
+            let is_error = result.is_error.unwrap_or(false);
             tracing::info!(
                 ms = started.elapsed().as_secs_f64() * 1000.0,
-                is_error = result.is_error.unwrap_or(false),
+                is_error,
                 "call"
+            );
+            let outcome = if is_error {
+                Outcome::ToolError
+            } else {
+                Outcome::Ok
+            };
+            self.finish(
+                &ctx,
+                started,
+                Finished {
+                    result_bytes,
+                    ..refused(route, outcome)
+                },
             );
             Ok(CallToolResponse::Complete(result))
         }
@@ -229,10 +355,12 @@ impl ServerHandler for PierHandler {
     ) -> Result<ListResourcesResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
         self.registry.note_listed();
-        let cx = self.call_context(&ctx);
+        let caller = self.caller(&ctx);
+        let cx = self.call_context(&ctx, &caller);
         let mut items = Vec::new();
         let catalog = self.catalog();
-        for plugin in catalog.plugins.iter().filter(|p| p.has_resources()) {
+        let visible = |p: &&Arc<LoadedPlugin>| p.has_resources() && caller.may_see_plugin(&p.name);
+        for plugin in catalog.plugins.iter().filter(visible) {
             match plugin.run(Op::ListResources { cx: &cx }, None).await {
                 Ok(OpResult::Resources(Ok(list))) => {
                     items.extend(list.iter().map(convert::resource))
@@ -250,14 +378,16 @@ impl ServerHandler for PierHandler {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
         self.registry.note_listed();
+        let caller = self.caller(&ctx);
         let items = self
             .catalog()
             .plugins
             .iter()
+            .filter(|p| caller.may_see_plugin(&p.name))
             .flat_map(|p| p.templates.iter().map(convert::template))
             .collect();
         Ok(ListResourceTemplatesResult::with_all_items(items))
@@ -268,13 +398,15 @@ impl ServerHandler for PierHandler {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let cx = self.call_context(&ctx);
+        let caller = self.caller(&ctx);
+        let cx = self.call_context(&ctx, &caller);
         let uri = request.uri.as_str();
         // Ask each plugin that offers resources; the first that knows the URI answers. URIs are
         // the plugins' own (file://, postgres://...), so pier does not rewrite them.
         let mut last_error = None;
         let catalog = self.catalog();
-        for plugin in catalog.plugins.iter().filter(|p| p.has_resources()) {
+        let visible = |p: &&Arc<LoadedPlugin>| p.has_resources() && caller.may_see_plugin(&p.name);
+        for plugin in catalog.plugins.iter().filter(visible) {
             match plugin.run(Op::ReadResource { cx: &cx, uri }, None).await {
                 Ok(OpResult::Read(Ok(contents))) => {
                     let contents = contents.iter().map(convert::resource_contents).collect();
@@ -296,13 +428,19 @@ impl ServerHandler for PierHandler {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         self.registry.wait_started(FIRST_LIST_WAIT).await;
         self.registry.note_listed();
-        Ok(ListPromptsResult::with_all_items(
-            self.catalog().all_prompts(),
-        ))
+        let catalog = self.catalog();
+        let mut prompts = catalog.all_prompts();
+        let caller = self.caller(&ctx);
+        prompts.retain(|p| {
+            catalog
+                .prompt(&p.name)
+                .is_some_and(|(plugin, _)| caller.may_see_plugin(&plugin.name))
+        });
+        Ok(ListPromptsResult::with_all_items(prompts))
     }
 
     async fn get_prompt(
@@ -311,7 +449,11 @@ impl ServerHandler for PierHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let catalog = self.catalog();
-        let Some((plugin, name)) = catalog.prompt(&request.name) else {
+        let caller = self.caller(&ctx);
+        let found = catalog
+            .prompt(&request.name)
+            .filter(|(plugin, _)| caller.may_see_plugin(&plugin.name));
+        let Some((plugin, name)) = found else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown prompt `{}`; prompts/list shows the available prompts",
@@ -332,7 +474,7 @@ impl ServerHandler for PierHandler {
                 (k, text)
             })
             .collect();
-        let cx = self.call_context(&ctx);
+        let cx = self.call_context(&ctx, &caller);
         let op = Op::GetPrompt {
             cx: &cx,
             name,

@@ -196,6 +196,8 @@ impl LoadedPlugin {
         let manifest = || self.manifest.path.display().to_string();
         let outcome = tokio::time::timeout(limits.timeout, dispatch(&mut inst, op)).await;
         let denials = inst.store.data().sandbox.denials.take();
+        self.denials
+            .fetch_add(denials.len() as u64, Ordering::Relaxed);
         let result = match outcome {
             Err(_elapsed) => Err(CallError::Timeout {
                 plugin: self.name.clone(),
@@ -363,8 +365,9 @@ async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult>
     })
 }
 
-/// Bytes a result carries to the client, counted before any JSON encoding.
-fn result_size(result: &OpResult) -> u64 {
+/// Bytes a result carries to the client, counted before any JSON encoding (what
+/// `[limits].result_size` caps and the audit log records).
+pub fn result_size(result: &OpResult) -> u64 {
     fn contents(c: &ResourceContents) -> u64 {
         let body = match &c.body {
             ResourceBody::Text(t) => t.len(),

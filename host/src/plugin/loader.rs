@@ -2,7 +2,7 @@
 //! the cache), check the imports pier can satisfy and the exports pier needs, then ask the plugin
 //! for its tools, templates and prompts once.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -88,12 +88,35 @@ pub struct LoadedPlugin {
     /// Calls served and calls that crashed, since load.
     pub calls: AtomicU64,
     pub failures: AtomicU64,
+    /// Sandbox refusals recorded during calls, since load.
+    pub denials: AtomicU64,
+}
+
+/// A plugin's live load, for `/metrics`.
+pub struct PluginLoad {
+    pub busy: u64,
+    pub idle: u64,
+    pub waiting: u64,
+    pub denials: u64,
+    pub crashes: u64,
 }
 
 impl LoadedPlugin {
     /// Whether the circuit breaker is letting calls through.
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
+    }
+
+    /// Instances running and idle, calls waiting, refusals and crashes, read now.
+    pub fn load_now(&self) -> PluginLoad {
+        let limit = self.manifest.limits.instances as usize;
+        PluginLoad {
+            busy: limit.saturating_sub(self.permits.available_permits()) as u64,
+            idle: self.idle.lock().map(|v| v.len()).unwrap_or(0) as u64,
+            waiting: u64::from(self.waiting.load(Ordering::Relaxed)),
+            denials: self.denials.load(Ordering::Relaxed),
+            crashes: self.failures.load(Ordering::Relaxed),
+        }
     }
 
     pub fn has_resources(&self) -> bool {
@@ -160,6 +183,7 @@ impl LoadedPlugin {
             ),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            denials: AtomicU64::new(0),
             name,
             manifest,
             digest,

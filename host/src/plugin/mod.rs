@@ -12,8 +12,8 @@ mod watch;
 
 pub use breaker::BreakerState;
 pub use catalog::{Catalog, PluginReport, PluginSource, PluginStatus, Route};
-pub use instance::{CallError, Op, OpResult};
-pub use loader::{LoadError, LoadedPlugin};
+pub use instance::{CallError, Op, OpResult, result_size};
+pub use loader::{LoadError, LoadedPlugin, PluginLoad};
 pub use registry::Registry;
 pub use watch::watch_folder;
 

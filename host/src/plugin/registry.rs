@@ -126,6 +126,8 @@ impl Registry {
     /// Remembers a connected client so it hears about changes.
     pub fn add_peer(&self, peer: Peer<RoleServer>) {
         if let Ok(mut peers) = self.peers.lock() {
+            // HTTP sessions come and go; forget the ended ones so the list stays small.
+            peers.retain(|p| !p.is_transport_closed());
             peers.push(peer);
         }
     }

@@ -1,0 +1,37 @@
+//! Who is calling and what they may use: bearer tokens, scopes, and the caller record that
+//! travels with each request from the transport to the handler.
+
+mod scopes;
+mod tokens;
+
+use std::sync::Arc;
+
+pub use scopes::Scopes;
+pub use tokens::{TokenEntry, TokenSpec, Tokens};
+
+/// The authenticated caller of one request. The HTTP layer puts it in the request's extensions;
+/// on stdio it is built from the configured identity.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// What plugins see as `call-context.identity`.
+    pub identity: Option<String>,
+    /// `None`: everything is visible and callable.
+    pub scopes: Option<Arc<Scopes>>,
+}
+
+impl Caller {
+    pub fn may_call(&self, plugin: &str, tool: &str) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.permits_tool(plugin, tool))
+    }
+
+    pub fn may_see_plugin(&self, plugin: &str) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.covers_plugin(plugin))
+    }
+
+    /// For logs, metrics and audit lines: the identity, or `-` when there is none.
+    pub fn label(&self) -> &str {
+        self.identity.as_deref().unwrap_or("-")
+    }
+}

@@ -1,0 +1,159 @@
+//! Bearer-token authentication and the caller's identity for HTTP requests.
+//!
+//! With tokens configured, every request to `/mcp` and `/metrics` must carry
+//! `Authorization: Bearer <token>`; the token names the caller (and its scopes). Only a token
+//! marked `trusted_proxy` may name someone else, through the configured identity header: a
+//! gateway that has authenticated its users passes the user on, while an ordinary caller that
+//! sends the same header is still itself.
+
+use crate::access::{Caller, Tokens};
+
+/// How a request was judged.
+pub enum Verdict {
+    Allowed(Caller),
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// A token was sent but is not one of ours.
+    Unknown,
+    /// A trusted proxy sent an identity header that cannot be an identity.
+    BadIdentity(String),
+}
+
+pub struct Authenticator {
+    tokens: Tokens,
+    /// Lower-cased header name, e.g. `x-rls-user-id`.
+    identity_header: Option<String>,
+    /// The identity of callers when no tokens are configured (loopback only).
+    anonymous: Option<String>,
+}
+
+/// Longest identity a proxy may pass on.
+const MAX_IDENTITY: usize = 256;
+
+impl Authenticator {
+    pub fn new(tokens: Tokens, identity_header: Option<String>, anonymous: Option<String>) -> Self {
+        Authenticator {
+            tokens,
+            identity_header: identity_header.map(|h| h.to_ascii_lowercase()),
+            anonymous,
+        }
+    }
+
+    pub fn requires_tokens(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    pub fn judge(&self, headers: &http::HeaderMap) -> Verdict {
+        if self.tokens.is_empty() {
+            return Verdict::Allowed(Caller {
+                identity: self.anonymous.clone(),
+                scopes: None,
+            });
+        }
+        let Some(token) = bearer(headers) else {
+            return Verdict::Missing;
+        };
+        let Some(entry) = self.tokens.verify(token) else {
+            return Verdict::Unknown;
+        };
+        let mut identity = entry.identity.clone();
+        if let Some(name) = &self.identity_header
+            && let Some(value) = headers.get(name.as_str())
+        {
+            if entry.trusted_proxy {
+                match value.to_str().ok().filter(|v| valid_identity(v)) {
+                    Some(v) => identity = v.to_string(),
+                    None => {
+                        return Verdict::BadIdentity(format!(
+                            "the {name} header must be 1 to {MAX_IDENTITY} printable characters"
+                        ));
+                    }
+                }
+            } else {
+                tracing::debug!(
+                    identity = %entry.identity,
+                    "ignored the {name} header: the token is not marked trusted_proxy"
+                );
+            }
+        }
+        Verdict::Allowed(Caller {
+            identity: Some(identity),
+            scopes: entry.scopes.clone(),
+        })
+    }
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn valid_identity(v: &str) -> bool {
+    !v.is_empty() && v.len() <= MAX_IDENTITY && !v.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::TokenSpec;
+
+    fn auth() -> Authenticator {
+        let spec = |identity: &str, token: &str, trusted: bool| TokenSpec {
+            identity: identity.into(),
+            token: Some(token.into()),
+            token_env: None,
+            token_sha256: None,
+            scopes: None,
+            trusted_proxy: trusted,
+        };
+        let tokens = Tokens::from_specs(
+            &[
+                spec("alice", "alice-token-0123456789", false),
+                spec("gateway", "gateway-token-0123456789", true),
+            ],
+            "test",
+            |_| None,
+        )
+        .expect("tokens");
+        Authenticator::new(tokens, Some("X-RLS-User-Id".into()), None)
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    fn identity(v: Verdict) -> Option<String> {
+        match v {
+            Verdict::Allowed(c) => c.identity,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn identity_header_only_from_trusted_proxies() {
+        let a = auth();
+        let claim = ("x-rls-user-id", "mallory");
+        let alice = headers(&[("authorization", "Bearer alice-token-0123456789"), claim]);
+        assert_eq!(identity(a.judge(&alice)).as_deref(), Some("alice"));
+        let proxy = headers(&[("authorization", "bearer gateway-token-0123456789"), claim]);
+        assert_eq!(identity(a.judge(&proxy)).as_deref(), Some("mallory"));
+        let proxy_alone = headers(&[("authorization", "Bearer gateway-token-0123456789")]);
+        assert_eq!(identity(a.judge(&proxy_alone)).as_deref(), Some("gateway"));
+        assert!(matches!(a.judge(&headers(&[])), Verdict::Missing));
+        let wrong = headers(&[("authorization", "Bearer nope")]);
+        assert!(matches!(a.judge(&wrong), Verdict::Unknown));
+        let basic = headers(&[("authorization", "Basic YWxpY2U6eA==")]);
+        assert!(matches!(a.judge(&basic), Verdict::Missing));
+    }
+}

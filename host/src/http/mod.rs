@@ -1,0 +1,300 @@
+//! Streamable HTTP: MCP at `/mcp` (rmcp's server), with `/healthz`, `/readyz` and `/metrics`
+//! beside it, behind the Host/Origin guard and bearer-token authentication.
+//!
+//! Request path: guard (Host, Origin; 403) → authentication on `/mcp` and `/metrics` (401) →
+//! rmcp, which hands the request's parts (with the [`Caller`](crate::access::Caller) put in
+//! their extensions here) to the handler with every message.
+
+mod auth;
+mod guard;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{
+    SessionManager, StreamableHttpServerConfig, StreamableHttpService,
+};
+use tokio_util::sync::CancellationToken;
+
+pub use auth::Authenticator;
+pub use guard::Guard;
+
+use crate::access::Tokens;
+use crate::mcp::PierHandler;
+use crate::ops::Rejection;
+use crate::plugin::Registry;
+
+/// How to serve over HTTP.
+pub struct HttpOptions {
+    pub listen: SocketAddr,
+    /// Host names (or `host:port`) clients use besides the loopback ones.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call (`https://app.example.com`, `http://dev:*`).
+    pub allowed_origins: Vec<String>,
+    /// No sessions: every request stands alone, so any replica can answer it.
+    pub stateless: bool,
+    /// Header a trusted proxy names the end user in.
+    pub identity_header: Option<String>,
+    pub tokens: Tokens,
+    /// The identity callers get when no tokens are configured.
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(
+        "refusing to listen on {0} without tokens: anyone who can reach that address could call every tool. Configure tokens ([[http.tokens]] or tokens_file in pier.toml, --tokens FILE, or PIER_TOKEN), or listen on 127.0.0.1"
+    )]
+    OpenToNetwork(SocketAddr),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("the HTTP server stopped: {0}")]
+    Serve(String),
+}
+
+struct Gate {
+    guard: Guard,
+    auth: Authenticator,
+    handler: PierHandler,
+    registry: Arc<Registry>,
+}
+
+/// Serves until `shutdown` completes; returns the bound address through `bound` first (port 0
+/// picks a free one).
+pub async fn serve(
+    handler: PierHandler,
+    registry: Arc<Registry>,
+    opts: HttpOptions,
+    bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    if !opts.listen.ip().is_loopback() && opts.tokens.is_empty() {
+        return Err(HttpError::OpenToNetwork(opts.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| HttpError::Bind {
+            addr: opts.listen,
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| HttpError::Bind {
+        addr: opts.listen,
+        reason: e.to_string(),
+    })?;
+    let guard = Guard::new(addr, &opts.allowed_hosts, &opts.allowed_origins);
+    if guard.accepts_any_host() {
+        tracing::warn!(
+            "listening on every interface with no [http].allowed_hosts: any Host header is accepted; list the names clients use to turn the DNS-rebinding check on"
+        );
+    }
+    let gate = Arc::new(Gate {
+        guard,
+        auth: Authenticator::new(opts.tokens, opts.identity_header, opts.identity),
+        handler: handler.clone(),
+        registry,
+    });
+    let cancel = CancellationToken::new();
+    // pier's own guard checks Host and Origin (with reasons that say what to configure), so
+    // rmcp's copy of the check is turned off rather than kept with a second list.
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_cancellation_token(cancel.clone());
+    let app = if opts.stateless {
+        let config = config
+            .with_legacy_session_mode(false)
+            .with_json_response(true);
+        router(
+            gate.clone(),
+            handler,
+            Arc::new(NeverSessionManager::default()),
+            config,
+        )
+    } else {
+        router(
+            gate.clone(),
+            handler,
+            Arc::new(LocalSessionManager::default()),
+            config,
+        )
+    };
+    tracing::info!(
+        %addr,
+        stateless = opts.stateless,
+        tokens = gate.auth.requires_tokens(),
+        "serving MCP over Streamable HTTP at http://{addr}/mcp"
+    );
+    bound(addr);
+    let stop = cancel.clone();
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // End open SSE streams so the graceful shutdown does not wait on them.
+        stop.cancel();
+    })
+    .await;
+    cancel.cancel();
+    result.map_err(|e| HttpError::Serve(e.to_string()))
+}
+
+fn router<M: SessionManager>(
+    gate: Arc<Gate>,
+    handler: PierHandler,
+    sessions: Arc<M>,
+    config: StreamableHttpServerConfig,
+) -> Router {
+    let mcp = StreamableHttpService::new(move || Ok(handler.clone()), sessions, config);
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route_service("/mcp", mcp)
+        .route_layer(from_fn_with_state(gate.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .merge(protected)
+        .layer(from_fn_with_state(gate.clone(), check_host_and_origin))
+        .with_state(gate)
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body + "\n").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn check_host_and_origin(
+    State(gate): State<Arc<Gate>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    let refused = match gate.guard.check_host(host) {
+        Err(reason) => Some((Rejection::ForbiddenHost, reason)),
+        Ok(()) => gate
+            .guard
+            .check_origin(origin)
+            .err()
+            .map(|reason| (Rejection::ForbiddenOrigin, reason)),
+    };
+    if let Some((why, reason)) = refused {
+        gate.handler.operations().metrics.rejected(why);
+        tracing::warn!("refused a request: {reason}");
+        return text(StatusCode::FORBIDDEN, format!("pier: {reason}"));
+    }
+    next.run(req).await
+}
+
+async fn authenticate(
+    State(gate): State<Arc<Gate>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    use auth::Verdict;
+    let (challenge, message) = match gate.auth.judge(req.headers()) {
+        Verdict::Allowed(caller) => {
+            req.extensions_mut().insert(caller);
+            return next.run(req).await;
+        }
+        Verdict::BadIdentity(reason) => {
+            return text(StatusCode::BAD_REQUEST, format!("pier: {reason}"));
+        }
+        Verdict::Missing => (
+            "Bearer realm=\"pier\"",
+            "this server needs a bearer token: send `Authorization: Bearer <token>`",
+        ),
+        Verdict::Unknown => (
+            "Bearer realm=\"pier\", error=\"invalid_token\", error_description=\"unknown token\"",
+            "the bearer token is not one this server knows",
+        ),
+    };
+    gate.handler
+        .operations()
+        .metrics
+        .rejected(Rejection::Unauthorized);
+    // Never the token itself: only that one was refused, and from where.
+    tracing::warn!(%peer, path = %req.uri().path(), "unauthorized: {message}");
+    let mut r = text(StatusCode::UNAUTHORIZED, format!("pier: {message}"));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    r
+}
+
+/// 200 once every plugin has finished loading (failed ones included: they are reported, not
+/// retried), 503 while some are still compiling.
+async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
+    let reports = gate.registry.catalog().reports_now();
+    let count =
+        |want: fn(&crate::PluginStatus) -> bool| reports.iter().filter(|r| want(&r.status)).count();
+    let loaded = count(|s| matches!(s, crate::PluginStatus::Loaded));
+    let failed = count(|s| matches!(s, crate::PluginStatus::Failed(_)));
+    if gate.registry.is_loading() {
+        let compiling = count(|s| matches!(s, crate::PluginStatus::Compiling));
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("loading: {loaded} loaded, {compiling} compiling, {failed} failed"),
+        );
+    }
+    text(
+        StatusCode::OK,
+        format!("ready: {loaded} loaded, {failed} failed"),
+    )
+}
+
+async fn metrics(State(gate): State<Arc<Gate>>) -> Response {
+    let body = gate
+        .handler
+        .operations()
+        .metrics
+        .render(&gate.registry.catalog());
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what a container runtime sends).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}

@@ -1,0 +1,297 @@
+//! The audit log: one JSON line per tool call, appended to a file from `[audit]` in pier.toml.
+//!
+//! A line says who called what and how it went, without what an audit log must not hold:
+//! arguments whose names look secret (password, token, api_key, ...) are replaced by
+//! `"[redacted]"`, long strings are cut, and `args_sha256` (a digest of the redacted arguments)
+//! lets calls be matched without storing their values. Lines are written by one thread, in call
+//! order, each flushed when written; [`AuditLog::close`] waits for the queue to drain.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// `[audit]` in pier.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The JSON-lines file (created if missing, appended to).
+    pub file: PathBuf,
+    /// More argument names to redact, besides the built-in ones.
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
+/// Argument names (lower-cased, compared as substrings) whose values never reach the log.
+const SECRET_NAMES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "credential",
+    "private_key",
+    "cookie",
+];
+/// Strings longer than this are cut in the log (the digest still covers them whole).
+const MAX_STRING: usize = 200;
+
+/// What one tool call did, for its audit line.
+pub struct AuditEntry<'a> {
+    pub identity: &'a str,
+    pub tool: &'a str,
+    pub plugin: Option<&'a str>,
+    pub request_id: &'a str,
+    pub session: Option<&'a str>,
+    pub arguments: Option<&'a Map<String, Value>>,
+    pub duration: Duration,
+    pub outcome: &'static str,
+    pub result_bytes: usize,
+}
+
+enum Message {
+    Line(String),
+    Close(mpsc::Sender<()>),
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+    extra: Vec<String>,
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+}
+
+impl AuditLog {
+    /// Opens (creating) the file now, so a path that cannot be written stops pier at start.
+    pub fn open(config: &AuditConfig) -> Result<Self, String> {
+        let mut file = open_append(&config.file)?;
+        let (sender, receiver) = mpsc::channel::<Message>();
+        let path = config.file.clone();
+        let shown = path.display().to_string();
+        std::thread::Builder::new()
+            .name("pier-audit".into())
+            .spawn(move || {
+                let mut failed = false;
+                for message in receiver {
+                    match message {
+                        Message::Line(line) => {
+                            let written =
+                                file.write_all(line.as_bytes()).and_then(|()| file.flush());
+                            if let Err(e) = written {
+                                if !failed {
+                                    tracing::error!("cannot write the audit log {shown}: {e}");
+                                }
+                                failed = true;
+                            }
+                        }
+                        Message::Close(done) => {
+                            let _ = file.sync_all();
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the audit writer: {e}"))?;
+        Ok(AuditLog {
+            path,
+            extra: config.redact.iter().map(|s| s.to_lowercase()).collect(),
+            sender: Mutex::new(Some(sender)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn record(&self, entry: &AuditEntry<'_>) {
+        let line = self.line(entry, SystemTime::now());
+        if let Ok(guard) = self.sender.lock()
+            && let Some(sender) = guard.as_ref()
+        {
+            let _ = sender.send(Message::Line(line));
+        }
+    }
+
+    /// Writes everything queued and syncs the file; later records are dropped. Called on shutdown.
+    pub fn close(&self) {
+        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
+        if let Some(sender) = sender {
+            let (done, wait) = mpsc::channel();
+            if sender.send(Message::Close(done)).is_ok() {
+                let _ = wait.recv_timeout(Duration::from_secs(5));
+            }
+        }
+    }
+
+    fn line(&self, e: &AuditEntry<'_>, now: SystemTime) -> String {
+        let args = e.arguments.map(|a| {
+            let redacted = self.redact_map(a, false);
+            let digest = hex::encode(Sha256::digest(Value::Object(redacted.clone()).to_string()));
+            (self.redact_map(a, true), digest)
+        });
+        let mut record = Map::new();
+        record.insert("time".into(), Value::String(rfc3339(now)));
+        record.insert("identity".into(), e.identity.into());
+        record.insert("tool".into(), e.tool.into());
+        if let Some(p) = e.plugin {
+            record.insert("plugin".into(), p.into());
+        }
+        record.insert("request_id".into(), e.request_id.into());
+        if let Some(s) = e.session {
+            record.insert("session".into(), s.into());
+        }
+        if let Some((args, digest)) = args {
+            record.insert("args".into(), Value::Object(args));
+            record.insert("args_sha256".into(), digest.into());
+        }
+        record.insert(
+            "duration_ms".into(),
+            ((e.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0).into(),
+        );
+        record.insert("outcome".into(), e.outcome.into());
+        record.insert("result_bytes".into(), e.result_bytes.into());
+        let mut line = Value::Object(record).to_string();
+        line.push('\n');
+        line
+    }
+
+    fn is_secret(&self, key: &str) -> bool {
+        let key = key.to_lowercase();
+        SECRET_NAMES.iter().any(|s| key.contains(s)) || self.extra.iter().any(|s| key.contains(s))
+    }
+
+    fn redact_map(&self, map: &Map<String, Value>, cut: bool) -> Map<String, Value> {
+        map.iter()
+            .map(|(k, v)| {
+                let v = if self.is_secret(k) {
+                    Value::String("[redacted]".into())
+                } else {
+                    self.redact_value(v, cut)
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    fn redact_value(&self, v: &Value, cut: bool) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(self.redact_map(m, cut)),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.redact_value(x, cut)).collect()),
+            Value::String(s) if cut && s.chars().count() > MAX_STRING => {
+                let head: String = s.chars().take(MAX_STRING).collect();
+                Value::String(format!("{head}… ({} chars)", s.chars().count()))
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+fn open_append(path: &Path) -> Result<std::fs::File, String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            format!(
+                "cannot create the audit log's folder {}: {e}",
+                parent.display()
+            )
+        })?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))
+}
+
+/// UTC time as `2026-11-23T18:04:05.123Z` (days-to-civil after Howard Hinnant's algorithm).
+pub fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_rfc3339() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_457_045_123);
+        assert_eq!(rfc3339(t), "2026-11-23T18:04:05.123Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_long_strings_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(&AuditConfig {
+            file: dir.path().join("a/audit.jsonl"),
+            redact: vec!["ssn".into()],
+        })
+        .expect("open");
+        let args: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "sql": "select 1",
+            "db_password": "hunter2",
+            "nested": {"API_KEY": "k", "list": [{"token": "t"}]},
+            "customer_ssn": "123",
+            "text": "x".repeat(500),
+        }))
+        .expect("object");
+        let entry = AuditEntry {
+            identity: "alice",
+            tool: "probe_echo",
+            plugin: Some("probe"),
+            request_id: "7",
+            session: None,
+            arguments: Some(&args),
+            duration: Duration::from_micros(1500),
+            outcome: "ok",
+            result_bytes: 42,
+        };
+        log.record(&entry);
+        log.close();
+        let text = std::fs::read_to_string(log.path()).expect("written");
+        for secret in ["hunter2", "\"k\"", "\"t\"", "123"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        let v: Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert_eq!(v["args"]["sql"], "select 1");
+        assert_eq!(v["args"]["nested"]["API_KEY"], "[redacted]");
+        assert!(
+            v["args"]["text"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("(500 chars)"))
+        );
+        assert_eq!(v["args_sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(v["duration_ms"], 1.5);
+        assert_eq!(v["result_bytes"], 42);
+    }
+}

@@ -1,0 +1,307 @@
+//! Counters for `/metrics`, in Prometheus' text format.
+//!
+//! Calls are counted as they finish (by plugin, tool and outcome, with a latency histogram);
+//! per-plugin gauges (instances, queue, denials, crashes) are read from the live catalog at scrape
+//! time, so nothing is counted twice. Label values are only names pier knows (loaded plugins and
+//! their tools); a call to an unknown tool is counted under `-`, so a client cannot grow the
+//! series without end by inventing names.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::plugin::Catalog;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Ok,
+    /// The tool answered with `isError` (including bad arguments and plugin failures).
+    ToolError,
+    /// Refused before reaching the plugin: out of the caller's scopes.
+    Forbidden,
+    RateLimited,
+    UnknownTool,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::ToolError => "tool_error",
+            Outcome::Forbidden => "forbidden",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::UnknownTool => "unknown_tool",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Latency {
+    buckets: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// Why the HTTP layer turned a request away before MCP saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rejection {
+    Unauthorized,
+    ForbiddenHost,
+    ForbiddenOrigin,
+}
+
+impl Rejection {
+    fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::ForbiddenHost => "forbidden_host",
+            Rejection::ForbiddenOrigin => "forbidden_origin",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    calls: BTreeMap<(String, String, Outcome), u64>,
+    latency: BTreeMap<(String, String), Latency>,
+    rejected: BTreeMap<Rejection, u64>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    counts: Mutex<Counts>,
+}
+
+impl Metrics {
+    /// Counts one finished call. `plugin`/`tool` are `None` when the tool is unknown.
+    pub fn call(&self, route: Option<(&str, &str)>, outcome: Outcome, took: Duration) {
+        let (plugin, tool) = route.unwrap_or(("-", "-"));
+        let Ok(mut c) = self.counts.lock() else {
+            return;
+        };
+        *c.calls
+            .entry((plugin.to_string(), tool.to_string(), outcome))
+            .or_default() += 1;
+        if route.is_some() && matches!(outcome, Outcome::Ok | Outcome::ToolError) {
+            let secs = took.as_secs_f64();
+            let l = c
+                .latency
+                .entry((plugin.to_string(), tool.to_string()))
+                .or_default();
+            for (i, le) in BUCKETS.iter().enumerate() {
+                if secs <= *le {
+                    l.buckets[i] += 1;
+                }
+            }
+            l.sum += secs;
+            l.count += 1;
+        }
+    }
+
+    pub fn rejected(&self, why: Rejection) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.rejected.entry(why).or_default() += 1;
+        }
+    }
+
+    /// The whole exposition, counters and the catalog's gauges.
+    pub fn render(&self, catalog: &Catalog) -> String {
+        let mut out = String::with_capacity(4096);
+        if let Ok(c) = self.counts.lock() {
+            header(
+                &mut out,
+                "pier_tool_calls_total",
+                "counter",
+                "Tool calls by plugin, tool and outcome.",
+            );
+            for ((p, t, o), n) in &c.calls {
+                let _ = writeln!(
+                    out,
+                    "pier_tool_calls_total{{plugin=\"{}\",tool=\"{}\",outcome=\"{}\"}} {n}",
+                    esc(p),
+                    esc(t),
+                    o.as_str()
+                );
+            }
+            header(
+                &mut out,
+                "pier_tool_call_duration_seconds",
+                "histogram",
+                "Time from request to answer of tool calls that reached a plugin.",
+            );
+            for ((p, t), l) in &c.latency {
+                let labels = format!("plugin=\"{}\",tool=\"{}\"", esc(p), esc(t));
+                for (i, le) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "pier_tool_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                        l.buckets[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "pier_tool_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    l.count
+                );
+                let _ = writeln!(
+                    out,
+                    "pier_tool_call_duration_seconds_sum{{{labels}}} {}",
+                    l.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "pier_tool_call_duration_seconds_count{{{labels}}} {}",
+                    l.count
+                );
+            }
+            header(
+                &mut out,
+                "pier_http_rejected_total",
+                "counter",
+                "HTTP requests turned away before MCP: bad or missing token, foreign Host or Origin.",
+            );
+            for (why, n) in &c.rejected {
+                let _ = writeln!(
+                    out,
+                    "pier_http_rejected_total{{reason=\"{}\"}} {n}",
+                    why.as_str()
+                );
+            }
+        }
+        plugin_gauges(&mut out, catalog);
+        out
+    }
+}
+
+fn plugin_gauges(out: &mut String, catalog: &Catalog) {
+    let loads: Vec<_> = catalog
+        .plugins
+        .iter()
+        .map(|p| (esc(&p.name), p.load_now()))
+        .collect();
+    header(out, "pier_plugins", "gauge", "Plugins by status.");
+    let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &catalog.reports {
+        let status = match r.status {
+            crate::PluginStatus::Loaded => "loaded",
+            crate::PluginStatus::Compiling => "compiling",
+            crate::PluginStatus::Failed(_) => "failed",
+        };
+        *by_status.entry(status).or_default() += 1;
+    }
+    for (status, n) in by_status {
+        let _ = writeln!(out, "pier_plugins{{status=\"{status}\"}} {n}");
+    }
+    header(
+        out,
+        "pier_instances",
+        "gauge",
+        "Plugin instances running a call (busy) or kept for the next one (idle).",
+    );
+    for (name, l) in &loads {
+        let _ = writeln!(
+            out,
+            "pier_instances{{plugin=\"{name}\",state=\"busy\"}} {}",
+            l.busy
+        );
+        let _ = writeln!(
+            out,
+            "pier_instances{{plugin=\"{name}\",state=\"idle\"}} {}",
+            l.idle
+        );
+    }
+    header(
+        out,
+        "pier_queue_waiting",
+        "gauge",
+        "Calls waiting for a free instance.",
+    );
+    for (name, l) in &loads {
+        let _ = writeln!(out, "pier_queue_waiting{{plugin=\"{name}\"}} {}", l.waiting);
+    }
+    header(
+        out,
+        "pier_denials_total",
+        "counter",
+        "Sandbox refusals (a socket, file, HTTP origin or variable the manifest does not grant).",
+    );
+    for (name, l) in &loads {
+        let _ = writeln!(out, "pier_denials_total{{plugin=\"{name}\"}} {}", l.denials);
+    }
+    header(
+        out,
+        "pier_plugin_crashes_total",
+        "counter",
+        "Calls that trapped, ran out of memory or time.",
+    );
+    for (name, l) in &loads {
+        let _ = writeln!(
+            out,
+            "pier_plugin_crashes_total{{plugin=\"{name}\"}} {}",
+            l.crashes
+        );
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Escapes a label value (backslash, quote, newline), as the text format requires.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_histogram_render() {
+        let m = Metrics::default();
+        m.call(
+            Some(("probe", "echo")),
+            Outcome::Ok,
+            Duration::from_micros(800),
+        );
+        m.call(
+            Some(("probe", "echo")),
+            Outcome::Ok,
+            Duration::from_millis(20),
+        );
+        m.call(None, Outcome::UnknownTool, Duration::ZERO);
+        m.rejected(Rejection::Unauthorized);
+        let text = m.render(&Catalog::assemble(&[]));
+        assert!(
+            text.contains("pier_tool_calls_total{plugin=\"probe\",tool=\"echo\",outcome=\"ok\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "pier_tool_calls_total{plugin=\"-\",tool=\"-\",outcome=\"unknown_tool\"} 1"
+            )
+        );
+        assert!(text.contains(
+            "pier_tool_call_duration_seconds_bucket{plugin=\"probe\",tool=\"echo\",le=\"0.001\"} 1"
+        ));
+        assert!(text.contains(
+            "pier_tool_call_duration_seconds_bucket{plugin=\"probe\",tool=\"echo\",le=\"0.025\"} 2"
+        ));
+        assert!(
+            text.contains(
+                "pier_tool_call_duration_seconds_count{plugin=\"probe\",tool=\"echo\"} 2"
+            )
+        );
+        assert!(text.contains("pier_http_rejected_total{reason=\"unauthorized\"} 1"));
+        assert_eq!(esc("a\"b\\c\n"), "a\\\"b\\\\c\\n");
+    }
+}
