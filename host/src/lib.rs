@@ -19,6 +19,7 @@
 //! transport you choose.
 
 pub mod access;
+pub mod client_config;
 mod grants;
 pub mod http;
 pub mod inspect;

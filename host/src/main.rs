@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+
+use pier::client_config::Entry as ClientEntry;
 use pier::settings::Settings;
 use pier::{Host, PluginReport, PluginStatus};
 
@@ -98,6 +101,40 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Add pier to an MCP client's config file (or print the snippet with --print).
+    Config {
+        /// claude, cursor, vscode, kiro, or the path of any JSON config file.
+        #[arg(long)]
+        client: String,
+        /// The server's name in the file.
+        #[arg(long, default_value = "pier")]
+        name: String,
+        /// Edit this file instead of the client's default one.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Connect to a running pier at this URL (e.g. http://127.0.0.1:8080/mcp) instead of
+        /// having the client start pier.
+        #[arg(long)]
+        url: Option<String>,
+        /// HTTP header for --url, as "Name: value" (repeatable).
+        #[arg(long, value_name = "HEADER")]
+        header: Vec<String>,
+        /// Plugin folder for the started pier (default: pier's per-user folder).
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        /// Caller identity for the started pier.
+        #[arg(long)]
+        identity: Option<String>,
+        /// pier.toml for the started pier.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// Environment variable for the started pier, NAME=VALUE (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// Print the JSON snippet instead of writing the file.
+        #[arg(long)]
+        print: bool,
     },
     /// Add a grant to a plugin's manifest, keeping its comments and order.
     Grant {
@@ -291,6 +328,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report.render());
             }
         }
+        Command::Config {
+            client,
+            name,
+            file,
+            url,
+            header,
+            plugins,
+            identity,
+            settings,
+            env,
+            print,
+        } => {
+            let entry = match url {
+                Some(url) => client_entry_http(url, &header)?,
+                None => client_entry_stdio(plugins, identity, settings, &env)?,
+            };
+            configure_client(&client, &name, file.as_deref(), &entry, print)?;
+        }
         Command::Grant {
             plugin,
             kind,
@@ -389,6 +444,89 @@ fn http_options(
         tokens,
         identity,
     })
+}
+
+fn client_entry_http(url: String, headers: &[String]) -> anyhow::Result<ClientEntry> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("--url {url}: give the full address, as in http://127.0.0.1:8080/mcp");
+    }
+    let mut map = BTreeMap::new();
+    for h in headers {
+        let (k, v) = h
+            .split_once(':')
+            .with_context(|| format!("--header {h:?}: write it as \"Name: value\""))?;
+        map.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(ClientEntry::Http { url, headers: map })
+}
+
+fn client_entry_stdio(
+    plugins: Option<PathBuf>,
+    identity: Option<String>,
+    settings: Option<PathBuf>,
+    env: &[String],
+) -> anyhow::Result<ClientEntry> {
+    // The client starts pier from a folder of its choosing: every path must be absolute.
+    let absolute = |p: PathBuf, what: &str| {
+        std::path::absolute(&p).with_context(|| format!("{what} {}", p.display()))
+    };
+    let exe = std::env::current_exe().context("cannot tell where the pier binary is")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let mut args = vec!["serve".to_string()];
+    if let Some(p) = plugins {
+        args.push("--plugins".into());
+        args.push(absolute(p, "--plugins")?.display().to_string());
+    }
+    if let Some(s) = settings {
+        args.push("--config".into());
+        args.push(absolute(s, "--settings")?.display().to_string());
+    }
+    if let Some(i) = identity {
+        args.push("--identity".into());
+        args.push(i);
+    }
+    let mut vars = BTreeMap::new();
+    for e in env {
+        let (k, v) = e
+            .split_once('=')
+            .with_context(|| format!("--env {e:?}: write it as NAME=VALUE"))?;
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Ok(ClientEntry::Stdio {
+        command: exe.display().to_string(),
+        args,
+        env: vars,
+    })
+}
+
+fn configure_client(
+    client: &str,
+    name: &str,
+    file: Option<&std::path::Path>,
+    entry: &ClientEntry,
+    print: bool,
+) -> anyhow::Result<()> {
+    use pier::client_config::{Change, Client, apply, snippet};
+    // With --file, a named client still decides the format; only the location changes.
+    let client = Client::parse(client);
+    if print {
+        println!("{}", snippet(&client, name, entry)?);
+        return Ok(());
+    }
+    let done = apply(&client, file, name, entry)?;
+    let path = done.path.display();
+    match done.change {
+        Change::Unchanged => println!("{name} in {path} is already up to date"),
+        Change::Added => println!("added {name} to {path}"),
+        Change::Replaced => println!("updated {name} in {path}"),
+    }
+    if let Some(b) = done.backup {
+        println!("the previous file is saved as {}", b.display());
+    }
+    if done.change != Change::Unchanged {
+        println!("restart the client (or reload its MCP servers) to pick the change up");
+    }
+    Ok(())
 }
 
 /// The manifest `pier grant` edits: a path given directly, or NAME.toml in the plugin folder.
