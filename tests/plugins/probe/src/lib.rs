@@ -61,6 +61,7 @@ impl Plugin for Probe {
                     "args": args,
                     "requestId": cx.request_id,
                     "identity": cx.identity,
+                    "session": cx.session,
                     "config": pier_sdk::host::config_all(),
                     "plugin": pier_sdk::host::plugin_name(),
                     "manifest": pier_sdk::host::manifest_path(),

@@ -1,0 +1,498 @@
+//! Streamable HTTP end to end: the real pier binary serving `/mcp`, rmcp's HTTP client and
+//! plain HTTP requests. Tokens, scopes, trusted-proxy identity, the Host/Origin guard, rate
+//! limits, the audit log, metrics and health endpoints.
+
+use std::time::Duration;
+
+use pier_e2e::http::{HttpServer, http_client, initialize_body, post_mcp};
+use pier_e2e::{Fixture, call, ok, structured, text, tool_error};
+use serde_json::{Value, json};
+
+const ALICE: &str = "alice-token-0123456789abcdef";
+const NARROW: &str = "narrow-token-0123456789abcdef";
+const OTHER: &str = "other-token-0123456789abcdef";
+const GATEWAY: &str = "gateway-token-0123456789abcdef";
+
+/// A probe plugin, four tokens and a pier.toml with an identity header, an audit log and a rate
+/// limit on alice's `probe_count`.
+fn setup(f: &Fixture) -> String {
+    f.install("probe", "probe", None);
+    let tokens = f.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!(
+            r#"
+[[tokens]]
+identity = "alice"
+token = "{ALICE}"
+
+[[tokens]]
+identity = "narrow"
+token_env = "NARROW_TOKEN"
+scopes = ["probe:echo"]
+
+[[tokens]]
+identity = "other"
+token = "{OTHER}"
+scopes = ["filesystem"]
+
+[[tokens]]
+identity = "gateway"
+token_sha256 = "{}"
+trusted_proxy = true
+"#,
+            sha256_hex(GATEWAY)
+        ),
+    )
+    .expect("tokens file");
+    let config = f.path().join("pier.toml");
+    std::fs::write(
+        &config,
+        r#"
+[http]
+identity_header = "x-rls-user-id"
+tokens_file = "tokens.toml"
+
+[audit]
+file = "audit/audit.jsonl"
+
+[[rate_limits]]
+identity = "alice"
+tool = "probe_count"
+rate = 5
+burst = 2
+"#,
+    )
+    .expect("pier.toml");
+    config.display().to_string()
+}
+
+fn sha256_hex(s: &str) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(s.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("digest")
+        .to_string()
+}
+
+async fn start(f: &Fixture) -> HttpServer {
+    let config = setup(f);
+    f.serve_http(&["--config", &config], &[("NARROW_TOKEN", NARROW)])
+        .await
+}
+
+async fn tool_names(client: &pier_e2e::Client) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_opens_the_door_and_its_absence_is_401() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+
+    let client = server.connect(Some(ALICE), &[]).await;
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"probe_echo".to_string()), "{names:?}");
+    let r = ok(&client, "probe_echo", json!({"q": 1})).await;
+    assert_eq!(structured(&r)["identity"], "alice");
+    // The session id reaches the plugin's call context too.
+    assert!(structured(&r)["session"].is_string(), "{}", text(&r));
+
+    // No token, a wrong token, another scheme: 401 with a Bearer challenge, and MCP never runs.
+    let missing = post_mcp(&server, &initialize_body(), &[]).await;
+    assert_eq!(missing.status(), 401);
+    let challenge = missing.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        challenge.starts_with("Bearer realm=\"pier\""),
+        "{challenge}"
+    );
+    assert!(
+        missing
+            .text()
+            .await
+            .expect("body")
+            .contains("Authorization: Bearer")
+    );
+    let wrong_token = format!("Bearer {ALICE}x");
+    let wrong = post_mcp(
+        &server,
+        &initialize_body(),
+        &[("authorization", &wrong_token)],
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let challenge = wrong.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let basic = post_mcp(
+        &server,
+        &initialize_body(),
+        &[("authorization", "Basic YWxpY2U6eA==")],
+    )
+    .await;
+    assert_eq!(basic.status(), 401);
+    let e = server
+        .try_connect(None, &[])
+        .await
+        .err()
+        .expect("refused without a token");
+    assert!(
+        e.contains("401") || e.to_lowercase().contains("auth"),
+        "{e}"
+    );
+
+    // The token is never written to the log, even when it was the wrong one.
+    let log = f.stderr();
+    assert!(log.contains("unauthorized"), "{log}");
+    assert!(!log.contains(ALICE), "a token leaked into the log");
+
+    // The session survives the refused requests.
+    ok(&client, "probe_echo", json!({})).await;
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_origin_and_host_are_refused_with_403() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let auth = format!("Bearer {ALICE}");
+    let evil = post_mcp(
+        &server,
+        &initialize_body(),
+        &[("authorization", &auth), ("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(evil.status(), 403);
+    let body = evil.text().await.expect("body");
+    assert!(
+        body.contains("https://evil.example") && body.contains("allowed_origins"),
+        "{body}"
+    );
+
+    // DNS rebinding: the browser sends the attacker's host name in Host.
+    let port = server.base.rsplit(':').next().expect("port");
+    let rebinding_host = format!("evil.example:{port}");
+    let rebound = post_mcp(
+        &server,
+        &initialize_body(),
+        &[("authorization", &auth), ("host", &rebinding_host)],
+    )
+    .await;
+    assert_eq!(rebound.status(), 403);
+    assert!(
+        rebound
+            .text()
+            .await
+            .expect("body")
+            .contains("allowed_hosts")
+    );
+
+    // A local web app (the MCP Inspector, say) is fine, and so is no Origin at all.
+    let local = post_mcp(
+        &server,
+        &initialize_body(),
+        &[
+            ("authorization", &auth),
+            ("origin", "http://localhost:6274"),
+        ],
+    )
+    .await;
+    assert_eq!(local.status(), 200);
+    // Even the health check is guarded against rebinding.
+    let health = http_client()
+        .get(format!("{}/healthz", server.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(health.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scopes_hide_and_refuse_tools() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let narrow = server.connect(Some(NARROW), &[]).await;
+    assert_eq!(tool_names(&narrow).await, vec!["probe_echo".to_string()]);
+    let r = ok(&narrow, "probe_echo", json!({})).await;
+    assert_eq!(structured(&r)["identity"], "narrow");
+    let refused = call(&narrow, "probe_count", json!({}))
+        .await
+        .expect_err("out of scope");
+    let msg = refused.to_string();
+    assert!(
+        msg.contains("outside the scopes") && msg.contains("probe:count"),
+        "{msg}"
+    );
+    // The plugin is in scope, so its prompt is visible.
+    let prompts = narrow.list_all_prompts().await.expect("prompts");
+    assert_eq!(prompts.len(), 1);
+
+    // A token scoped to another plugin sees nothing of probe: tools, prompts or resources.
+    let other = server.connect(Some(OTHER), &[]).await;
+    assert!(tool_names(&other).await.is_empty());
+    assert!(other.list_all_prompts().await.expect("prompts").is_empty());
+    assert!(
+        other
+            .list_all_resources()
+            .await
+            .expect("resources")
+            .is_empty()
+    );
+    assert!(call(&other, "probe_echo", json!({})).await.is_err());
+
+    // An unscoped token sees every tool.
+    let alice = server.connect(Some(ALICE), &[]).await;
+    assert!(tool_names(&alice).await.len() > 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_header_is_honoured_only_from_trusted_proxies() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let claim = [("x-rls-user-id", "user-42")];
+    let gateway = server.connect(Some(GATEWAY), &claim).await;
+    let r = ok(&gateway, "probe_echo", json!({})).await;
+    assert_eq!(structured(&r)["identity"], "user-42");
+
+    // The same header from an ordinary token changes nothing: alice stays alice.
+    let alice = server.connect(Some(ALICE), &claim).await;
+    let r = ok(&alice, "probe_echo", json!({})).await;
+    assert_eq!(structured(&r)["identity"], "alice");
+
+    // A proxy that names nobody is itself.
+    let bare = server.connect(Some(GATEWAY), &[]).await;
+    let r = ok(&bare, "probe_echo", json!({})).await;
+    assert_eq!(structured(&r)["identity"], "gateway");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_trips_and_recovers() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let alice = server.connect(Some(ALICE), &[]).await;
+    // burst 2: two calls pass at once, the third is refused with a time to retry.
+    ok(&alice, "probe_count", json!({})).await;
+    ok(&alice, "probe_count", json!({})).await;
+    let refused = tool_error(&alice, "probe_count", json!({})).await;
+    assert!(
+        refused.contains("rate limit") && refused.contains("retry in"),
+        "{refused}"
+    );
+    let wait: f64 = refused
+        .rsplit("retry in ")
+        .next()
+        .and_then(|s| s.trim_end_matches(" s").parse().ok())
+        .unwrap_or_else(|| panic!("no retry time in {refused:?}"));
+    assert!(wait > 0.0 && wait <= 0.2, "{wait}");
+    // Other tools, and other callers, are not limited by alice's bucket.
+    ok(&alice, "probe_echo", json!({})).await;
+    let narrow = server.connect(Some(NARROW), &[]).await;
+    ok(&narrow, "probe_echo", json!({})).await;
+    // After the time it named, alice may call again (rate 5/s: one call per 0.2 s).
+    tokio::time::sleep(Duration::from_secs_f64(wait + 0.05)).await;
+    ok(&alice, "probe_count", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_lines_record_calls_with_secrets_redacted() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let alice = server.connect(Some(ALICE), &[]).await;
+    let args =
+        json!({"q": "hello", "password": "hunter2-secret", "nested": {"api_key": "k-98765"}});
+    ok(&alice, "probe_echo", args).await;
+    ok(&alice, "probe_count", json!({})).await;
+    ok(&alice, "probe_count", json!({})).await;
+    tool_error(&alice, "probe_count", json!({})).await;
+    let gateway = server
+        .connect(Some(GATEWAY), &[("x-rls-user-id", "user-7")])
+        .await;
+    ok(&gateway, "probe_echo", json!({})).await;
+
+    let path = f.path().join("audit/audit.jsonl");
+    let lines = wait_for_lines(&path, 5).await;
+    let text = lines.join("\n");
+    assert!(
+        !text.contains("hunter2") && !text.contains("k-98765"),
+        "secret in audit: {text}"
+    );
+    let first: Value = serde_json::from_str(&lines[0]).expect("JSON line");
+    assert_eq!(first["identity"], "alice");
+    assert_eq!(first["tool"], "probe_echo");
+    assert_eq!(first["plugin"], "probe");
+    assert_eq!(first["args"]["q"], "hello");
+    assert_eq!(first["args"]["password"], "[redacted]");
+    assert_eq!(first["args"]["nested"]["api_key"], "[redacted]");
+    assert_eq!(first["args_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(first["outcome"], "ok");
+    assert!(
+        first["result_bytes"].as_u64().is_some_and(|n| n > 0),
+        "{first}"
+    );
+    assert!(first["duration_ms"].as_f64().is_some());
+    assert!(
+        first["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{first}"
+    );
+    let outcomes: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line")["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "ok"]);
+    let last: Value = serde_json::from_str(&lines[4]).expect("JSON line");
+    assert_eq!(last["identity"], "user-7");
+}
+
+async fn wait_for_lines(path: &std::path::Path, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "fewer than {n} audit lines in {}: {:?}",
+        path.display(),
+        std::fs::read_to_string(path)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_the_calls_made_and_health_endpoints_answer() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let alice = server.connect(Some(ALICE), &[]).await;
+    for i in 0..3 {
+        ok(&alice, "probe_echo", json!({"i": i})).await;
+    }
+    assert!(call(&alice, "no_such_tool", json!({})).await.is_err());
+    let narrow = server.connect(Some(NARROW), &[]).await;
+    assert!(call(&narrow, "probe_count", json!({})).await.is_err());
+    let _ = post_mcp(&server, &initialize_body(), &[]).await;
+
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = http_client().get(format!("{}{path}", server.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(get("/metrics", None).await.expect("GET").status(), 401);
+    let metrics = get("/metrics", Some(ALICE)).await.expect("GET");
+    assert_eq!(metrics.status(), 200);
+    let body = metrics.text().await.expect("body");
+    for line in [
+        "pier_tool_calls_total{plugin=\"probe\",tool=\"echo\",outcome=\"ok\"} 3",
+        "pier_tool_calls_total{plugin=\"-\",tool=\"-\",outcome=\"unknown_tool\"} 1",
+        "pier_tool_calls_total{plugin=\"probe\",tool=\"count\",outcome=\"forbidden\"} 1",
+        "pier_tool_call_duration_seconds_count{plugin=\"probe\",tool=\"echo\"} 3",
+        "pier_http_rejected_total{reason=\"unauthorized\"} 2",
+        "pier_plugins{status=\"loaded\"} 1",
+        "pier_instances{plugin=\"probe\",state=\"busy\"} 0",
+        "pier_queue_waiting{plugin=\"probe\"} 0",
+        "pier_denials_total{plugin=\"probe\"} 0",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in:\n{body}");
+    }
+    let health = get("/healthz", None).await.expect("GET");
+    assert_eq!(health.status(), 200);
+    let ready = get("/readyz", None).await.expect("GET");
+    assert_eq!(ready.status(), 200);
+    assert!(ready.text().await.expect("body").contains("1 loaded"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stateless_mode_answers_without_sessions() {
+    let f = Fixture::new();
+    let config = setup(&f);
+    let server = f
+        .serve_http(
+            &["--config", &config, "--stateless"],
+            &[("NARROW_TOKEN", NARROW)],
+        )
+        .await;
+    let auth = format!("Bearer {ALICE}");
+    let init = post_mcp(&server, &initialize_body(), &[("authorization", &auth)]).await;
+    assert_eq!(init.status(), 200);
+    assert!(
+        init.headers().get("mcp-session-id").is_none(),
+        "a session in stateless mode"
+    );
+    // Any replica can answer the next request: no session, no initialize needed before it.
+    let list = post_mcp(
+        &server,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        &[
+            ("authorization", &auth),
+            ("mcp-protocol-version", "2025-06-18"),
+        ],
+    )
+    .await;
+    assert_eq!(list.status(), 200);
+    let body = list.text().await.expect("body");
+    assert!(body.contains("probe_echo"), "{body}");
+    // And rmcp's client works against it end to end.
+    let client = server.connect(Some(ALICE), &[]).await;
+    let r = ok(&client, "probe_echo", json!({})).await;
+    assert_eq!(structured(&r)["identity"], "alice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_beyond_loopback_needs_tokens() {
+    let f = Fixture::new();
+    f.install("probe", "probe", None);
+    let out = f
+        .serve_command()
+        .args(["--http", "0.0.0.0:0"])
+        .env_remove("PIER_TOKEN")
+        .output()
+        .await
+        .expect("run pier");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0") && err.contains("tokens"),
+        "{err}"
+    );
+
+    // A weak token is refused at start, without echoing it.
+    let out = f
+        .serve_command()
+        .args(["--http", "127.0.0.1:0"])
+        .env("PIER_TOKEN", "short-secret")
+        .output()
+        .await
+        .expect("run pier");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shorter than 16") && !err.contains("short-secret"),
+        "{err}"
+    );
+}
