@@ -46,3 +46,34 @@ class Folder:
 @pytest.fixture
 def folder(tmp_path: pathlib.Path) -> Folder:
     return Folder(tmp_path)
+
+
+class HttpPier:
+    """`pier serve --http 127.0.0.1:0` as a child process; `url` is its /mcp endpoint."""
+
+    def __init__(self, folder: Folder, *extra: str, env: dict[str, str] | None = None):
+        import subprocess
+
+        self.log = folder.tmp / "stderr.log"
+        self.proc = subprocess.Popen(
+            [
+                str(_env_path("PIER_BIN")), "serve", "--plugins", str(folder.plugins),
+                "--cache-dir", str(folder.cache), "--http", "127.0.0.1:0", *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("w"),
+            env={"RUST_LOG": "info", "PATH": os.environ.get("PATH", ""), **(env or {})},
+        )
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("listening on "):
+            self.close()
+            pytest.fail(f"pier did not start: {line!r}\n{self.log.read_text()}")
+        self.url = line.removeprefix("listening on ")
+        self.base = self.url.removesuffix("/mcp")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
