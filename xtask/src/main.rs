@@ -1,9 +1,9 @@
 //! `cargo xtask run` builds everything and serves the bundled plugins on a safe default;
 //! `cargo xtask test` builds everything and runs every test (Rust, end-to-end, Python SDK).
 //! `cargo xtask build` only builds and stages. Beyond cargo and python3 they need clang (C to
-//! wasm for the postgres plugin's TLS), and the tests a PostgreSQL server and openssl: when one
-//! is missing and we are root on Debian, they are installed with apt-get; otherwise the error
-//! names the package.
+//! wasm for the postgres plugin's TLS), and the tests a PostgreSQL server, openssl and npm (which
+//! fetches the MCP conformance suite and a Node >= 22 for it): when one is missing and we are
+//! root on Debian, it is installed with apt-get; otherwise the error names the package.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,6 +14,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-probe", "probe"),
     ("pier-hostile", "hostile"),
     ("pier-postgres", "postgres"),
+    ("pier-conformance", "conformance"),
 ];
 /// The Python test client, pinned so a new release cannot change the tests under us.
 const PY_DEPS: &[&str] = &["mcp==1.26.0", "pytest==8.4.2"];
@@ -154,6 +155,20 @@ fn python_env() -> Result<PathBuf, String> {
     Ok(py)
 }
 
+/// Installs the MCP conformance suite and a Node >= 22 (from npm, as `node-linux-*`) into
+/// tests/conformance/node_modules from its lockfile, once; returns that folder.
+fn conformance_env() -> Result<PathBuf, String> {
+    ensure("npm", have("npm"), &["npm"])?;
+    let dir = root().join("tests").join("conformance");
+    let suite = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    if !suite.exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir))?;
+    }
+    Ok(dir)
+}
+
 /// Whether PostgreSQL server binaries are installed where the tests look for them.
 fn have_postgres_server() -> bool {
     std::env::var_os("PIER_PG_BIN").is_some()
@@ -177,9 +192,11 @@ fn test() -> Result<(), String> {
         &["openssl"],
     )?;
     let staged = build()?;
+    let conformance = conformance_env()?;
     let env = |c: &mut Command| {
         c.env("PIER_BIN", pier_bin())
-            .env("PIER_TEST_PLUGINS", &staged);
+            .env("PIER_TEST_PLUGINS", &staged)
+            .env("PIER_CONFORMANCE", &conformance);
     };
     let mut rust = cargo();
     rust.args([
@@ -193,6 +210,8 @@ fn test() -> Result<(), String> {
         "pier-filesystem",
         "--exclude",
         "pier-postgres",
+        "--exclude",
+        "pier-conformance",
     ]);
     env(&mut rust);
     run(&mut rust)?;
