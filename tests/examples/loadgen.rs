@@ -4,6 +4,9 @@
 //! bottleneck (the Python bench client tops out near 3,000 calls/s).
 //!
 //! usage: loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- SERVER_CMD [SERVER_ARGS...]
+//!        loadgen CALLS IN_FLIGHT TOOL ARGS_JSON -- http://HOST:PORT/mcp
+//!
+//! With a URL it connects over Streamable HTTP instead (bearer token from `LOADGEN_TOKEN`).
 //!
 //! Also prints per-call latency percentiles (p50, p95, in ms). With `LOADGEN_EXPECT_ERROR=1` the
 //! tool is expected to answer with a tool error (used to time crash-and-replace cycles).
@@ -13,7 +16,8 @@ use std::time::Instant;
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use tokio::sync::Semaphore;
 
 #[tokio::main]
@@ -34,13 +38,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::Value::Object(m) => m,
         _ => return Err("ARGS_JSON must be an object".into()),
     };
-    let mut command = tokio::process::Command::new(&cmd[0]);
-    command.args(&cmd[1..]);
-    let transport = TokioChildProcess::builder(command)
-        .stderr(std::process::Stdio::null())
-        .spawn()?
-        .0;
-    let client = ().serve(transport).await?;
+    let client = if cmd[0].starts_with("http://") {
+        // rmcp's client allows 16 POSTs at once by default; let IN_FLIGHT decide instead.
+        let mut config = StreamableHttpClientTransportConfig::with_uri(cmd[0].as_str())
+            .max_concurrent_requests(in_flight.max(16));
+        if let Ok(token) = std::env::var("LOADGEN_TOKEN") {
+            config = config.auth_header(token);
+        }
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await?
+    } else {
+        let mut command = tokio::process::Command::new(&cmd[0]);
+        command.args(&cmd[1..]);
+        let transport = TokioChildProcess::builder(command)
+            .stderr(std::process::Stdio::null())
+            .spawn()?
+            .0;
+        ().serve(transport).await?
+    };
     let peer = client.peer().clone();
     let params = CallToolRequestParams::new(tool).with_arguments(arguments);
     let expect_error = std::env::var("LOADGEN_EXPECT_ERROR").is_ok_and(|v| v == "1");

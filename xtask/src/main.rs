@@ -251,22 +251,9 @@ fn bench() -> Result<(), String> {
         "pg_native",
     ]))?;
     let bench = root().join("bench");
-    let reference_postgres =
-        bench.join("node_modules/@modelcontextprotocol/server-postgres/dist/index.js");
-    if !reference_postgres.exists() {
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&bench)
-            .arg(REFERENCE_POSTGRES))?;
-    }
-    let reference =
-        bench.join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
-    if !reference.exists() {
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&bench)
-            .arg(REFERENCE_FILESYSTEM))?;
-    }
+    let reference_postgres = npm_reference(&bench, REFERENCE_POSTGRES, "server-postgres")?;
+    let reference = npm_reference(&bench, REFERENCE_FILESYSTEM, "server-filesystem")?;
+    let everything = npm_reference(&bench, REFERENCE_EVERYTHING, "server-everything")?;
     let py = python_env()?;
     run(Command::new(&py)
         .arg(bench.join("sandbox.py"))
@@ -287,6 +274,12 @@ fn bench() -> Result<(), String> {
         .env("PIER_TEST_PLUGINS", &staged)
         .env("REFERENCE_SERVER", &reference_postgres)
         .env("PG_NATIVE", target_dir().join("release/examples/pg_native")))?;
+    run(Command::new(&py)
+        .arg(bench.join("http.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("EVERYTHING_SERVER", &everything)
+        .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
@@ -295,8 +288,25 @@ fn bench() -> Result<(), String> {
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))
 }
 
+/// Installs a pinned reference server into bench/node_modules once; returns its entry script.
+fn npm_reference(bench: &Path, spec: &str, package: &str) -> Result<PathBuf, String> {
+    let main = bench.join(format!(
+        "node_modules/@modelcontextprotocol/{package}/dist/index.js"
+    ));
+    if !main.exists() {
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(bench)
+            .arg(spec))?;
+    }
+    Ok(main)
+}
+
 /// The yardstick for the postgres benchmark, pinned (the last release; archived upstream).
 const REFERENCE_POSTGRES: &str = "@modelcontextprotocol/server-postgres@0.6.2";
+
+/// The yardstick for the HTTP benchmark (its `echo` over Streamable HTTP), pinned.
+const REFERENCE_EVERYTHING: &str = "@modelcontextprotocol/server-everything@2026.8.31";
 
 /// The yardstick for the filesystem benchmark, pinned.
 const REFERENCE_FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
