@@ -20,6 +20,7 @@ const BUCKETS: &[f64] = &[
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(usize)]
 pub enum Outcome {
     Ok,
     /// The tool answered with `isError` (including bad arguments and plugin failures).
@@ -31,6 +32,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    const ALL: [Outcome; 5] = [
+        Outcome::Ok,
+        Outcome::ToolError,
+        Outcome::Forbidden,
+        Outcome::RateLimited,
+        Outcome::UnknownTool,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -67,10 +76,18 @@ impl Rejection {
     }
 }
 
+/// One tool's counters: calls per outcome, and the latency of those that reached the plugin.
+#[derive(Default)]
+struct ToolStats {
+    outcomes: [u64; Outcome::ALL.len()],
+    latency: Latency,
+}
+
+/// Keyed plugin → tool, so the per-call update looks names up by `&str` and allocates only the
+/// first time a tool is seen.
 #[derive(Default)]
 struct Counts {
-    calls: BTreeMap<(String, String, Outcome), u64>,
-    latency: BTreeMap<(String, String), Latency>,
+    tools: BTreeMap<String, BTreeMap<String, ToolStats>>,
     rejected: BTreeMap<Rejection, u64>,
 }
 
@@ -80,21 +97,28 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one finished call. `plugin`/`tool` are `None` when the tool is unknown.
+    /// Counts one finished call. `route` (plugin, tool) is `None` when the tool is unknown.
     pub fn call(&self, route: Option<(&str, &str)>, outcome: Outcome, took: Duration) {
         let (plugin, tool) = route.unwrap_or(("-", "-"));
         let Ok(mut c) = self.counts.lock() else {
             return;
         };
-        *c.calls
-            .entry((plugin.to_string(), tool.to_string(), outcome))
-            .or_default() += 1;
+        if !c.tools.contains_key(plugin) {
+            c.tools.insert(plugin.to_string(), BTreeMap::new());
+        }
+        let Some(tools) = c.tools.get_mut(plugin) else {
+            return;
+        };
+        if !tools.contains_key(tool) {
+            tools.insert(tool.to_string(), ToolStats::default());
+        }
+        let Some(stats) = tools.get_mut(tool) else {
+            return;
+        };
+        stats.outcomes[outcome as usize] += 1;
         if route.is_some() && matches!(outcome, Outcome::Ok | Outcome::ToolError) {
             let secs = took.as_secs_f64();
-            let l = c
-                .latency
-                .entry((plugin.to_string(), tool.to_string()))
-                .or_default();
+            let l = &mut stats.latency;
             for (i, le) in BUCKETS.iter().enumerate() {
                 if secs <= *le {
                     l.buckets[i] += 1;
@@ -121,14 +145,24 @@ impl Metrics {
                 "counter",
                 "Tool calls by plugin, tool and outcome.",
             );
-            for ((p, t, o), n) in &c.calls {
-                let _ = writeln!(
-                    out,
-                    "pier_tool_calls_total{{plugin=\"{}\",tool=\"{}\",outcome=\"{}\"}} {n}",
-                    esc(p),
-                    esc(t),
-                    o.as_str()
-                );
+            let each = || {
+                c.tools
+                    .iter()
+                    .flat_map(|(p, tools)| tools.iter().map(move |(t, s)| (p, t, s)))
+            };
+            for (p, t, stats) in each() {
+                for o in Outcome::ALL {
+                    let n = stats.outcomes[o as usize];
+                    if n > 0 {
+                        let _ = writeln!(
+                            out,
+                            "pier_tool_calls_total{{plugin=\"{}\",tool=\"{}\",outcome=\"{}\"}} {n}",
+                            esc(p),
+                            esc(t),
+                            o.as_str()
+                        );
+                    }
+                }
             }
             header(
                 &mut out,
@@ -136,7 +170,10 @@ impl Metrics {
                 "histogram",
                 "Time from request to answer of tool calls that reached a plugin.",
             );
-            for ((p, t), l) in &c.latency {
+            for (p, t, l) in each().map(|(p, t, s)| (p, t, &s.latency)) {
+                if l.count == 0 {
+                    continue;
+                }
                 let labels = format!("plugin=\"{}\",tool=\"{}\"", esc(p), esc(t));
                 for (i, le) in BUCKETS.iter().enumerate() {
                     let _ = writeln!(

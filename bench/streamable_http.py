@@ -1,6 +1,7 @@
 """Benchmark: MCP over Streamable HTTP. Run it with `cargo xtask bench`.
 
-- pier's no-op call (probe_count) over HTTP (with a bearer token) versus over stdio, with the
+- pier's no-op call (probe_count) over HTTP (with a bearer token; with sessions and with
+  --stateless) versus over stdio, with the
   same Rust client (tests/examples/loadgen.rs): p50 at 1 in flight, throughput at 10 and 64;
 - pier's HTTP versus @modelcontextprotocol/server-everything's HTTP `echo`, in the same run, with
   the Rust client and with the official Python SDK client (the issue's reference number,
@@ -49,10 +50,10 @@ def wait_http(url, headers=None, timeout=30.0):
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_pier(plugins, cache):
+def start_pier(plugins, cache, *extra):
     proc = subprocess.Popen(
         [os.environ["PIER_BIN"], "serve", "--plugins", str(plugins), "--cache-dir", str(cache),
-         "--no-watch", "--http", "127.0.0.1:0"],
+         "--no-watch", "--http", "127.0.0.1:0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": "warn", "PIER_TOKEN": TOKEN},
     )
@@ -109,11 +110,13 @@ def main():
     shutil.copy(pathlib.Path(os.environ["PIER_TEST_PLUGINS"]) / "probe.wasm", plugins / "probe.wasm")
     stdio = [os.environ["PIER_BIN"], "serve", "--plugins", str(plugins), "--cache-dir", str(tmp / "cache"), "--no-watch"]
     pier, pier_url = start_pier(plugins, tmp / "cache")
+    stateless, stateless_url = start_pier(plugins, tmp / "cache", "--stateless")
     everything, everything_url = start_everything()
     results = {}
     try:
         for name, target, tool, args in [
             ("pier http", pier_url, "probe_count", {}),
+            ("pier http --stateless", stateless_url, "probe_count", {}),
             ("pier stdio", stdio, "probe_count", {}),
             ("server-everything http", everything_url, "echo", {"message": "hi"}),
         ]:
@@ -121,7 +124,9 @@ def main():
             p50 = rust(target, tool, args, 1, calls=min(CALLS, 2000))
             row["rust_p50_ms"], row["rust_p95_ms"] = p50["p50_ms"], p50["p95_ms"]
             for n in (10, 64):
-                row[f"rust_per_s_{n}"] = rust(target, tool, args, n)["per_s"]
+                r = rust(target, tool, args, n)
+                assert r["failed"] == 0, r
+                row[f"rust_per_s_{n}"] = r["calls_per_s"]
             if "http" in name:
                 headers = {"Authorization": f"Bearer {TOKEN}"}
                 py = asyncio.run(python_client(target, tool, args, PY_CALLS, 10, headers))
@@ -129,7 +134,7 @@ def main():
             results[name] = row
             print(name, json.dumps(row), file=sys.stderr)
     finally:
-        for p in (pier, everything):
+        for p in (pier, stateless, everything):
             p.terminate()
             p.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
