@@ -154,7 +154,7 @@ fn router<M: SessionManager>(
     sessions: Arc<M>,
     config: StreamableHttpServerConfig,
 ) -> Router {
-    let mcp = StreamableHttpService::new(move || Ok(handler.clone()), sessions, config);
+    let mcp = StreamableHttpService::new(move || Ok(handler.for_session()), sessions, config);
     let protected = Router::new()
         .route("/metrics", get(metrics))
         .route_service("/mcp", mcp)

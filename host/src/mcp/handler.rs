@@ -1,22 +1,25 @@
 //! One `ServerHandler` for every plugin: tools, resources and prompts are routed by name (or URI)
 //! to the plugin that offers them.
 
+// `logging/setLevel` is deprecated by MCP 2026-07-28 (SEP-2577); clients on earlier versions use it.
+#![allow(deprecated)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
-    ServerConfig,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 use tracing::Instrument;
 
 use super::convert;
-use super::progress::Forwarder;
+use super::notifications::Forwarder;
 use crate::access::Caller;
 use crate::ops::{AuditEntry, Operations, Outcome};
 use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult, Registry, result_size};
@@ -38,6 +41,9 @@ pub struct PierHandler {
     registry: Arc<Registry>,
     identity: Option<String>,
     ops: Arc<Operations>,
+    /// The level the session's client asked for with `logging/setLevel`: plugin logs at or above
+    /// it reach the client during its calls. One per session (see [`PierHandler::for_session`]).
+    log_level: Arc<std::sync::Mutex<Option<LoggingLevel>>>,
 }
 
 /// What is known about a tool call when it ends, for metrics and the audit line.
@@ -56,7 +62,21 @@ impl PierHandler {
             registry,
             identity,
             ops,
+            log_level: Arc::default(),
         }
+    }
+
+    /// A handler for a new session: shares everything but the session's own state (its log
+    /// level).
+    pub fn for_session(&self) -> Self {
+        PierHandler {
+            log_level: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    fn log_level(&self) -> Option<LoggingLevel> {
+        self.log_level.lock().ok().and_then(|l| *l)
     }
 
     pub fn operations(&self) -> &Arc<Operations> {
@@ -134,10 +154,10 @@ fn request_id(ctx: &RequestContext<RoleServer>) -> String {
     }
 }
 
-fn scope(ctx: &RequestContext<RoleServer>, progress: Option<&Forwarder>) -> CallScope {
+fn scope(ctx: &RequestContext<RoleServer>, notes: Option<&Forwarder>) -> CallScope {
     CallScope {
         request_id: request_id(ctx),
-        progress: progress.map(|f| f.sink.clone()),
+        sink: notes.map(|f| f.sink.clone()),
     }
 }
 
@@ -168,6 +188,7 @@ impl ServerHandler for PierHandler {
             .enable_resources_list_changed()
             .enable_prompts()
             .enable_prompts_list_changed()
+            .enable_logging()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
@@ -194,6 +215,17 @@ impl ServerHandler for PierHandler {
             });
         }
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Ok(mut level) = self.log_level.lock() {
+            *level = Some(request.level);
+        }
+        Ok(())
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
@@ -280,7 +312,7 @@ impl ServerHandler for PierHandler {
                 name: tool,
                 arguments: &arguments,
             };
-            let progress = Forwarder::start(&ctx);
+            let progress = Forwarder::start(&ctx, self.log_level(), &plugin.name);
             let outcome = plugin.run(op, Some(scope(&ctx, progress.as_ref()))).await;
             if let Some(p) = progress {
                 p.finish().await;
@@ -480,7 +512,7 @@ impl ServerHandler for PierHandler {
             name,
             arguments: &args,
         };
-        let progress = Forwarder::start(&ctx);
+        let progress = Forwarder::start(&ctx, self.log_level(), &plugin.name);
         let outcome = plugin.run(op, Some(scope(&ctx, progress.as_ref()))).await;
         if let Some(p) = progress {
             p.finish().await;

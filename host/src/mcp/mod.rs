@@ -3,7 +3,7 @@
 
 pub mod convert;
 mod handler;
-mod progress;
+mod notifications;
 pub mod stdio;
 
 pub use handler::PierHandler;

@@ -8,4 +8,4 @@ mod state;
 
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::Runtime;
-pub use state::{CallScope, PluginIdentity, ProgressSink, State};
+pub use state::{CallScope, CallSink, PluginIdentity, State};

@@ -21,16 +21,17 @@ pub struct PluginIdentity {
     pub config: BTreeMap<String, String>,
 }
 
-/// Where `host.progress` goes for the current call: set by the MCP layer when the client sent a
-/// progress token.
-pub trait ProgressSink: Send + Sync {
+/// Where the current call's `host.progress` and `host.log` go besides pier's own log: set by the
+/// MCP layer when the client sent a progress token or asked for log messages.
+pub trait CallSink: Send + Sync {
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>);
+    fn log(&self, level: LogLevel, message: &str);
 }
 
 /// The call now running in this instance.
 pub struct CallScope {
     pub request_id: String,
-    pub progress: Option<Arc<dyn ProgressSink>>,
+    pub sink: Option<Arc<dyn CallSink>>,
 }
 
 pub struct State {
@@ -128,6 +129,10 @@ impl host::Host for State {
             LogLevel::Warn => tracing::warn!(plugin, "{message}"),
             LogLevel::Error => tracing::error!(plugin, "{message}"),
         }
+        // During a call, the caller may also hear it (`logging/setLevel`).
+        if let Some(sink) = self.scope.as_ref().and_then(|s| s.sink.as_ref()) {
+            sink.log(level, &message);
+        }
     }
 
     fn progress(
@@ -140,7 +145,7 @@ impl host::Host for State {
         // Only the call in progress may report, and only for itself.
         if let Some(scope) = &self.scope
             && scope.request_id == request_id
-            && let Some(sink) = &scope.progress
+            && let Some(sink) = &scope.sink
         {
             sink.progress(progress, total, message);
         }
