@@ -147,6 +147,18 @@ impl Fixture {
             .0
     }
 
+    /// Runs `pier serve ARGS` with `env`, which must fail to start; returns its stderr.
+    pub async fn serve_fails(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let mut cmd = self.serve_command();
+        cmd.args(args).env_remove("PIER_TOKEN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().await.expect("run pier");
+        assert!(!out.status.success(), "pier started with {args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// What pier wrote to stderr so far (see [`Fixture::connect_watching`]).
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.path().join("stderr.log")).unwrap_or_default()

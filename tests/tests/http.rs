@@ -91,6 +91,11 @@ async fn start(f: &Fixture) -> HttpServer {
         .await
 }
 
+/// The identity the probe plugin sees in its call context.
+async fn identity_seen(client: &pier_e2e::Client) -> Value {
+    structured(&ok(client, "probe_echo", json!({})).await)["identity"].clone()
+}
+
 async fn tool_names(client: &pier_e2e::Client) -> Vec<String> {
     let mut names: Vec<String> = client
         .list_all_tools()
@@ -235,8 +240,7 @@ async fn scopes_hide_and_refuse_tools() {
     let server = start(&f).await;
     let narrow = server.connect(Some(NARROW), &[]).await;
     assert_eq!(tool_names(&narrow).await, vec!["probe_echo".to_string()]);
-    let r = ok(&narrow, "probe_echo", json!({})).await;
-    assert_eq!(structured(&r)["identity"], "narrow");
+    assert_eq!(identity_seen(&narrow).await, "narrow");
     let refused = call(&narrow, "probe_count", json!({}))
         .await
         .expect_err("out of scope");
@@ -273,18 +277,15 @@ async fn identity_header_is_honoured_only_from_trusted_proxies() {
     let server = start(&f).await;
     let claim = [("x-rls-user-id", "user-42")];
     let gateway = server.connect(Some(GATEWAY), &claim).await;
-    let r = ok(&gateway, "probe_echo", json!({})).await;
-    assert_eq!(structured(&r)["identity"], "user-42");
+    assert_eq!(identity_seen(&gateway).await, "user-42");
 
     // The same header from an ordinary token changes nothing: alice stays alice.
     let alice = server.connect(Some(ALICE), &claim).await;
-    let r = ok(&alice, "probe_echo", json!({})).await;
-    assert_eq!(structured(&r)["identity"], "alice");
+    assert_eq!(identity_seen(&alice).await, "alice");
 
     // A proxy that names nobody is itself.
     let bare = server.connect(Some(GATEWAY), &[]).await;
-    let r = ok(&bare, "probe_echo", json!({})).await;
-    assert_eq!(structured(&r)["identity"], "gateway");
+    assert_eq!(identity_seen(&bare).await, "gateway");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -457,38 +458,26 @@ async fn stateless_mode_answers_without_sessions() {
     assert!(body.contains("probe_echo"), "{body}");
     // And rmcp's client works against it end to end.
     let client = server.connect(Some(ALICE), &[]).await;
-    let r = ok(&client, "probe_echo", json!({})).await;
-    assert_eq!(structured(&r)["identity"], "alice");
+    assert_eq!(identity_seen(&client).await, "alice");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn listening_beyond_loopback_needs_tokens() {
     let f = Fixture::new();
     f.install("probe", "probe", None);
-    let out = f
-        .serve_command()
-        .args(["--http", "0.0.0.0:0"])
-        .env_remove("PIER_TOKEN")
-        .output()
-        .await
-        .expect("run pier");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = f.serve_fails(&["--http", "0.0.0.0:0"], &[]).await;
     assert!(
         err.contains("refusing to listen on 0.0.0.0") && err.contains("tokens"),
         "{err}"
     );
 
     // A weak token is refused at start, without echoing it.
-    let out = f
-        .serve_command()
-        .args(["--http", "127.0.0.1:0"])
-        .env("PIER_TOKEN", "short-secret")
-        .output()
-        .await
-        .expect("run pier");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = f
+        .serve_fails(
+            &["--http", "127.0.0.1:0"],
+            &[("PIER_TOKEN", "short-secret")],
+        )
+        .await;
     assert!(
         err.contains("shorter than 16") && !err.contains("short-secret"),
         "{err}"

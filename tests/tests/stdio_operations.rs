@@ -77,33 +77,23 @@ async fn identity_rate_limits_and_audit_on_stdio() {
     assert_eq!(structured(&r)["identity"], "from-flag");
 }
 
+/// Starts `pier serve --config` on `text` and returns what it printed on failing to start.
+async fn refused(f: &Fixture, text: &str) -> String {
+    let path = f.path().join("pier.toml");
+    std::fs::write(&path, text).expect("write pier.toml");
+    f.serve_fails(&["--config", path.to_str().expect("utf-8")], &[])
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_pier_toml_stops_pier_with_the_line() {
     let f = Fixture::new();
-    let path = f.path().join("pier.toml");
-    std::fs::write(
-        &path,
+    let err = refused(
+        &f,
         "identity = \"x\"\n[[rate_limits]]\ntool = \"*\"\nrate = 0\nburst = 1\n",
     )
-    .expect("write");
-    let out = f
-        .serve_command()
-        .args(["--config", path.to_str().expect("utf-8")])
-        .output()
-        .await
-        .expect("run pier");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    .await;
     assert!(err.contains("rate must be a positive number"), "{err}");
-
-    std::fs::write(&path, "[http]\nlisten = \"127.0.0.1:0\"\nstatless = true\n").expect("write");
-    let out = f
-        .serve_command()
-        .args(["--config", path.to_str().expect("utf-8")])
-        .output()
-        .await
-        .expect("run pier");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&f, "[http]\nlisten = \"127.0.0.1:0\"\nstatless = true\n").await;
     assert!(err.contains("statless") && err.contains("line 3"), "{err}");
 }
