@@ -375,6 +375,20 @@ async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     let identity = args.identity.clone().or_else(|| settings.identity.clone());
     let ops = settings.operations()?;
     let listen = args.http.clone().or_else(|| settings.http.listen.clone());
+    // (--tokens is left out: it may come from $PIER_TOKENS_FILE, set for a whole machine.)
+    let http_only = [
+        ("--stateless", args.stateless),
+        ("--allow-host", !args.allow_host.is_empty()),
+        ("--allow-origin", !args.allow_origin.is_empty()),
+        ("--identity-header", args.identity_header.is_some()),
+    ];
+    if listen.is_none()
+        && let Some((flag, _)) = http_only.iter().find(|(_, given)| *given)
+    {
+        anyhow::bail!(
+            "{flag} applies to HTTP only: add --http ADDR (or [http].listen in pier.toml), or drop {flag} to serve stdio"
+        );
+    }
     // Tokens are resolved before any plugin loads, so a bad tokens file stops pier at once.
     let http = match &listen {
         Some(addr) => Some(http_options(addr, &args, &settings, identity.clone())?),

@@ -96,4 +96,7 @@ async fn a_bad_pier_toml_stops_pier_with_the_line() {
     assert!(err.contains("rate must be a positive number"), "{err}");
     let err = refused(&f, "[http]\nlisten = \"127.0.0.1:0\"\nstatless = true\n").await;
     assert!(err.contains("statless") && err.contains("line 3"), "{err}");
+    // An HTTP-only flag without --http is a mistake, not something to ignore.
+    let err = f.serve_fails(&["--stateless"], &[]).await;
+    assert!(err.contains("applies to HTTP only"), "{err}");
 }

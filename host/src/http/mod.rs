@@ -29,7 +29,7 @@ pub use guard::Guard;
 
 use crate::access::Tokens;
 use crate::mcp::PierHandler;
-use crate::ops::Rejection;
+use crate::ops::{Operations, Rejection};
 use crate::plugin::Registry;
 
 /// How to serve over HTTP.
@@ -63,7 +63,7 @@ pub enum HttpError {
 struct Gate {
     guard: Guard,
     auth: Authenticator,
-    handler: PierHandler,
+    ops: Arc<Operations>,
     registry: Arc<Registry>,
 }
 
@@ -98,7 +98,7 @@ pub async fn serve(
     let gate = Arc::new(Gate {
         guard,
         auth: Authenticator::new(opts.tokens, opts.identity_header, opts.identity),
-        handler: handler.clone(),
+        ops: handler.operations().clone(),
         registry,
     });
     let cancel = CancellationToken::new();
@@ -196,7 +196,7 @@ async fn check_host_and_origin(
             .map(|reason| (Rejection::ForbiddenOrigin, reason)),
     };
     if let Some((why, reason)) = refused {
-        gate.handler.operations().metrics.rejected(why);
+        gate.ops.metrics.rejected(why);
         tracing::warn!("refused a request: {reason}");
         return text(StatusCode::FORBIDDEN, format!("pier: {reason}"));
     }
@@ -227,10 +227,7 @@ async fn authenticate(
             "the bearer token is not one this server knows",
         ),
     };
-    gate.handler
-        .operations()
-        .metrics
-        .rejected(Rejection::Unauthorized);
+    gate.ops.metrics.rejected(Rejection::Unauthorized);
     // Never the token itself: only that one was refused, and from where.
     tracing::warn!(%peer, path = %req.uri().path(), "unauthorized: {message}");
     let mut r = text(StatusCode::UNAUTHORIZED, format!("pier: {message}"));
@@ -263,11 +260,7 @@ async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
 }
 
 async fn metrics(State(gate): State<Arc<Gate>>) -> Response {
-    let body = gate
-        .handler
-        .operations()
-        .metrics
-        .render(&gate.registry.catalog());
+    let body = gate.ops.metrics.render(&gate.registry.catalog());
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
