@@ -131,8 +131,10 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                 }
                 let word = &self.text[start..self.pos];
+                // A JSON number starts with `-` or a digit (so Rust's `NaN`/`inf` are not numbers).
+                let numeric = word.starts_with(|c: char| c == '-' || c.is_ascii_digit());
                 let ok = matches!(word, "true" | "false" | "null")
-                    || (!word.is_empty() && word.parse::<f64>().is_ok());
+                    || (numeric && word.parse::<f64>().is_ok());
                 if !ok {
                     self.pos = start;
                     return Err(self.error("expected a JSON value"));
@@ -482,6 +484,8 @@ mod tests {
         let e =
             upsert("{\n  \"a\": 1,\n  oops\n}", "mcpServers", "pier", &entry()).expect_err("bad");
         assert!(e.to_string().contains("line 3"), "{e}");
+        let e = upsert("{\"a\": NaN}", "mcpServers", "pier", &entry()).expect_err("NaN");
+        assert!(e.to_string().contains("JSON value"), "{e}");
         let e = upsert("[1]", "mcpServers", "pier", &entry()).expect_err("not an object");
         assert!(e.to_string().contains("object"), "{e}");
         let e = upsert("{\"mcpServers\": []}", "mcpServers", "pier", &entry()).expect_err("array");
