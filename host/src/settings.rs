@@ -132,15 +132,16 @@ impl Settings {
             warn_if_readable_by_others(file);
             let parsed: TokensFile = toml::from_str(&text)
                 .map_err(|e| invalid(shown.clone(), e.to_string().trim_end().to_string()))?;
-            all.extend(
-                Tokens::from_specs(&parsed.tokens, &shown, &env).map_err(|r| invalid(shown, r))?,
-            );
+            let more = Tokens::from_specs(&parsed.tokens, &shown, &env)
+                .map_err(|r| invalid(shown.clone(), r))?;
+            all.extend(more).map_err(|r| invalid(shown, r))?;
         }
         if let Some(token) = env("PIER_TOKEN").filter(|t| !t.is_empty()) {
             let identity = env("PIER_TOKEN_IDENTITY").unwrap_or_else(|| "default".into());
-            all.extend(
-                Tokens::single(&token, &identity).map_err(|r| invalid("PIER_TOKEN".into(), r))?,
-            );
+            let single =
+                Tokens::single(&token, &identity).map_err(|r| invalid("PIER_TOKEN".into(), r))?;
+            all.extend(single)
+                .map_err(|r| invalid("PIER_TOKEN".into(), r))?;
         }
         Ok(all)
     }

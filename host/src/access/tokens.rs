@@ -131,8 +131,22 @@ impl Tokens {
         })
     }
 
-    pub fn extend(&mut self, other: Tokens) {
-        self.entries.extend(other.entries);
+    /// Adds tokens from another source; a token both already hold is refused, as within one.
+    pub fn extend(&mut self, other: Tokens) -> Result<(), String> {
+        for e in other.entries {
+            if self
+                .entries
+                .iter()
+                .any(|have| same(&have.digest, &e.digest))
+            {
+                return Err(format!(
+                    "the token for identity {:?} is also configured elsewhere (tokens file, [[http.tokens]] or PIER_TOKEN); each identity needs its own",
+                    e.identity
+                ));
+            }
+            self.entries.push(e);
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
