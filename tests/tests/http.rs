@@ -462,6 +462,46 @@ async fn stateless_mode_answers_without_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn malformed_bodies_get_json_rpc_errors_and_pier_keeps_serving() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let alice = server.connect(Some(ALICE), &[]).await;
+    let auth = format!("Bearer {ALICE}");
+    let raw = |body: &'static str, content_type: &'static str| {
+        http_client()
+            .post(server.mcp_url())
+            .header("authorization", &auth)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    for (body, code) in [
+        ("{not json", -32700),
+        ("", -32700),
+        ("{\"foo\": 1}", -32600),
+        ("[1, 2]", -32600),
+    ] {
+        let r = raw(body, "application/json").await.expect("POST");
+        assert_eq!(r.status(), 400, "{body:?}");
+        let v: Value = r.json().await.expect("a JSON-RPC error body");
+        assert_eq!(v["jsonrpc"], "2.0");
+        assert!(v["id"].is_null(), "{v}");
+        assert_eq!(v["error"]["code"], code, "{body:?}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    // A wrong content type stays 415, with rmcp's reason.
+    let r = raw("{}", "text/plain").await.expect("POST");
+    assert_eq!(r.status(), 415);
+    // The open session is unharmed.
+    assert_eq!(identity_seen(&alice).await, "alice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn listening_beyond_loopback_needs_tokens() {
     let f = Fixture::new();
     f.install("probe", "probe", None);

@@ -2,10 +2,12 @@
 //! beside it, behind the Host/Origin guard and bearer-token authentication.
 //!
 //! Request path: guard (Host, Origin; 403) → authentication on `/mcp` and `/metrics` (401) →
-//! rmcp, which hands the request's parts (with the [`Caller`](crate::access::Caller) put in
+//! rmcp (its answers to unreadable bodies made JSON-RPC errors by `body_errors`), which hands the
+//! request's parts (with the [`Caller`](crate::access::Caller) put in
 //! their extensions here) to the handler with every message.
 
 mod auth;
+mod body_errors;
 mod guard;
 
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -155,9 +157,12 @@ fn router<M: SessionManager>(
     config: StreamableHttpServerConfig,
 ) -> Router {
     let mcp = StreamableHttpService::new(move || Ok(handler.for_session()), sessions, config);
+    let mcp = Router::new()
+        .route_service("/mcp", mcp)
+        .route_layer(from_fn(body_errors::rewrite));
     let protected = Router::new()
         .route("/metrics", get(metrics))
-        .route_service("/mcp", mcp)
+        .merge(mcp)
         .route_layer(from_fn_with_state(gate.clone(), authenticate));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
