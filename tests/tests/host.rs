@@ -361,3 +361,50 @@ fn second_start_uses_the_compile_cache() {
     .expect("write");
     assert_eq!(f.plugins_report()[0]["status"], json!("loaded"));
 }
+
+#[tokio::test]
+async fn completions_are_routed_to_the_plugin_that_owns_the_prompt_or_template() {
+    use rmcp::model::{ArgumentInfo, CompleteRequestParams, Reference};
+    let f = Fixture::new();
+    f.install("probe", "probe", None);
+    let client = f.connect().await;
+    let complete = |r: Reference, arg: &str, value: &str| {
+        client.complete(CompleteRequestParams::new(r, ArgumentInfo::new(arg, value)))
+    };
+    let names = complete(Reference::for_prompt("probe_greet"), "name", "al")
+        .await
+        .expect("complete a prompt argument");
+    assert_eq!(names.completion.values, vec!["alice", "albert"]);
+    assert_eq!(names.completion.total, Some(2));
+    let texts = complete(
+        Reference::for_resource("probe://echo/{text}"),
+        "text",
+        "hel",
+    )
+    .await
+    .expect("complete a template variable");
+    assert_eq!(texts.completion.values, vec!["hello", "help"]);
+    // Unknown prompts and templates are refused with what to list; a plugin's own refusal
+    // (an argument it cannot complete) arrives as invalid params.
+    let e = complete(Reference::for_prompt("probe_nope"), "name", "")
+        .await
+        .expect_err("unknown prompt")
+        .to_string();
+    assert!(
+        e.contains("unknown prompt") && e.contains("prompts/list"),
+        "{e}"
+    );
+    let e = complete(Reference::for_resource("nope://{x}"), "x", "")
+        .await
+        .expect_err("unknown template")
+        .to_string();
+    assert!(e.contains("resources/templates/list"), "{e}");
+    let e = complete(Reference::for_prompt("probe_greet"), "mood", "")
+        .await
+        .expect_err("argument the plugin cannot complete")
+        .to_string();
+    assert!(e.contains("nothing to complete for `mood`"), "{e}");
+    // The capability is announced.
+    let info = client.peer_info().expect("server info");
+    assert!(info.capabilities.completions.is_some());
+}

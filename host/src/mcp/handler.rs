@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, LoggingLevel, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Reference, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -24,6 +25,7 @@ use crate::access::Caller;
 use crate::ops::{AuditEntry, Operations, Outcome};
 use crate::plugin::{CallError, Catalog, LoadedPlugin, Op, OpResult, Registry, result_size};
 use crate::runtime::CallScope;
+use crate::runtime::bindings::exports::pier::mcp::completions::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{CallContext, Error as WitError};
 
 /// How long a list request waits for plugins still compiling at start before answering with the
@@ -114,6 +116,18 @@ impl PierHandler {
         }
     }
 
+    /// The current catalog or, when it lacks what was asked for (`has` says no) while plugins are
+    /// still compiling, the catalog once they have loaded: a client that calls right after
+    /// `initialize` must not be told a plugin's tool or prompt is unknown because it is compiling.
+    async fn catalog_with(&self, has: impl Fn(&Catalog) -> bool) -> Arc<Catalog> {
+        let catalog = self.catalog();
+        if has(&catalog) || !self.registry.is_loading() {
+            return catalog;
+        }
+        self.registry.wait_loaded(CALL_WAIT).await;
+        self.catalog()
+    }
+
     /// The current set of plugins (a snapshot: it is replaced, never changed, on reload).
     pub fn catalog(&self) -> Arc<Catalog> {
         self.registry.catalog()
@@ -189,6 +203,7 @@ impl ServerHandler for PierHandler {
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
+            .enable_completions()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
@@ -215,6 +230,74 @@ impl ServerHandler for PierHandler {
             });
         }
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let caller = self.caller(&ctx);
+        // The plugin that owns the prompt or template, and the target in its own terms.
+        let owner = |catalog: &Catalog| match &request.r#ref {
+            Reference::Prompt(p) => catalog
+                .prompt(&p.name)
+                .map(|(plugin, own)| (plugin.clone(), CompletionTarget::Prompt(own.to_string()))),
+            Reference::Resource(r) => catalog
+                .plugins
+                .iter()
+                .find(|p| p.templates.iter().any(|t| t.uri_template == r.uri))
+                .map(|p| (p.clone(), CompletionTarget::ResourceTemplate(r.uri.clone()))),
+            _ => None,
+        };
+        let catalog = self.catalog_with(|c| owner(c).is_some()).await;
+        let found = owner(&catalog);
+        let Some((plugin, target)) = found.filter(|(p, _)| caller.may_see_plugin(&p.name)) else {
+            let message = match &request.r#ref {
+                Reference::Prompt(p) => format!(
+                    "unknown prompt `{}`; prompts/list shows what can be completed",
+                    p.name
+                ),
+                Reference::Resource(r) => format!(
+                    "unknown resource template `{}`; resources/templates/list shows what can be completed",
+                    r.uri
+                ),
+                _ => "pier completes arguments of prompts (ref/prompt) and resource templates (ref/resource) only".into(),
+            };
+            return Err(McpError::invalid_params(message, None));
+        };
+        if !plugin.has_completions() {
+            return Ok(CompleteResult::new(CompletionInfo::default()));
+        }
+        let context: Vec<(String, String)> = request
+            .context
+            .and_then(|c| c.arguments)
+            .map(|a| a.into_iter().collect())
+            .unwrap_or_default();
+        let cx = self.call_context(&ctx, &caller);
+        let op = Op::Complete {
+            cx: &cx,
+            target: &target,
+            argument: &request.argument.name,
+            value: &request.argument.value,
+            context: &context,
+        };
+        match plugin.run(op, None).await {
+            Ok(OpResult::Completions(Ok(mut values))) => {
+                let total = values.len();
+                values.truncate(CompletionInfo::MAX_VALUES);
+                let info = CompletionInfo::with_pagination(
+                    values,
+                    u32::try_from(total).ok(),
+                    total > CompletionInfo::MAX_VALUES,
+                )
+                .map_err(|e| McpError::internal_error(e, None))?;
+                Ok(CompleteResult::new(info))
+            }
+            Ok(OpResult::Completions(Err(e))) => Err(wit_error(&plugin, e)),
+            Ok(_) => Ok(CompleteResult::new(CompletionInfo::default())),
+            Err(e) => Err(plugin_failure(&e)),
+        }
     }
 
     async fn set_level(
@@ -250,12 +333,7 @@ impl ServerHandler for PierHandler {
             outcome,
             result_bytes: 0,
         };
-        let mut catalog = self.catalog();
-        if catalog.tool(name).is_none() && self.registry.is_loading() {
-            // The tool may belong to a plugin still compiling: wait for it rather than fail.
-            self.registry.wait_loaded(CALL_WAIT).await;
-            catalog = self.catalog();
-        }
+        let catalog = self.catalog_with(|c| c.tool(name).is_some()).await;
         let Some((plugin, tool)) = catalog.tool(name) else {
             self.finish(&ctx, started, refused(None, Outcome::UnknownTool));
             if let Some(manifest) = catalog.denied_by(name) {
@@ -480,7 +558,9 @@ impl ServerHandler for PierHandler {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let catalog = self.catalog();
+        let catalog = self
+            .catalog_with(|c| c.prompt(&request.name).is_some())
+            .await;
         let caller = self.caller(&ctx);
         let found = catalog
             .prompt(&request.name)

@@ -12,6 +12,7 @@ use std::time::Duration;
 use wasmtime::Store;
 
 use super::loader::LoadedPlugin;
+use crate::runtime::bindings::exports::pier::mcp::completions::{self, CompletionTarget};
 use crate::runtime::bindings::exports::pier::mcp::{prompts, resources, tools};
 use crate::runtime::bindings::pier::mcp::types::{
     CallContext, CallResult, Content, Error as WitError, Prompt, PromptResult, ResourceBody,
@@ -25,6 +26,7 @@ pub(super) struct Instance {
     pub tools: tools::Guest,
     pub resources: Option<resources::Guest>,
     pub prompts: Option<prompts::Guest>,
+    pub completions: Option<completions::Guest>,
 }
 
 /// One request to a plugin.
@@ -49,6 +51,13 @@ pub enum Op<'a> {
         name: &'a str,
         arguments: &'a [(String, String)],
     },
+    Complete {
+        cx: &'a CallContext,
+        target: &'a CompletionTarget,
+        argument: &'a str,
+        value: &'a str,
+        context: &'a [(String, String)],
+    },
 }
 
 /// The plugin's answer to an [`Op`].
@@ -60,6 +69,7 @@ pub enum OpResult {
     Read(Result<Vec<ResourceContents>, WitError>),
     Prompts(Vec<Prompt>),
     Prompt(Result<PromptResult, WitError>),
+    Completions(Result<Vec<String>, WitError>),
     /// The plugin does not export the interface the op needs.
     Unsupported,
 }
@@ -302,25 +312,27 @@ impl LoadedPlugin {
             .tools
             .load(&mut store, &instance)
             .map_err(|e| fail(e.to_string()))?;
-        let resources = match &self.exports.resources {
-            Some(ix) => Some(
-                ix.load(&mut store, &instance)
-                    .map_err(|e| fail(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let prompts = match &self.exports.prompts {
-            Some(ix) => Some(
-                ix.load(&mut store, &instance)
-                    .map_err(|e| fail(e.to_string()))?,
-            ),
-            None => None,
-        };
+        // Optional exports: present in the component or not, decided once at load.
+        macro_rules! optional {
+            ($export:ident) => {
+                match &self.exports.$export {
+                    Some(ix) => Some(
+                        ix.load(&mut store, &instance)
+                            .map_err(|e| fail(e.to_string()))?,
+                    ),
+                    None => None,
+                }
+            };
+        }
+        let resources = optional!(resources);
+        let prompts = optional!(prompts);
+        let completions = optional!(completions);
         Ok(Instance {
             store,
             tools,
             resources,
             prompts,
+            completions,
         })
     }
 }
@@ -360,6 +372,19 @@ async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult>
             arguments,
         } => match &inst.prompts {
             Some(p) => OpResult::Prompt(p.call_get_prompt(store, cx, name, arguments).await?),
+            None => OpResult::Unsupported,
+        },
+        Op::Complete {
+            cx,
+            target,
+            argument,
+            value,
+            context,
+        } => match &inst.completions {
+            Some(c) => OpResult::Completions(
+                c.call_complete(store, cx, target, argument, value, context)
+                    .await?,
+            ),
             None => OpResult::Unsupported,
         },
     })

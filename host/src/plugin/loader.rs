@@ -15,7 +15,7 @@ use super::manifest::Manifest;
 use super::valid_exposed_name;
 use crate::grants::PluginGrants;
 use crate::mcp::convert;
-use crate::runtime::bindings::exports::pier::mcp::{prompts, resources, tools};
+use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
 use crate::runtime::bindings::pier::mcp::types::ResourceTemplate;
 use crate::runtime::{CacheOutcome, CompileCache, PluginIdentity, Runtime, State};
 
@@ -58,6 +58,7 @@ pub(super) struct Exports {
     pub tools: tools::GuestIndices,
     pub resources: Option<resources::GuestIndices>,
     pub prompts: Option<prompts::GuestIndices>,
+    pub completions: Option<completions::GuestIndices>,
 }
 
 /// A loaded plugin, ready to serve.
@@ -127,6 +128,10 @@ impl LoadedPlugin {
         self.exports.prompts.is_some()
     }
 
+    pub fn has_completions(&self) -> bool {
+        self.exports.completions.is_some()
+    }
+
     /// Loads `wasm` as plugin `name` under `manifest`.
     pub async fn load(
         runtime: Arc<Runtime>,
@@ -166,6 +171,7 @@ impl LoadedPlugin {
             tools: tools::GuestIndices::new(&pre).map_err(|_| LoadError::NoToolsExport)?,
             resources: resources::GuestIndices::new(&pre).ok(),
             prompts: prompts::GuestIndices::new(&pre).ok(),
+            completions: completions::GuestIndices::new(&pre).ok(),
         };
         let identity = Arc::new(PluginIdentity {
             name: name.clone(),

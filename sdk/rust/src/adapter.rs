@@ -2,10 +2,10 @@
 
 use std::marker::PhantomData;
 
-use crate::bindings::exports::pier::mcp::{prompts, resources, tools};
+use crate::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
 use crate::{
-    CallContext, CallResult, Error, Plugin, Prompt, PromptResult, ResourceContents, ResourceInfo,
-    ResourceTemplate, Tool,
+    CallContext, CallResult, CompletionTarget, Error, Plugin, Prompt, PromptResult,
+    ResourceContents, ResourceInfo, ResourceTemplate, Tool,
 };
 
 /// The type [`export_plugin!`](crate::export_plugin) exports; it forwards every call to `P`.
@@ -57,5 +57,17 @@ impl<P: Plugin> prompts::Guest for Adapter<P> {
         arguments: Vec<(String, String)>,
     ) -> Result<PromptResult, Error> {
         P::get_prompt(&cx, &name, arguments)
+    }
+}
+
+impl<P: Plugin> completions::Guest for Adapter<P> {
+    fn complete(
+        cx: CallContext,
+        target: CompletionTarget,
+        argument: String,
+        value: String,
+        context: Vec<(String, String)>,
+    ) -> Result<Vec<String>, Error> {
+        P::complete(&cx, &target, &argument, &value, &context)
     }
 }

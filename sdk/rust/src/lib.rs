@@ -51,6 +51,7 @@ pub mod bindings {
 }
 
 pub use adapter::Adapter;
+pub use bindings::exports::pier::mcp::completions::CompletionTarget;
 pub use bindings::pier::mcp::types::{
     Annotations, CallContext, CallResult, Content, Error, Media, Prompt, PromptArgument,
     PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate,
@@ -98,6 +99,19 @@ pub trait Plugin: 'static {
         _args: Vec<(String, String)>,
     ) -> Result<PromptResult, Error> {
         Err(Error::NotFound(format!("no prompt {name}")))
+    }
+
+    /// Suggestions for an argument of one of your prompts or resource templates while the user
+    /// types it (`value` is what they typed so far; `context`, arguments already filled in).
+    /// Best first; pier sends the client at most 100. Offers none by default.
+    fn complete(
+        _cx: &CallContext,
+        _target: &CompletionTarget,
+        _argument: &str,
+        _value: &str,
+        _context: &[(String, String)],
+    ) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
     }
 }
 

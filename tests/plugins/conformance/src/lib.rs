@@ -2,7 +2,7 @@
 //! `test_simple_text`, `test_image_content`, ..., resources under `test://`, and prompts
 //! `test_simple_prompt`, ... Installed as `test.wasm`, so pier's `<plugin>_<tool>` naming gives
 //! exactly those names. Each answer is what the suite's scenario text asks for; what pier itself
-//! cannot do yet (sampling, elicitation, subscriptions, completions) is absent on purpose and
+//! cannot do yet (sampling, elicitation, subscriptions) is absent on purpose and
 //! listed in `tests/conformance/expected-failures.yml`.
 
 use std::time::Duration;
@@ -10,9 +10,9 @@ use std::time::Duration;
 use pier_sdk::host::LogLevel;
 
 use pier_sdk::{
-    CallContext, CallResult, Content, Error, Media, Plugin, Prompt, PromptArgument, PromptMessage,
-    PromptResult, ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Role, Tool,
-    Value, json,
+    CallContext, CallResult, CompletionTarget, Content, Error, Media, Plugin, Prompt,
+    PromptArgument, PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo,
+    ResourceTemplate, Role, Tool, Value, json,
 };
 
 /// A 1x1 red pixel PNG.
@@ -297,6 +297,24 @@ impl Plugin for Conformance {
             description: None,
             messages,
         })
+    }
+
+    fn complete(
+        _cx: &CallContext,
+        target: &CompletionTarget,
+        _argument: &str,
+        value: &str,
+        _context: &[(String, String)],
+    ) -> Result<Vec<String>, Error> {
+        let choices: &[&str] = match target {
+            CompletionTarget::Prompt(_) => &["paris", "park", "party", "test", "testValue1"],
+            CompletionTarget::ResourceTemplate(_) => &["123", "456"],
+        };
+        Ok(choices
+            .iter()
+            .filter(|c| c.starts_with(value))
+            .map(|c| c.to_string())
+            .collect())
     }
 }
 

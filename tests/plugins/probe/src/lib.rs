@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pier_sdk::{
-    CallContext, CallResult, Content, Error, Plugin, Prompt, PromptArgument, PromptMessage,
-    PromptResult, ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Role, Tool,
-    Value, json,
+    CallContext, CallResult, CompletionTarget, Content, Error, Plugin, Prompt, PromptArgument,
+    PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate,
+    Role, Tool, Value, json,
 };
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -178,6 +178,29 @@ impl Plugin for Probe {
                 content: Content::Text(format!("Say hello to {who}.")),
             }],
         })
+    }
+
+    fn complete(
+        _cx: &CallContext,
+        target: &CompletionTarget,
+        argument: &str,
+        value: &str,
+        _context: &[(String, String)],
+    ) -> Result<Vec<String>, Error> {
+        let choices: &[&str] = match (target, argument) {
+            (CompletionTarget::Prompt(p), "name") if p == "greet" => &["alice", "albert", "bob"],
+            (CompletionTarget::ResourceTemplate(_), "text") => &["hello", "help", "world"],
+            _ => {
+                return Err(Error::InvalidParams(format!(
+                    "nothing to complete for `{argument}`"
+                )));
+            }
+        };
+        Ok(choices
+            .iter()
+            .filter(|c| c.starts_with(value))
+            .map(|c| c.to_string())
+            .collect())
     }
 }
 
