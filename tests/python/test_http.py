@@ -45,6 +45,17 @@ async def _echo(url: str, headers: dict[str, str]):
             return tools, result.structuredContent
 
 
+def _all_messages(e: BaseException) -> str:
+    """The text of an exception and of everything nested in it (groups, causes)."""
+    parts = [f"{type(e).__name__}: {e}"]
+    for inner in getattr(e, "exceptions", ()):
+        parts.append(_all_messages(inner))
+    for linked in (e.__cause__, e.__context__):
+        if linked is not None and linked is not e:
+            parts.append(_all_messages(linked))
+    return "\n".join(parts)
+
+
 def test_initialize_list_and_call_with_a_token(pier: HttpPier):
     tools, out = asyncio.run(_echo(pier.url, {"Authorization": f"Bearer {TOKEN}"}))
     # The token's scopes ("probe:echo") hide the probe's other tools.
@@ -75,8 +86,11 @@ def test_missing_token_is_401_and_foreign_origin_is_403(pier: HttpPier):
     )
     assert r.status_code == 403
     assert "allowed_origins" in r.text
-    # The SDK's client surfaces the refusal instead of hanging.
-    with pytest.raises(BaseException):
+    # The SDK's client surfaces the refusal (a 401 somewhere in what it raises) instead of hanging;
+    # a timeout would fail here rather than pass as "an exception".
+    with pytest.raises(BaseException) as refused:
         asyncio.run(asyncio.wait_for(_echo(pier.url, {}), timeout=30))
+    assert not isinstance(refused.value, (TimeoutError, asyncio.TimeoutError)), refused.value
+    assert "401" in _all_messages(refused.value), _all_messages(refused.value)
     # And pier keeps serving.
     assert httpx.get(f"{pier.base}/healthz", trust_env=False).status_code == 200
