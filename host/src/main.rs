@@ -278,11 +278,24 @@ fn reports_json(reports: &[PluginReport]) -> serde_json::Value {
     )
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pier: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // A plugin call stuck in a blocking syscall (a FIFO, a hung network mount) keeps its
+    // thread; exiting must not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     // One clear line for the user, not a backtrace (anyhow prints one when RUST_BACKTRACE is set).
-    match run(cli).await {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pier: {e:#}");
@@ -457,6 +470,15 @@ fn http_options(
             .or_else(|| settings.http.identity_header.clone()),
         tokens,
         identity,
+        max_connections: settings
+            .http
+            .max_connections
+            .unwrap_or(pier::http::DEFAULT_MAX_CONNECTIONS),
+        header_timeout: match &settings.http.header_timeout {
+            Some(t) => pier::plugin::manifest::parse_duration(t)
+                .map_err(|e| anyhow::anyhow!("[http].header_timeout in pier.toml: {e}"))?,
+            None => pier::http::DEFAULT_HEADER_TIMEOUT,
+        },
     })
 }
 

@@ -71,6 +71,11 @@ pub struct HttpSettings {
     pub tokens_file: Option<PathBuf>,
     #[serde(default)]
     pub tokens: Vec<TokenSpec>,
+    /// Open connections at most (default 512); see `http::HttpOptions::max_connections`.
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers, and the longest an idle kept-alive
+    /// connection stays open (default "10s").
+    pub header_timeout: Option<String>,
 }
 
 #[derive(Deserialize)]

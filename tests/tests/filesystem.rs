@@ -476,3 +476,110 @@ async fn escapes_are_refused_and_the_host_keeps_serving() {
     );
     c.cancel().await.ok();
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[tokio::test]
+async fn special_files_are_refused_before_they_are_opened() {
+    let (f, rw, ro) = fixture();
+    let fifo = rw.join("pipe");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink("pipe", rw.join("to-pipe")).expect("symlink");
+    let client = f.connect().await;
+    // Opening a FIFO for reading would wait for a writer that never comes; each of these must
+    // answer at once with what the path is.
+    let pipe = fifo.display().to_string();
+    let link = rw.join("to-pipe").display().to_string();
+    for (tool, args) in [
+        ("filesystem_read_text_file", json!({"path": pipe})),
+        ("filesystem_read_text_file", json!({"path": link})),
+        ("filesystem_read_file", json!({"path": pipe})),
+        (
+            "filesystem_read_text_file",
+            json!({"path": pipe, "byteOffset": 0}),
+        ),
+        ("filesystem_read_media_file", json!({"path": pipe})),
+        (
+            "filesystem_edit_file",
+            json!({"path": link, "edits": [{"oldText": "a", "newText": "b"}]}),
+        ),
+    ] {
+        let e = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            tool_error(&client, tool, args.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{tool} {args} blocked on the FIFO"));
+        assert!(e.contains("not a regular file"), "{tool}: {e}");
+    }
+    let many = ok(
+        &client,
+        "filesystem_read_multiple_files",
+        json!({"paths": [pipe, ro.join("guide.md").display().to_string()]}),
+    )
+    .await;
+    assert!(
+        text(&many).contains("not a regular file"),
+        "{}",
+        text(&many)
+    );
+    assert!(text(&many).contains("line two"), "{}", text(&many));
+    // grep walks past it, and pier keeps serving.
+    std::fs::write(rw.join("notes.txt"), "a line\n").expect("write");
+    let found = ok(
+        &client,
+        "filesystem_grep",
+        json!({"path": rw.display().to_string(), "pattern": "line"}),
+    )
+    .await;
+    assert!(text(&found).contains("notes.txt"), "{}", text(&found));
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_very_deep_tree_is_walked_without_crashing_and_capped() {
+    let (f, rw, _) = fixture();
+    let client = f.connect().await;
+    // 2,020 nested folders in one call, then a tree with an absurd maxDepth, five times:
+    // answered every time (capped), and the plugin's circuit stays closed for everyone.
+    let mut deep = rw.join("deep");
+    for _ in 0..2019 {
+        deep = deep.join("d");
+    }
+    ok(
+        &client,
+        "filesystem_create_directory",
+        json!({"path": deep.display().to_string()}),
+    )
+    .await;
+    for _ in 0..5 {
+        let r = ok(
+            &client,
+            "filesystem_directory_tree",
+            json!({"path": rw.join("deep").display().to_string(), "maxDepth": 100000}),
+        )
+        .await;
+        assert_eq!(structured(&r)["truncated"], true);
+        assert_eq!(structured(&r)["entries"], 50);
+    }
+    let found = ok(
+        &client,
+        "filesystem_search_files",
+        json!({"path": rw.display().to_string(), "pattern": "d", "maxDepth": 100000}),
+    )
+    .await;
+    // `deep` at depth 1, then `d` down to the cap of 1,000 levels.
+    assert_eq!(
+        structured(&found)["matches"].as_array().map(Vec::len),
+        Some(999)
+    );
+    assert_eq!(structured(&found)["truncated"], true);
+    ok(&client, "filesystem_list_allowed_directories", json!({})).await;
+    client.cancel().await.ok();
+}

@@ -408,3 +408,142 @@ async fn completions_are_routed_to_the_plugin_that_owns_the_prompt_or_template()
     let info = client.peer_info().expect("server info");
     assert!(info.capabilities.completions.is_some());
 }
+
+/// `pier serve` on raw pipes, with the probe plugin.
+fn raw_pier(f: &Fixture) -> std::process::Child {
+    f.install("probe", "probe", None);
+    std::process::Command::new(pier_e2e::pier_bin())
+        .args(["serve", "--plugins"])
+        .arg(f.plugins())
+        .arg("--cache-dir")
+        .arg(f.cache())
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pier")
+}
+
+/// Peak resident memory of a process, from /proc, in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .expect("VmHWM")
+}
+
+const INIT_LINE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}
+{"jsonrpc":"2.0","method":"notifications/initialized"}
+"#;
+
+#[test]
+fn an_endless_line_is_refused_while_it_is_read() {
+    let f = Fixture::new();
+    let mut child = raw_pier(&f);
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    stdin.write_all(INIT_LINE.as_bytes()).expect("write");
+    // 200 MiB without a newline, then the newline and a good request.
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..200 {
+        stdin.write_all(&chunk).expect("write the long line");
+    }
+    stdin
+        .write_all(b"\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}\n")
+        .expect("write");
+    stdin.flush().expect("flush");
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        let line = lines.next().expect("a line").expect("read");
+        let v: Value = serde_json::from_str(&line).expect("JSON");
+        if v.get("method").is_none() {
+            answers.push(v);
+        }
+    }
+    assert_eq!(answers[0]["id"], 0);
+    assert_eq!(answers[1]["error"]["code"], -32600);
+    assert!(
+        answers[1]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too large")),
+        "{}",
+        answers[1]
+    );
+    assert_eq!(answers[2]["id"], 9);
+    // The line was never held whole: pier's peak stays far below its 200 MiB.
+    let peak = peak_mib(pid);
+    assert!(
+        peak < 150,
+        "pier peaked at {peak} MiB reading a 200 MiB line"
+    );
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn unread_answers_are_bounded_and_pier_exits_when_stdin_closes() {
+    // 10,000 calls whose answers are never read: pier stops reading stdin instead of queueing.
+    let f = Fixture::new();
+    let mut child = raw_pier(&f);
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _stdout = child.stdout.take().expect("stdout");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(INIT_LINE.as_bytes());
+        let pad = "p".repeat(200);
+        for i in 1..=10_000 {
+            let line = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"tools/call\",\"params\":{{\"name\":\"probe_echo\",\"arguments\":{{\"pad\":\"{pad}\"}}}}}}\n"
+            );
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return i;
+            }
+        }
+        10_001
+    });
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let peak = peak_mib(pid);
+    assert!(
+        !writer.is_finished(),
+        "pier kept reading stdin with nobody reading its answers"
+    );
+    assert!(peak < 150, "pier peaked at {peak} MiB with answers unread");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+
+    // A few hundred answers (more than the stdout pipe holds), stdin closed, stdout never
+    // read: pier still exits.
+    let f = Fixture::new();
+    let mut child = raw_pier(&f);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _stdout = child.stdout.take().expect("stdout");
+    stdin.write_all(INIT_LINE.as_bytes()).expect("write");
+    let pad = "p".repeat(200);
+    for i in 1..=400 {
+        let line = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"tools/call\",\"params\":{{\"name\":\"probe_echo\",\"arguments\":{{\"pad\":\"{pad}\"}}}}}}\n"
+        );
+        stdin.write_all(line.as_bytes()).expect("write");
+    }
+    drop(stdin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let exited = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    assert!(exited.is_some(), "pier did not exit after stdin closed");
+}

@@ -523,3 +523,162 @@ async fn listening_beyond_loopback_needs_tokens() {
         "{err}"
     );
 }
+
+/// The session id from a raw `initialize` POSTed with `token`.
+async fn raw_session(server: &HttpServer, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let r = post_mcp(server, &initialize_body(), &[("authorization", &auth)]).await;
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let _ = r.text().await;
+    let done = post_mcp(
+        server,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        &[("authorization", &auth), ("mcp-session-id", &id)],
+    )
+    .await;
+    assert!(done.status().is_success(), "{}", done.status());
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_belongs_to_the_token_that_created_it() {
+    let f = Fixture::new();
+    let server = start(&f).await;
+    let session = raw_session(&server, ALICE).await;
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let alice = format!("Bearer {ALICE}");
+    let other = format!("Bearer {OTHER}");
+
+    // Another token naming alice's session: 404 on POST, GET (with Last-Event-ID, which would
+    // re-point alice's answers) and DELETE, as for a session that does not exist.
+    let posted = post_mcp(
+        &server,
+        &list,
+        &[("authorization", &other), ("mcp-session-id", &session)],
+    )
+    .await;
+    assert_eq!(posted.status(), 404);
+    let resumed = http_client()
+        .get(server.mcp_url())
+        .header("authorization", &other)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", "0/1")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resumed.status(), 404);
+    let deleted = http_client()
+        .delete(server.mcp_url())
+        .header("authorization", &other)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(deleted.status(), 404);
+
+    // The same token with a trusted proxy's other end user is someone else too.
+    let gateway = format!("Bearer {GATEWAY}");
+    let proxied = raw_session(&server, GATEWAY).await;
+    let as_bob = post_mcp(
+        &server,
+        &list,
+        &[
+            ("authorization", &gateway),
+            ("x-rls-user-id", "bob"),
+            ("mcp-session-id", &proxied),
+        ],
+    )
+    .await;
+    assert_eq!(as_bob.status(), 404);
+
+    // Alice's session is untouched and still hers; her own DELETE ends it.
+    let mine = post_mcp(
+        &server,
+        &list,
+        &[("authorization", &alice), ("mcp-session-id", &session)],
+    )
+    .await;
+    assert_eq!(mine.status(), 200);
+    assert!(mine.text().await.expect("body").contains("probe_echo"));
+    let ended = http_client()
+        .delete(server.mcp_url())
+        .header("authorization", &alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let log = f.stderr();
+    assert!(log.contains("another caller's session"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_slow_connections_cannot_lock_callers_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = Fixture::new();
+    let config = setup(&f);
+    let mut text = std::fs::read_to_string(&config).expect("pier.toml");
+    text = text.replace(
+        "[http]\n",
+        "[http]\nmax_connections = 20\nheader_timeout = \"1s\"\n",
+    );
+    std::fs::write(&config, text).expect("pier.toml");
+    let mut server = f
+        .serve_http(&["--config", &config], &[("NARROW_TOKEN", NARROW)])
+        .await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+
+    // 60 connections that send one byte of a request and then nothing (slow loris).
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"P").await.expect("one byte");
+        flood.push(s);
+    }
+    // Health checks and callers with a token are still served.
+    for _ in 0..3 {
+        let health = http_client()
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("healthz during the flood");
+        assert_eq!(health.status(), 200);
+    }
+    let client = server.connect(Some(ALICE), &[]).await;
+    assert_eq!(identity_seen(&client).await, "alice");
+
+    // Within the header timeout every flood connection has been closed by pier.
+    let mut closed = 0;
+    for s in &mut flood {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+        if matches!(read, Ok(Ok(_)) | Ok(Err(_))) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 60, "pier must close idle connections");
+    // The proven caller's session carries on, and pier is still up.
+    assert_eq!(identity_seen(&client).await, "alice");
+    assert!(server.is_running());
+    let metrics = http_client()
+        .get(format!("{}/metrics", server.base))
+        .header("authorization", format!("Bearer {ALICE}"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.contains("pier_http_rejected_total{reason=\"connection_limit\"}"),
+        "{metrics}"
+    );
+    client.cancel().await.ok();
+}

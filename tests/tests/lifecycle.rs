@@ -143,17 +143,23 @@ async fn plugins_dropped_in_replaced_broken_and_removed_while_a_client_is_connec
 }
 
 #[tokio::test]
-async fn a_crashing_plugin_trips_its_circuit_fails_fast_and_recovers() {
+async fn a_hanging_plugin_trips_its_circuit_fails_fast_and_recovers() {
     let f = Fixture::new();
     f.install(
         "probe",
         "probe",
-        Some("[limits]\nfailures = 2\nfailure_window = \"60s\"\ncooldown = \"1s\"\n"),
+        Some("[limits]\nfailures = 2\nfailure_window = \"60s\"\ncooldown = \"1s\"\ntimeout = \"300ms\"\n"),
     );
     let c = f.connect().await;
-    for _ in 0..2 {
+    // Traps are the input's fault and answered at once: however many, the circuit stays closed.
+    for _ in 0..5 {
         let e = tool_error(&c, "probe_panic", json!({})).await;
         assert!(e.contains("crashed"), "{e}");
+    }
+    ok(&c, "probe_echo", json!({})).await;
+    for _ in 0..2 {
+        let e = tool_error(&c, "probe_spin", json!({})).await;
+        assert!(e.contains("time limit"), "{e}");
     }
     let e = tool_error(&c, "probe_echo", json!({})).await;
     assert!(

@@ -602,3 +602,57 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid WebAssembly component"));
 }
+
+#[tokio::test]
+async fn a_call_stuck_in_a_blocking_open_holds_only_itself() {
+    let s = setup();
+    let fifo = s.ro.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let c = connect(&s).await;
+    c.list_all_tools().await.expect("tools/list");
+    let path = fifo.display().to_string();
+    // hostile opens the FIFO with no check of its own: open(2) blocks until a writer comes.
+    // Two such calls at once (as many as tokio has workers on two cores) must neither stall
+    // pier nor outlive hostile's 1 s time limit.
+    let order = std::sync::Mutex::new(Vec::new());
+    let stuck = || async {
+        let r = call(&c, "hostile_read_file", json!({"path": path})).await;
+        order.lock().expect("order").push("stuck");
+        r
+    };
+    let others = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for _ in 0..3 {
+            still_serving(&c).await;
+        }
+        c.list_all_tools().await.expect("tools/list");
+        order.lock().expect("order").push("others");
+    };
+    let all = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        tokio::join!(stuck(), stuck(), others)
+    })
+    .await
+    .expect("pier froze on a FIFO");
+    let (a, b, ()) = all;
+    for r in [a, b] {
+        let r = r.expect("answered");
+        assert_eq!(r.is_error, Some(true));
+        teaches(&text(&r), "[limits].timeout", "hostile.toml");
+    }
+    assert_eq!(
+        order.lock().expect("order").first().copied(),
+        Some("others"),
+        "other calls must be served while two calls are stuck"
+    );
+    // hostile itself still serves from its free instance slots.
+    ok(&c, "hostile_big", json!({"bytes": 10})).await;
+    // Let the stuck threads go: one writer releases every waiting reader (a detached thread,
+    // so that a test run without waiting readers cannot hang on it).
+    let f = fifo.clone();
+    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(f));
+    c.cancel().await.ok();
+}

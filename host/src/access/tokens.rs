@@ -39,6 +39,14 @@ pub struct TokenEntry {
     digest: [u8; 32],
 }
 
+impl TokenEntry {
+    /// The token's SHA-256 digest (what pier keeps instead of the token): binds HTTP sessions
+    /// to the token that created them.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Tokens {
     entries: Vec<TokenEntry>,

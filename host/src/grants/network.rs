@@ -114,9 +114,11 @@ impl NetworkGrant {
     fn covers_name(&self, name: &str) -> bool {
         match &self.target {
             Target::Name(n) => n == name,
+            // `suffix` keeps its leading dot (`.test`); what comes before it must be one or
+            // more whole labels (`x`, `a.b`), never empty ones (`x.`, `.`).
             Target::Wildcard(suffix) => name
                 .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+                .is_some_and(|head| !head.is_empty() && head.split('.').all(valid_label)),
             Target::Any => true,
             Target::Block { .. } => false,
         }
@@ -126,6 +128,15 @@ impl NetworkGrant {
     /// name their destination exactly.
     fn is_wild(&self) -> bool {
         matches!(self.target, Target::Wildcard(_) | Target::Any)
+    }
+
+    /// Whether this grant covers more than one address (`*`, a wildcard name, a CIDR block
+    /// wider than one host): `block_private` applies to every such grant.
+    fn is_broad(&self) -> bool {
+        match self.target {
+            Target::Block { net, prefix } => prefix < if net.is_ipv4() { 32 } else { 128 },
+            _ => self.is_wild(),
+        }
     }
 }
 
@@ -211,13 +222,7 @@ fn parse_target(host: &str) -> Result<Target, String> {
         Some(rest) => (true, rest.to_string()),
         None => (false, name.clone()),
     };
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if body.is_empty() || body.len() > 253 || !body.split('.').all(label_ok) {
+    if body.is_empty() || body.len() > 253 || !body.split('.').all(valid_label) {
         return Err(format!(
             "{host:?} is not a host name, IP address, CIDR block, `*.domain` or `*`"
         ));
@@ -227,6 +232,14 @@ fn parse_target(host: &str) -> Result<Target, String> {
     } else {
         Target::Name(body)
     })
+}
+
+/// One DNS label as grants and lookups accept it.
+fn valid_label(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= 63
+        && l.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
@@ -331,6 +344,16 @@ impl NetworkPolicy {
             return Ok(vec![ip.to_canonical()]);
         }
         let lower = trimmed.to_ascii_lowercase();
+        if lower.is_empty() || lower.len() > 253 || !lower.split('.').all(valid_label) {
+            denials.record(
+                &self.plugin,
+                Refusal(format!(
+                    "{} tried to look up {name:?}, which is not a valid host name",
+                    self.plugin
+                )),
+            );
+            return Err(LookupError::Denied);
+        }
         let covering: Vec<&NetworkGrant> = self
             .grants
             .iter()
@@ -405,7 +428,11 @@ impl NetworkPolicy {
             match &g.target {
                 Target::Block { net, prefix } => {
                     if block_contains(*net, *prefix, ip) {
-                        return Ok(());
+                        if self.block_private && g.is_broad() && is_private(ip) {
+                            private_refused = true;
+                        } else {
+                            return Ok(());
+                        }
                     }
                 }
                 Target::Name(_) | Target::Wildcard(_) => {
@@ -425,7 +452,7 @@ impl NetworkPolicy {
         let shown = SocketAddr::new(ip, port);
         if private_refused && names.is_empty() {
             return Err(Refusal(format!(
-                "{} tried to connect to {shown}, a private address; block_private = true in [grants] of {} refuses private addresses for wildcard grants. To allow it add \"tcp://{}\" to [grants].network in {}",
+                "{} tried to connect to {shown}, a private address; block_private = true in [grants] of {} refuses private addresses for grants that cover more than one address (`*`, `*.domain`, CIDR blocks). To allow it add \"tcp://{}\" to [grants].network in {}",
                 self.plugin, self.manifest, shown, self.manifest
             )));
         }
@@ -591,6 +618,52 @@ mod tests {
         assert!(p.check_connect(sa("93.184.216.34:9")).is_ok());
         let exact = policy(&["tcp://localhost:9", "tcp://*:9"], true);
         assert!(exact.lookup("localhost", &denials).await.is_ok());
+    }
+
+    #[test]
+    fn wildcards_match_whole_labels_only() {
+        let g = NetworkGrant::parse("tcp://*.test:1").expect("wild");
+        assert!(g.covers_name("x.test"));
+        assert!(g.covers_name("a.b.test"));
+        for bad in ["test", "x..test", ".test", "..test", "xtest", "x.test."] {
+            assert!(!g.covers_name(bad), "{bad} must not match *.test");
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_names_are_not_looked_up() {
+        let p = policy(&["tcp://*.test:1"], false);
+        let denials = Denials::default();
+        assert_eq!(
+            p.lookup("x..test", &denials).await,
+            Err(LookupError::Denied)
+        );
+        assert!(
+            denials
+                .take()
+                .iter()
+                .any(|d| d.contains("not a valid host name"))
+        );
+    }
+
+    #[test]
+    fn block_private_applies_to_wide_blocks() {
+        for any in ["tcp://0.0.0.0/0:5432", "tcp://[::]/0:5432"] {
+            let p = policy(&[any], true);
+            assert!(p.check_connect(sa("127.0.0.1:5432")).is_err(), "{any}");
+            assert!(p.check_connect(sa("[::1]:5432")).is_err(), "{any}");
+            assert!(p.check_connect(sa("10.1.2.3:5432")).is_err(), "{any}");
+        }
+        let p = policy(&["tcp://0.0.0.0/0:5432"], true);
+        assert!(p.check_connect(sa("93.184.216.34:5432")).is_ok());
+        let e = p.check_connect(sa("127.0.0.1:5432")).expect_err("private");
+        assert!(e.0.contains("\"tcp://127.0.0.1:5432\""), "{e}");
+        // A single address written out is the manifest author's choice.
+        let exact = policy(&["tcp://127.0.0.1:5432"], true);
+        assert!(exact.check_connect(sa("127.0.0.1:5432")).is_ok());
+        // Without block_private a wide block reaches private addresses as before.
+        let open = policy(&["tcp://0.0.0.0/0:5432"], false);
+        assert!(open.check_connect(sa("127.0.0.1:5432")).is_ok());
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::access::{Caller, Tokens};
 
 /// How a request was judged.
 pub enum Verdict {
-    Allowed(Caller),
+    /// The caller, and the digest of the token it presented (none when no tokens are set).
+    Allowed(Caller, Option<[u8; 32]>),
     /// No `Authorization: Bearer` header.
     Missing,
     /// A token was sent but is not one of ours.
@@ -45,10 +46,13 @@ impl Authenticator {
 
     pub fn judge(&self, headers: &http::HeaderMap) -> Verdict {
         if self.tokens.is_empty() {
-            return Verdict::Allowed(Caller {
-                identity: self.anonymous.clone(),
-                scopes: None,
-            });
+            return Verdict::Allowed(
+                Caller {
+                    identity: self.anonymous.clone(),
+                    scopes: None,
+                },
+                None,
+            );
         }
         let Some(token) = bearer(headers) else {
             return Verdict::Missing;
@@ -76,10 +80,13 @@ impl Authenticator {
                 );
             }
         }
-        Verdict::Allowed(Caller {
-            identity: Some(identity),
-            scopes: entry.scopes.clone(),
-        })
+        Verdict::Allowed(
+            Caller {
+                identity: Some(identity),
+                scopes: entry.scopes.clone(),
+            },
+            Some(*entry.digest()),
+        )
     }
 }
 
@@ -135,7 +142,7 @@ mod tests {
 
     fn identity(v: Verdict) -> Option<String> {
         match v {
-            Verdict::Allowed(c) => c.identity,
+            Verdict::Allowed(c, _) => c.identity,
             _ => None,
         }
     }

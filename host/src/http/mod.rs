@@ -8,7 +8,10 @@
 
 mod auth;
 mod body_errors;
+mod connections;
+mod exact_args;
 mod guard;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
 pub use guard::Guard;
+use sessions::{Owner, SessionOwners};
 
 use crate::access::Tokens;
 use crate::mcp::PierHandler;
@@ -48,7 +52,19 @@ pub struct HttpOptions {
     pub tokens: Tokens,
     /// The identity callers get when no tokens are configured.
     pub identity: Option<String>,
+    /// Open connections at most. At the cap, the oldest connection that has not yet carried an
+    /// authenticated request is closed to make room (so a flood of idle or slow connections
+    /// cannot lock callers out); if every one has, the new connection is refused.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; also how long an idle kept-alive
+    /// connection stays open.
+    pub header_timeout: std::time::Duration,
 }
+
+/// `[http].max_connections` when not set.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// `[http].header_timeout` when not set.
+pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -67,6 +83,8 @@ struct Gate {
     auth: Authenticator,
     ops: Arc<Operations>,
     registry: Arc<Registry>,
+    /// Who created each session (stateful mode only).
+    sessions: Option<Arc<SessionOwners>>,
 }
 
 /// Serves until `shutdown` completes; returns the bound address through `bound` first (port 0
@@ -97,12 +115,6 @@ pub async fn serve(
             "listening on every interface with no [http].allowed_hosts: any Host header is accepted; list the names clients use to turn the DNS-rebinding check on"
         );
     }
-    let gate = Arc::new(Gate {
-        guard,
-        auth: Authenticator::new(opts.tokens, opts.identity_header, opts.identity),
-        ops: handler.operations().clone(),
-        registry,
-    });
     let cancel = CancellationToken::new();
     // pier's own guard checks Host and Origin (with reasons that say what to configure), so
     // rmcp's copy of the check is turned off rather than kept with a second list.
@@ -110,6 +122,14 @@ pub async fn serve(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_cancellation_token(cancel.clone());
+    let local_sessions = Arc::new(LocalSessionManager::default());
+    let gate = Arc::new(Gate {
+        guard,
+        auth: Authenticator::new(opts.tokens, opts.identity_header, opts.identity),
+        ops: handler.operations().clone(),
+        registry,
+        sessions: (!opts.stateless).then(|| Arc::new(SessionOwners::new(local_sessions.clone()))),
+    });
     let app = if opts.stateless {
         let config = config
             .with_legacy_session_mode(false)
@@ -121,33 +141,27 @@ pub async fn serve(
             config,
         )
     } else {
-        router(
-            gate.clone(),
-            handler,
-            Arc::new(LocalSessionManager::default()),
-            config,
-        )
+        router(gate.clone(), handler, local_sessions, config)
     };
     tracing::info!(
         %addr,
         stateless = opts.stateless,
         tokens = gate.auth.requires_tokens(),
+        max_connections = opts.max_connections,
         "serving MCP over Streamable HTTP at http://{addr}/mcp"
     );
     bound(addr);
-    let stop = cancel.clone();
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = connections::Limits {
+        max_connections: opts.max_connections.max(1),
+        header_timeout: opts.header_timeout,
+    };
+    connections::serve(listener, app, limits, gate.ops.clone(), async move {
         shutdown.await;
         // End open SSE streams so the graceful shutdown does not wait on them.
-        stop.cancel();
+        cancel.cancel();
     })
     .await;
-    cancel.cancel();
-    result.map_err(|e| HttpError::Serve(e.to_string()))
+    Ok(())
 }
 
 fn router<M: SessionManager>(
@@ -159,6 +173,7 @@ fn router<M: SessionManager>(
     let mcp = StreamableHttpService::new(move || Ok(handler.for_session()), sessions, config);
     let mcp = Router::new()
         .route_service("/mcp", mcp)
+        .route_layer(from_fn(exact_args::carry))
         .route_layer(from_fn(body_errors::rewrite));
     let protected = Router::new()
         .route("/metrics", get(metrics))
@@ -216,9 +231,21 @@ async fn authenticate(
 ) -> Response {
     use auth::Verdict;
     let (challenge, message) = match gate.auth.judge(req.headers()) {
-        Verdict::Allowed(caller) => {
+        Verdict::Allowed(caller, token) => {
+            if let Some(conn) = req.extensions().get::<Arc<connections::Connection>>() {
+                conn.prove();
+            }
+            let owner = Owner {
+                token,
+                identity: caller.identity.clone(),
+            };
             req.extensions_mut().insert(caller);
-            return next.run(req).await;
+            return match &gate.sessions {
+                Some(owners) if req.uri().path() == "/mcp" => {
+                    in_own_session(&gate, owners, owner, req, next).await
+                }
+                _ => next.run(req).await,
+            };
         }
         Verdict::BadIdentity(reason) => {
             return text(StatusCode::BAD_REQUEST, format!("pier: {reason}"));
@@ -242,6 +269,51 @@ async fn authenticate(
     );
     r
 }
+
+/// Lets a request naming a session through only if its caller created that session, and binds
+/// a session created by this request to its caller.
+async fn in_own_session(
+    gate: &Gate,
+    owners: &Arc<SessionOwners>,
+    owner: Owner,
+    req: Request,
+    next: Next,
+) -> Response {
+    let named = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(id) = &named
+        && !owners.allows(id, &owner)
+    {
+        gate.ops.metrics.rejected(Rejection::ForeignSession);
+        tracing::warn!(
+            identity = owner.identity.as_deref().unwrap_or("-"),
+            method = %req.method(),
+            "refused a request naming another caller's session"
+        );
+        return text(StatusCode::NOT_FOUND, "pier: session not found".into());
+    }
+    let deleting = req.method() == axum::http::Method::DELETE;
+    let response = next.run(req).await;
+    match named {
+        None => {
+            if let Some(id) = response
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+            {
+                owners.bind(id, owner);
+            }
+        }
+        Some(id) if deleting && response.status().is_success() => owners.forget(&id),
+        Some(_) => {}
+    }
+    response
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// 200 once every plugin has finished loading (failed ones included: they are reported, not
 /// retried), 503 while some are still compiling.

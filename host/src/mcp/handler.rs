@@ -138,6 +138,7 @@ impl PierHandler {
             .meta
             .0
             .iter()
+            .filter(|(k, _)| k.as_str() != super::exact_numbers::META_KEY)
             .map(|(k, v)| (format!("mcp.meta.{k}"), v.to_string()))
             .collect();
         CallContext {
@@ -378,10 +379,10 @@ impl ServerHandler for PierHandler {
                 limited.retry_in.as_secs_f64()
             ))));
         }
-        let arguments = match args {
-            Some(a) => serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
-            None => "{}".into(),
-        };
+        let arguments = super::exact_numbers::arguments_text(
+            args,
+            ctx.meta.0.get(super::exact_numbers::META_KEY),
+        );
         let cx = self.call_context(&ctx, &caller);
         let span = tracing::info_span!("tool", plugin = %plugin.name, tool = %tool, id = %cx.request_id, identity = %caller.label());
         async move {

@@ -2,6 +2,7 @@
 //! conversions between WIT records and MCP types, and the transports.
 
 pub mod convert;
+pub(crate) mod exact_numbers;
 mod handler;
 mod notifications;
 pub mod stdio;

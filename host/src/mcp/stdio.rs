@@ -15,11 +15,14 @@
 use std::io::{BufRead, Write};
 
 use rmcp::ServiceExt;
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::RoleServer;
 use rmcp::transport::Transport;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::PierHandler;
 
@@ -27,6 +30,14 @@ use super::PierHandler;
 const MAX_LINE: usize = 64 * 1024 * 1024;
 /// Parsed messages waiting for rmcp; the reader blocks (and stops reading stdin) beyond this.
 const INBOX: usize = 256;
+/// Answers waiting for stdout; rmcp waits to send beyond this (see `GuardedStdio::send`).
+const OUTBOX: usize = 256;
+/// Requests handed to rmcp and not yet answered (see [`InFlight`]).
+const IN_FLIGHT: usize = 512;
+/// A read buffer larger than this is given back after its line.
+const KEEP_CAPACITY: usize = 1 << 20;
+/// How long answers may take to be written once stdin has closed.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What to do with one input line.
 enum Verdict {
@@ -43,6 +54,9 @@ fn judge(line: &str) -> Verdict {
     if line.trim().is_empty() {
         return Verdict::Ignore;
     }
+    // A tools/call with long numbers gets their exact text in its _meta (exact_numbers).
+    let carried = super::exact_numbers::carry(line);
+    let line = carried.as_deref().unwrap_or(line);
     // Fast path: one typed parse for every well-formed message, which rmcp then uses as is.
     // Only a message that fails it is parsed again, generically, to choose the error.
     let why = match serde_json::from_str::<ClientJsonRpcMessage>(line) {
@@ -73,26 +87,76 @@ fn judge(line: &str) -> Verdict {
     }
 }
 
+/// Reads one line (up to and including its `\n`) into `raw`, keeping at most [`MAX_LINE`]
+/// bytes: past that the rest of the line is read and thrown away, so an endless line costs no
+/// memory. `None` at the end of input; `Some(true)` when the line was too long.
+fn read_line(input: &mut impl BufRead, raw: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    raw.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        if !too_long {
+            if raw.len() + chunk.len() > MAX_LINE {
+                too_long = true;
+                raw.clear();
+                raw.shrink_to(KEEP_CAPACITY);
+            } else {
+                raw.extend_from_slice(chunk);
+            }
+        }
+        let used = chunk.len();
+        input.consume(used);
+        if done {
+            return Ok(Some(too_long));
+        }
+    }
+}
+
 /// Reads stdin until it closes: good messages to `inbox`, answers for bad ones to `outbox`.
-fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: std::sync::mpsc::Sender<String>) {
+fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<String>) {
     let stdin = std::io::stdin();
     let mut stdin = stdin.lock();
     let mut raw = Vec::new();
     loop {
-        raw.clear();
-        match stdin.read_until(b'\n', &mut raw) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        // A huge message leaves a huge buffer behind; give the memory back.
+        if raw.capacity() > KEEP_CAPACITY {
+            raw = Vec::new();
         }
-        if raw.len() > MAX_LINE {
-            let _ = outbox.send(error(Value::Null, -32600, "message too large".into()).to_string());
+        let too_long = match read_line(&mut stdin, &mut raw) {
+            Ok(Some(t)) => t,
+            Ok(None) | Err(_) => break,
+        };
+        if too_long {
+            let answer = error(
+                Value::Null,
+                -32600,
+                format!("message too large: lines are limited to {MAX_LINE} bytes"),
+            );
+            if outbox.blocking_send(answer.to_string()).is_err() {
+                break;
+            }
             continue;
         }
         let line = match std::str::from_utf8(&raw) {
             Ok(l) => l,
             Err(e) => {
                 let answer = error(Value::Null, -32700, format!("parse error: not UTF-8 ({e})"));
-                let _ = outbox.send(answer.to_string());
+                if outbox.blocking_send(answer.to_string()).is_err() {
+                    break;
+                }
                 continue;
             }
         };
@@ -104,18 +168,21 @@ fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: std::sync::mpsc
             }
             Verdict::Answer(v) => {
                 tracing::warn!("answered a malformed message: {v}");
-                let _ = outbox.send(v.to_string());
+                if outbox.blocking_send(v.to_string()).is_err() {
+                    break;
+                }
             }
             Verdict::Ignore => {}
         }
     }
 }
 
-/// Owns stdout: writes each line, flushing whenever nothing else is queued.
-fn write_stdout(lines: std::sync::mpsc::Receiver<String>) {
+/// Owns stdout: writes each line, flushing whenever nothing else is queued. Ends when every
+/// sender is gone or stdout is closed; `done` is dropped then.
+fn write_stdout(mut lines: mpsc::Receiver<String>, done: tokio::sync::oneshot::Sender<()>) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    while let Ok(first) = lines.recv() {
+    while let Some(first) = lines.blocking_recv() {
         let mut next = Some(first);
         while let Some(line) = next {
             if out.write_all(line.as_bytes()).is_err() || out.write_all(b"\n").is_err() {
@@ -127,12 +194,52 @@ fn write_stdout(lines: std::sync::mpsc::Receiver<String>) {
             return;
         }
     }
+    drop(done);
 }
 
 /// rmcp's view of stdin and stdout.
 struct GuardedStdio {
     inbox: mpsc::Receiver<ClientJsonRpcMessage>,
-    outbox: std::sync::mpsc::Sender<String>,
+    outbox: mpsc::Sender<String>,
+    in_flight: InFlight,
+}
+
+/// Requests taken from the client and not yet answered, bounded. rmcp sends each answer from a
+/// task of its own, so a bounded outbox alone would only move the queue into waiting tasks: the
+/// bound that holds is on the requests handed to rmcp. At the bound, `receive` waits, the inbox
+/// fills and pier stops reading stdin; a client that never reads its answers costs at most
+/// [`IN_FLIGHT`] of them.
+#[derive(Clone)]
+struct InFlight {
+    slots: Arc<Semaphore>,
+    held: Arc<Mutex<HashMap<String, OwnedSemaphorePermit>>>,
+}
+
+impl InFlight {
+    fn new() -> Self {
+        InFlight {
+            slots: Arc::new(Semaphore::new(IN_FLIGHT)),
+            held: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Waits for a slot for the request `id` (a repeated id keeps one slot).
+    async fn take(&self, id: String) {
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return;
+        };
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(id, permit);
+        }
+    }
+
+    /// Frees the slot of request `id`: answered, or cancelled by the client (rmcp then drops
+    /// the answer without sending it).
+    fn done(&self, id: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(id);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,14 +257,40 @@ impl Transport<RoleServer> for GuardedStdio {
         &mut self,
         item: ServerJsonRpcMessage,
     ) -> impl Future<Output = Result<(), StdioError>> + Send + 'static {
-        let sent = serde_json::to_string(&item)
-            .map_err(StdioError::from)
-            .and_then(|line| self.outbox.send(line).map_err(|_| StdioError::Closed));
-        std::future::ready(sent)
+        // Bounded: when the client stops reading stdout, sending waits, rmcp stops taking
+        // requests, the inbox fills and pier stops reading stdin, instead of queueing answers
+        // without end.
+        let outbox = self.outbox.clone();
+        let answered = match &item {
+            JsonRpcMessage::Response(r) => Some(r.id.to_string()),
+            JsonRpcMessage::Error(e) => e.id.as_ref().map(ToString::to_string),
+            _ => None,
+        };
+        let in_flight = self.in_flight.clone();
+        let line = serde_json::to_string(&item);
+        async move {
+            let sent = outbox.send(line?).await.map_err(|_| StdioError::Closed);
+            if let Some(id) = answered {
+                in_flight.done(&id);
+            }
+            sent
+        }
     }
 
-    fn receive(&mut self) -> impl Future<Output = Option<ClientJsonRpcMessage>> + Send {
-        self.inbox.recv()
+    async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
+        let message = self.inbox.recv().await?;
+        match &message {
+            JsonRpcMessage::Request(r) => self.in_flight.take(r.id.to_string()).await,
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    self.in_flight.done(&id.to_string());
+                }
+            }
+            _ => {}
+        }
+        Some(message)
     }
 
     async fn close(&mut self) -> Result<(), StdioError> {
@@ -169,7 +302,9 @@ impl Transport<RoleServer> for GuardedStdio {
 /// Serves `handler` on this process's stdin and stdout until stdin closes.
 pub async fn serve(handler: PierHandler) -> Result<(), String> {
     let (inbox_tx, inbox) = mpsc::channel(INBOX);
-    let (outbox, lines) = std::sync::mpsc::channel::<String>();
+    let (outbox, lines) = mpsc::channel::<String>(OUTBOX);
+    let (stdin_done, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    let (stdout_done, stdout_closed) = tokio::sync::oneshot::channel::<()>();
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
             .name(name.into())
@@ -179,20 +314,40 @@ pub async fn serve(handler: PierHandler) -> Result<(), String> {
     let answers = outbox.clone();
     spawn(
         "pier-stdin",
-        Box::new(move || read_stdin(inbox_tx, answers)),
+        Box::new(move || {
+            read_stdin(inbox_tx, answers);
+            drop(stdin_done);
+        }),
     )?;
-    let writer = spawn("pier-stdout", Box::new(move || write_stdout(lines)))?;
+    spawn(
+        "pier-stdout",
+        Box::new(move || write_stdout(lines, stdout_done)),
+    )?;
 
-    let transport = GuardedStdio { inbox, outbox };
+    let transport = GuardedStdio {
+        inbox,
+        outbox,
+        in_flight: InFlight::new(),
+    };
     let service = handler.serve(transport).await.map_err(|e| e.to_string())?;
-    let result = service.waiting().await.map_err(|e| e.to_string());
+    // Once stdin has closed, the client is done sending. Answers still queued get a moment to
+    // be written; a client that closed stdin and never reads stdout must not keep pier alive.
+    let gave_up = async {
+        let _ = stdin_closed.await;
+        tokio::time::sleep(EXIT_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = service.waiting() => r.map(|_| ()).map_err(|e| e.to_string()),
+        () = gave_up => {
+            tracing::warn!("stdin closed and the remaining answers could not be written within {EXIT_GRACE:?}; exiting");
+            Ok(())
+        }
+    };
     // The service has dropped the transport; once the reader's copy of the outbox is gone too
     // (stdin closed), the writer drains what is queued and ends. Wait for it so every answer is
-    // on stdout before the process exits. If the service ended with stdin still open, the reader
-    // keeps its copy; do not wait for ever then.
-    let joined = tokio::task::spawn_blocking(move || writer.join());
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), joined).await;
-    result.map(|_| ())
+    // on stdout before the process exits, but not for ever (stdout may not be read).
+    let _ = tokio::time::timeout(EXIT_GRACE, stdout_closed).await;
+    result
 }
 
 #[cfg(test)]
@@ -214,6 +369,18 @@ mod tests {
         let bad = answer(r#"{"jsonrpc":"2.0","id":7}"#);
         assert_eq!(bad["error"]["code"], -32600);
         assert_eq!(bad["id"], 7);
+    }
+
+    #[test]
+    fn an_endless_line_is_cut_while_reading() {
+        let mut input =
+            std::io::Cursor::new([vec![b'x'; MAX_LINE + 10], b"\n{\"a\":1}\n".to_vec()].concat());
+        let mut raw = Vec::new();
+        assert_eq!(read_line(&mut input, &mut raw).ok(), Some(Some(true)));
+        assert!(raw.capacity() <= MAX_LINE, "the long line was kept");
+        assert_eq!(read_line(&mut input, &mut raw).ok(), Some(Some(false)));
+        assert_eq!(raw, b"{\"a\":1}\n");
+        assert_eq!(read_line(&mut input, &mut raw).ok(), Some(None));
     }
 
     #[test]

@@ -27,17 +27,23 @@ pub struct AuditConfig {
     pub redact: Vec<String>,
 }
 
-/// Argument names (lower-cased, compared as substrings) whose values never reach the log.
+/// Argument names whose values never reach the log, compared as substrings of the name
+/// lower-cased with `-` and `_` removed (so `api-key`, `x-api-key`, `privateKey`, `session_key`
+/// all match).
 const SECRET_NAMES: &[&str] = &[
     "password",
     "passwd",
+    "passphrase",
+    "pwd",
     "secret",
     "token",
-    "api_key",
     "apikey",
     "authorization",
     "credential",
-    "private_key",
+    "privatekey",
+    "sessionkey",
+    "accesskey",
+    "signingkey",
     "cookie",
 ];
 /// Strings longer than this are cut in the log (the digest still covers them whole).
@@ -162,8 +168,13 @@ impl AuditLog {
     }
 
     fn is_secret(&self, key: &str) -> bool {
-        let key = key.to_lowercase();
-        SECRET_NAMES.iter().any(|s| key.contains(s)) || self.extra.iter().any(|s| key.contains(s))
+        let lower = key.to_lowercase();
+        let folded: String = lower.chars().filter(|c| *c != '-' && *c != '_').collect();
+        SECRET_NAMES.iter().any(|s| folded.contains(s))
+            || self
+                .extra
+                .iter()
+                .any(|s| lower.contains(s.as_str()) || folded.contains(s.as_str()))
     }
 
     fn redact_map(&self, map: &Map<String, Value>, cut: bool) -> Map<String, Value> {
@@ -183,13 +194,93 @@ impl AuditLog {
         match v {
             Value::Object(m) => Value::Object(self.redact_map(m, cut)),
             Value::Array(a) => Value::Array(a.iter().map(|x| self.redact_value(x, cut)).collect()),
-            Value::String(s) if cut && s.chars().count() > MAX_STRING => {
-                let head: String = s.chars().take(MAX_STRING).collect();
-                Value::String(format!("{head}… ({} chars)", s.chars().count()))
+            Value::String(s) => {
+                let s = redact_text(s);
+                if cut && s.chars().count() > MAX_STRING {
+                    let head: String = s.chars().take(MAX_STRING).collect();
+                    Value::String(format!("{head}… ({} chars)", s.chars().count()))
+                } else {
+                    Value::String(s.into_owned())
+                }
             }
             other => other.clone(),
         }
     }
+}
+
+/// Passwords inside values: the password of a URL (`postgres://user:PASS@host`), SQL's
+/// `PASSWORD '…'`, and `password=…` in connection strings (libpq's `key=value` form or a query
+/// string). Only these shapes: an argument that is itself a secret is caught by its name.
+fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("://") && !lower.contains("password") && !lower.contains("pwd") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // Byte ranges of secrets, found on the lower-cased copy (same byte offsets: ASCII only
+    // changes case).
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let bytes = lower.as_bytes();
+    // scheme://user:PASS@host
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("://") {
+        let start = from + at + 3;
+        let end = lower[start..]
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
+            .map_or(lower.len(), |e| start + e);
+        if let Some(atsign) = lower[start..end].rfind('@')
+            && let Some(colon) = lower[start..start + atsign].find(':')
+        {
+            cuts.push((start + colon + 1, start + atsign));
+        }
+        from = end.max(start);
+    }
+    // password 'x' / PASSWORD "x" / password=x / pwd=x / password: x
+    for word in ["password", "pwd"] {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(word) {
+            let mut i = from + at + word.len();
+            from = i;
+            while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'=' || bytes[i] == b':') {
+                i += 1;
+            }
+            if i == from || i >= bytes.len() {
+                continue;
+            }
+            let (start, end) = match bytes[i] {
+                q @ (b'\'' | b'"') => {
+                    let close = lower[i + 1..]
+                        .find(q as char)
+                        .map_or(lower.len(), |e| i + 1 + e);
+                    (i + 1, close)
+                }
+                _ => {
+                    let end = lower[i..]
+                        .find(|c: char| c.is_whitespace() || c == '&' || c == ';' || c == ',')
+                        .map_or(lower.len(), |e| i + e);
+                    (i, end)
+                }
+            };
+            if end > start {
+                cuts.push((start, end));
+            }
+        }
+    }
+    if cuts.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    cuts.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in cuts {
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str("[redacted]");
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    std::borrow::Cow::Owned(out)
 }
 
 fn open_append(path: &Path) -> Result<std::fs::File, String> {
@@ -229,6 +320,47 @@ mod tests {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn secret_names_in_any_spelling_and_passwords_in_values() {
+        let log = AuditLog {
+            path: PathBuf::new(),
+            extra: Vec::new(),
+            sender: Mutex::new(None),
+        };
+        for name in [
+            "privateKey",
+            "api-key",
+            "x-api-key",
+            "passphrase",
+            "pwd",
+            "sessionKey",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(log.is_secret(name), "{name}");
+        }
+        for name in ["sql", "path", "keyword", "author"] {
+            assert!(!log.is_secret(name), "{name}");
+        }
+        for (value, secret) in [
+            ("postgres://u:PASS@h/db", "PASS"),
+            ("see https://bob:hunter2@example.com/x and more", "hunter2"),
+            ("ALTER ROLE x PASSWORD 'topsecret'", "topsecret"),
+            ("CREATE USER y WITH PASSWORD \"dq-secret\"", "dq-secret"),
+            ("host=db user=u password=plain1 dbname=x", "plain1"),
+            ("Server=db;Uid=u;Pwd=semi2;", "semi2"),
+            ("https://h/cb?user=a&password=qs3&x=1", "qs3"),
+        ] {
+            let out = redact_text(value);
+            assert!(!out.contains(secret), "{value} -> {out}");
+            assert!(out.contains("[redacted]"), "{value} -> {out}");
+        }
+        assert_eq!(redact_text("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            redact_text("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub enum Rejection {
     Unauthorized,
     ForbiddenHost,
     ForbiddenOrigin,
+    /// A session id presented by someone other than its creator.
+    ForeignSession,
+    /// A connection closed to make room, or refused, at `[http].max_connections`.
+    ConnectionLimit,
 }
 
 impl Rejection {
@@ -72,6 +76,8 @@ impl Rejection {
             Rejection::Unauthorized => "unauthorized",
             Rejection::ForbiddenHost => "forbidden_host",
             Rejection::ForbiddenOrigin => "forbidden_origin",
+            Rejection::ForeignSession => "foreign_session",
+            Rejection::ConnectionLimit => "connection_limit",
         }
     }
 }

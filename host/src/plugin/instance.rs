@@ -109,7 +109,7 @@ pub enum CallError {
         manifest: String,
     },
     #[error(
-        "{plugin} is failing: it crashed or timed out {failures} times within {window:?}, so pier stops calling it for a while; retry in {retry_in_s} s. Its log (stderr) says why; the thresholds are [limits].failures, failure_window and cooldown in {manifest}"
+        "{plugin} is failing: it timed out or could not start {failures} times within {window:?}, so pier stops calling it for a while; retry in {retry_in_s} s. pier's log says why; the thresholds are [limits].failures, failure_window and cooldown in {manifest}"
     )]
     CircuitOpen {
         plugin: String,
@@ -176,11 +176,19 @@ impl LoadedPlugin {
         if crashed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
+        // What opens the circuit is what makes every caller wait: calls that run out their time
+        // and instances that cannot start. A trap or a memory overrun is answered at once and
+        // is most often caused by that call's input (a tree too deep, a file too big), so one
+        // caller sending such inputs must not shut the plugin off for everyone.
+        let unhealthy = matches!(
+            result,
+            Err(CallError::Timeout { .. } | CallError::Instantiate { .. })
+        );
         // A busy refusal says nothing about the plugin's health; everything else does.
         if matches!(result, Err(CallError::Busy { .. })) {
             self.breaker.abandon();
         } else {
-            self.breaker.record(crashed);
+            self.breaker.record(unhealthy);
         }
         result
     }
@@ -190,7 +198,7 @@ impl LoadedPlugin {
         op: Op<'_>,
         scope: Option<CallScope>,
     ) -> Result<OpResult, CallError> {
-        let _permit = self.admit().await?;
+        let permit = self.admit().await?;
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         let mut inst = match idle {
             Some(i) => i,
@@ -201,20 +209,49 @@ impl LoadedPlugin {
         inst.store.data().sandbox.denials.take();
         inst.store.set_epoch_deadline(1);
         inst.store.epoch_deadline_async_yield_and_update(1);
+        let recorded = inst.store.data().sandbox.denials.clone();
 
         let limits = self.manifest.limits;
         let manifest = || self.manifest.path.display().to_string();
-        let outcome = tokio::time::timeout(limits.timeout, dispatch(&mut inst, op)).await;
-        let denials = inst.store.data().sandbox.denials.take();
+        // The guest runs on a thread of its own, not on a tokio worker: WASI file calls block
+        // the thread they run on (`allow_blocking_current_thread`, far cheaper than a hop per
+        // call for local files), and an `open` of a FIFO or a read on a stalled network mount
+        // may block for ever. There it holds only its own thread and instance slot (the permit
+        // goes with it), the time limit is kept here, and pier's other work carries on. When
+        // the limit passes the call is answered at once; the thread drops the instance as soon
+        // as its syscall returns.
+        let job = Job::from(op);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let _stop_when_dropped = stop.clone().drop_guard();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let outcome = runtime.block_on(async {
+                tokio::select! {
+                    r = dispatch(&mut inst, job) => Some(r),
+                    () = stop.cancelled() => None,
+                }
+            });
+            if let Some(result) = outcome {
+                let _ = answer.send((inst, result));
+            }
+        });
+        let outcome = tokio::time::timeout(limits.timeout, answered).await;
+        let denials = recorded.take();
         self.denials
             .fetch_add(denials.len() as u64, Ordering::Relaxed);
-        let result = match outcome {
+        match outcome {
             Err(_elapsed) => Err(CallError::Timeout {
                 plugin: self.name.clone(),
                 limit: limits.timeout,
                 manifest: manifest(),
             }),
-            Ok(Err(trap)) => {
+            Ok(Err(_)) => Err(CallError::Trap {
+                plugin: self.name.clone(),
+                reason: "the call's thread ended without an answer".into(),
+            }),
+            Ok(Ok((inst, Err(trap)))) => {
                 if inst.store.data().limiter.exceeded {
                     Err(CallError::Memory {
                         plugin: self.name.clone(),
@@ -228,7 +265,7 @@ impl LoadedPlugin {
                     })
                 }
             }
-            Ok(Ok(result)) => {
+            Ok(Ok((mut inst, Ok(result)))) => {
                 let size = result_size(&result);
                 if size > limits.result_size {
                     Err(CallError::TooLarge {
@@ -245,36 +282,39 @@ impl LoadedPlugin {
                     Ok(explain_denials(result, &denials))
                 }
             }
-        };
+        }
         // Instances that failed are dropped here; only clean ones went back to `idle`.
-        result
     }
 
-    /// Waits for a free instance slot, unless `[limits].queue` calls are already waiting.
-    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
-        if let Ok(permit) = self.permits.try_acquire() {
+    /// Waits for a free instance slot, unless `[limits].queue` calls are already waiting, and
+    /// no longer than the call's time limit (a slot stays taken while its call's thread is
+    /// stuck in a syscall).
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Ok(permit);
         }
         let limits = self.manifest.limits;
         let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
         let _guard = Waiting(&self.waiting);
+        let busy = || CallError::Busy {
+            plugin: self.name.clone(),
+            running: limits.instances,
+            waiting,
+            manifest: self.manifest.path.display().to_string(),
+        };
         if waiting >= limits.queue {
-            return Err(CallError::Busy {
-                plugin: self.name.clone(),
-                running: limits.instances,
-                waiting,
-                manifest: self.manifest.path.display().to_string(),
-            });
+            return Err(busy());
         }
-        // The semaphore is never closed, so acquire only fails if it were; treat that as a
-        // (never expected) instantiation failure rather than panicking.
-        self.permits
-            .acquire()
-            .await
-            .map_err(|e| CallError::Instantiate {
+        match tokio::time::timeout(limits.timeout, self.permits.clone().acquire_owned()).await {
+            Err(_) => Err(busy()),
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed, so acquire only fails if it were; treat that as a
+            // (never expected) instantiation failure rather than panicking.
+            Ok(Err(e)) => Err(CallError::Instantiate {
                 plugin: self.name.clone(),
                 reason: e.to_string(),
-            })
+            }),
+        }
     }
 
     /// Creates a fresh instance with its own WASI context built from the manifest.
@@ -337,44 +377,121 @@ impl LoadedPlugin {
     }
 }
 
-async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult> {
+/// An [`Op`] with everything it borrows owned, so it can go to the call's thread.
+enum Job {
+    ListTools,
+    CallTool {
+        cx: CallContext,
+        name: String,
+        arguments: String,
+    },
+    ListResources {
+        cx: CallContext,
+    },
+    ListTemplates,
+    ReadResource {
+        cx: CallContext,
+        uri: String,
+    },
+    ListPrompts,
+    GetPrompt {
+        cx: CallContext,
+        name: String,
+        arguments: Vec<(String, String)>,
+    },
+    Complete {
+        cx: CallContext,
+        target: CompletionTarget,
+        argument: String,
+        value: String,
+        context: Vec<(String, String)>,
+    },
+}
+
+impl From<Op<'_>> for Job {
+    fn from(op: Op<'_>) -> Self {
+        match op {
+            Op::ListTools => Job::ListTools,
+            Op::CallTool {
+                cx,
+                name,
+                arguments,
+            } => Job::CallTool {
+                cx: cx.clone(),
+                name: name.to_string(),
+                arguments: arguments.to_string(),
+            },
+            Op::ListResources { cx } => Job::ListResources { cx: cx.clone() },
+            Op::ListTemplates => Job::ListTemplates,
+            Op::ReadResource { cx, uri } => Job::ReadResource {
+                cx: cx.clone(),
+                uri: uri.to_string(),
+            },
+            Op::ListPrompts => Job::ListPrompts,
+            Op::GetPrompt {
+                cx,
+                name,
+                arguments,
+            } => Job::GetPrompt {
+                cx: cx.clone(),
+                name: name.to_string(),
+                arguments: arguments.to_vec(),
+            },
+            Op::Complete {
+                cx,
+                target,
+                argument,
+                value,
+                context,
+            } => Job::Complete {
+                cx: cx.clone(),
+                target: target.clone(),
+                argument: argument.to_string(),
+                value: value.to_string(),
+                context: context.to_vec(),
+            },
+        }
+    }
+}
+
+async fn dispatch(inst: &mut Instance, job: Job) -> wasmtime::Result<OpResult> {
     let store = &mut inst.store;
-    Ok(match op {
-        Op::ListTools => OpResult::Tools(inst.tools.call_list_tools(store).await?),
-        Op::CallTool {
+    Ok(match job {
+        Job::ListTools => OpResult::Tools(inst.tools.call_list_tools(store).await?),
+        Job::CallTool {
             cx,
             name,
             arguments,
         } => OpResult::Call(
             inst.tools
-                .call_call_tool(store, cx, name, arguments)
+                .call_call_tool(store, &cx, &name, &arguments)
                 .await?,
         ),
-        Op::ListResources { cx } => match &inst.resources {
-            Some(r) => OpResult::Resources(r.call_list_resources(store, cx).await?),
+        Job::ListResources { cx } => match &inst.resources {
+            Some(r) => OpResult::Resources(r.call_list_resources(store, &cx).await?),
             None => OpResult::Unsupported,
         },
-        Op::ListTemplates => match &inst.resources {
+        Job::ListTemplates => match &inst.resources {
             Some(r) => OpResult::Templates(r.call_list_templates(store).await?),
             None => OpResult::Unsupported,
         },
-        Op::ReadResource { cx, uri } => match &inst.resources {
-            Some(r) => OpResult::Read(r.call_read_resource(store, cx, uri).await?),
+        Job::ReadResource { cx, uri } => match &inst.resources {
+            Some(r) => OpResult::Read(r.call_read_resource(store, &cx, &uri).await?),
             None => OpResult::Unsupported,
         },
-        Op::ListPrompts => match &inst.prompts {
+        Job::ListPrompts => match &inst.prompts {
             Some(p) => OpResult::Prompts(p.call_list_prompts(store).await?),
             None => OpResult::Unsupported,
         },
-        Op::GetPrompt {
+        Job::GetPrompt {
             cx,
             name,
             arguments,
         } => match &inst.prompts {
-            Some(p) => OpResult::Prompt(p.call_get_prompt(store, cx, name, arguments).await?),
+            Some(p) => OpResult::Prompt(p.call_get_prompt(store, &cx, &name, &arguments).await?),
             None => OpResult::Unsupported,
         },
-        Op::Complete {
+        Job::Complete {
             cx,
             target,
             argument,
@@ -382,7 +499,7 @@ async fn dispatch(inst: &mut Instance, op: Op<'_>) -> wasmtime::Result<OpResult>
             context,
         } => match &inst.completions {
             Some(c) => OpResult::Completions(
-                c.call_complete(store, cx, target, argument, value, context)
+                c.call_complete(store, &cx, &target, &argument, &value, &context)
                     .await?,
             ),
             None => OpResult::Unsupported,

@@ -81,7 +81,7 @@ pub struct LoadedPlugin {
     pub(super) exports: Exports,
     pub(super) identity: Arc<PluginIdentity>,
     pub(super) idle: Mutex<Vec<Instance>>,
-    pub(super) permits: Semaphore,
+    pub(super) permits: Arc<Semaphore>,
     /// Calls waiting for a permit; bounded by `[limits].queue`.
     pub(super) waiting: AtomicU32,
     pub(super) grants: PluginGrants,
@@ -179,7 +179,7 @@ impl LoadedPlugin {
             config: manifest.config.clone(),
         });
         let mut plugin = LoadedPlugin {
-            permits: Semaphore::new(manifest.limits.instances as usize),
+            permits: Arc::new(Semaphore::new(manifest.limits.instances as usize)),
             waiting: AtomicU32::new(0),
             grants: PluginGrants::new(&name, &manifest),
             breaker: Breaker::new(

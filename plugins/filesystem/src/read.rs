@@ -6,7 +6,7 @@ use pier_sdk::{CallResult, Content, Value, json};
 use serde::Deserialize;
 
 use crate::roots::{io_error, resolve};
-use crate::util::{cut, iso8601, looks_binary, sha256_hex};
+use crate::util::{cut, iso8601, looks_binary, open_regular, read_regular, sha256_hex};
 use crate::{ToolError, config_usize};
 
 /// Files larger than this are not read whole (no hash, no line count): only the requested part.
@@ -109,16 +109,17 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
             r.path.display()
         )));
     }
+    let (file, meta) = open_regular(&r.path).map_err(|e| io_error(&r.path, e))?;
     let total_bytes = meta.len();
     let path = r.path.display().to_string();
 
     if let Some(start) = a.byte_offset {
-        return read_window(&r.path, path, start, max, total_bytes);
+        return read_window(file, &r.path, path, start, max, total_bytes);
     }
 
     if total_bytes > WHOLE_FILE_LIMIT {
         // Huge file: read only a window from the start (or the end, for tail).
-        let mut f = std::fs::File::open(&r.path).map_err(|e| io_error(&r.path, e))?;
+        let mut f = file;
         let window = max as u64;
         if a.tail.is_some() {
             f.seek(SeekFrom::End(-(window.min(total_bytes) as i64)))
@@ -147,7 +148,10 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
         });
     }
 
-    let data = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let mut data = Vec::with_capacity(total_bytes as usize);
+    let mut file = file;
+    file.read_to_end(&mut data)
+        .map_err(|e| io_error(&r.path, e))?;
     if looks_binary(&data) {
         return Err(binary(&path));
     }
@@ -184,6 +188,7 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
 
 /// Reads bytes `[start, start + max)`, widened or narrowed to UTF-8 character boundaries.
 fn read_window(
+    mut f: std::fs::File,
     file: &std::path::Path,
     path: String,
     start: u64,
@@ -195,7 +200,6 @@ fn read_window(
             "byteOffset {start} is past the end of the file ({total_bytes} bytes)"
         )));
     }
-    let mut f = std::fs::File::open(file).map_err(|e| io_error(file, e))?;
     f.seek(SeekFrom::Start(start))
         .map_err(|e| io_error(file, e))?;
     let mut buf = Vec::new();
@@ -325,7 +329,7 @@ pub fn read_media_file(args: Value) -> Result<CallResult, ToolError> {
             meta.len()
         )));
     }
-    let data = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let data = read_regular(&r.path).map_err(|e| io_error(&r.path, e))?;
     let path = r.path.display().to_string();
     let (kind, mime) = media_kind(&path);
     let size = data.len();

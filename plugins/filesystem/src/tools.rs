@@ -107,11 +107,11 @@ pub fn all() -> Vec<Tool> {
             .title("List directory with sizes")
             .input_schema(obj(json!({"path": path_prop(), "sortBy": {"type": "string", "enum": ["name", "size"], "default": "name"}}), &["path"]))
             .output_schema(entries_output(true))),
-        ro(Tool::new("directory_tree", "A recursive JSON tree of a directory, bounded by maxDepth (default 10) and maxEntries (default 2000), skipping .gitignore'd paths by default. Says when it was truncated.")
+        ro(Tool::new("directory_tree", "A recursive JSON tree of a directory, bounded by maxDepth (default 10, at most 50) and maxEntries (default 2000), skipping .gitignore'd paths by default. Says when it was truncated.")
             .title("Directory tree")
             .input_schema(obj(merge(json!({
                 "path": path_prop(),
-                "maxDepth": {"type": "integer", "minimum": 1},
+                "maxDepth": {"type": "integer", "minimum": 1, "description": "Levels to descend (at most 50; deeper requests are capped)."},
                 "maxEntries": {"type": "integer", "minimum": 1}
             }), walk_props()), &["path"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "tree": {"type": "array"}, "entries": {"type": "integer"}, "truncated": {"type": "boolean"}}, "required": ["path", "tree", "truncated"]}))),

@@ -34,6 +34,47 @@ pub fn iso8601(t: std::time::SystemTime) -> Option<String> {
     ))
 }
 
+/// Opens `path` for reading only if it is a regular file (after following symlinks). Opening a
+/// FIFO blocks until someone writes to it, and a device or socket is not a file to read: the
+/// type is checked with `stat`, which never blocks on them, before anything is opened.
+pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    let file = std::fs::File::open(path)?;
+    // Between the stat and the open the name may have been swapped for something else; the
+    // handle is what counts.
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Err(not_regular(path, &opened));
+    }
+    Ok((file, opened))
+}
+
+/// Reads a whole regular file (see [`open_regular`]).
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let (mut file, meta) = open_regular(path)?;
+    let mut data = Vec::with_capacity(meta.len().min(64 << 20) as usize);
+    std::io::Read::read_to_end(&mut file, &mut data)?;
+    Ok(data)
+}
+
+fn not_regular(path: &Path, meta: &std::fs::Metadata) -> std::io::Error {
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, socket or device)"
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {what}; the filesystem tools read regular files only",
+            path.display()
+        ),
+    )
+}
+
 /// True when the bytes look binary (a NUL in the first 8 KiB), as git decides.
 pub fn looks_binary(data: &[u8]) -> bool {
     data.iter().take(8192).any(|&b| b == 0)

@@ -93,6 +93,14 @@ fn exclude_set(patterns: &[String]) -> Result<GlobSet, ToolError> {
         .map_err(|e| ToolError::Invalid(format!("bad exclude patterns: {e}")))
 }
 
+/// One open folder of a walk: what is left of its entries, its depth, whether it pushed a
+/// `.gitignore`.
+struct WalkFrame {
+    entries: std::vec::IntoIter<Entry>,
+    depth: usize,
+    pushed: bool,
+}
+
 /// Walk bounds and filters.
 struct Walk {
     exclude: GlobSet,
@@ -152,7 +160,9 @@ impl Walk {
         false
     }
 
-    /// Visits entries depth-first; `visit` gets each entry and its depth (1 = direct child).
+    /// Visits entries depth-first; `visit` gets each entry and its depth (1 = direct child) and
+    /// says whether to descend into it. Iterative, with one frame per open folder, so a tree
+    /// thousands of levels deep cannot exhaust the plugin's call stack.
     fn run(
         &mut self,
         dir: &Path,
@@ -161,23 +171,16 @@ impl Walk {
         ignores: &mut Vec<Gitignore>,
         visit: &mut dyn FnMut(&Entry, usize) -> bool,
     ) -> Result<(), ToolError> {
-        let pushed = match self.load_gitignore(dir) {
-            Some(gi) => {
-                ignores.push(gi);
-                true
-            }
-            None => false,
-        };
-        let entries = match read_dir(dir, rel, false) {
-            Ok(e) => e,
-            // A subfolder we cannot read is skipped; the top level reports its error.
-            Err(e) if depth > 1 => {
-                let _ = e;
-                Vec::new()
-            }
-            Err(e) => return Err(e),
-        };
-        for e in entries {
+        let mut stack = vec![self.open(dir, rel, depth, ignores)?];
+        while let Some(frame) = stack.last_mut() {
+            let depth = frame.depth;
+            let Some(e) = frame.entries.next() else {
+                if frame.pushed {
+                    ignores.pop();
+                }
+                stack.pop();
+                continue;
+            };
             if self.skipped(&e, ignores) {
                 continue;
             }
@@ -189,18 +192,55 @@ impl Walk {
             let descend = visit(&e, depth);
             if descend && e.kind == "directory" {
                 if depth < self.max_depth {
-                    self.run(&e.path, &e.rel, depth + 1, ignores, visit)?;
+                    let child = self.open(&e.path, &e.rel, depth + 1, ignores)?;
+                    stack.push(child);
                 } else {
                     self.truncated = true;
                 }
             }
         }
-        if pushed {
-            ignores.pop();
+        for frame in stack {
+            if frame.pushed {
+                ignores.pop();
+            }
         }
         Ok(())
     }
+
+    /// Opens one folder for [`Walk::run`]: its `.gitignore` (pushed on `ignores`) and entries.
+    /// A subfolder that cannot be read is walked as empty; the top level reports its error.
+    fn open(
+        &self,
+        dir: &Path,
+        rel: &Path,
+        depth: usize,
+        ignores: &mut Vec<Gitignore>,
+    ) -> Result<WalkFrame, ToolError> {
+        let entries = match read_dir(dir, rel, false) {
+            Ok(e) => e,
+            Err(_) if depth > 1 => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let pushed = match self.load_gitignore(dir) {
+            Some(gi) => {
+                ignores.push(gi);
+                true
+            }
+            None => false,
+        };
+        Ok(WalkFrame {
+            entries: entries.into_iter(),
+            depth,
+            pushed,
+        })
+    }
 }
+
+/// Deepest `directory_tree` answer: each level nests two JSON values (a node and its children),
+/// and clients (pier included) refuse JSON nested past 128.
+const MAX_TREE_DEPTH: usize = 50;
+/// Deepest folder `search_files` descends into.
+const MAX_SEARCH_DEPTH: usize = 1_000;
 
 fn default_true() -> bool {
     true
@@ -314,7 +354,7 @@ pub fn directory_tree(args: Value) -> Result<CallResult, ToolError> {
     let mut walk = Walk::new(
         &a.exclude_patterns,
         a.respect_gitignore,
-        a.max_depth.unwrap_or(10).max(1),
+        a.max_depth.unwrap_or(10).clamp(1, MAX_TREE_DEPTH),
         a.max_entries.unwrap_or(2_000).max(1),
     )?;
     // Build the nested tree from the depth-first visit order using a stack of open folders.
@@ -382,7 +422,7 @@ pub fn search_files(args: Value) -> Result<CallResult, ToolError> {
     let mut walk = Walk::new(
         &a.exclude_patterns,
         a.respect_gitignore,
-        a.max_depth.unwrap_or(64),
+        a.max_depth.unwrap_or(64).min(MAX_SEARCH_DEPTH),
         100_000,
     )?;
     let mut found = Vec::new();
@@ -467,7 +507,7 @@ pub fn grep(args: Value) -> Result<CallResult, ToolError> {
 
     // Returns true once the match budget is spent.
     let mut search_file = |path: &Path, matches: &mut Vec<Value>, text: &mut Vec<String>| -> bool {
-        let Ok(data) = std::fs::read(path) else {
+        let Ok(data) = crate::util::read_regular(path) else {
             return false;
         };
         if looks_binary(&data) {

@@ -151,7 +151,7 @@ pub fn edit_file(args: Value) -> Result<CallResult, ToolError> {
         ));
     }
     let r = resolve_writable(&a.path)?;
-    let raw = std::fs::read(&r.path).map_err(|e| io_error(&r.path, e))?;
+    let raw = crate::util::read_regular(&r.path).map_err(|e| io_error(&r.path, e))?;
     let before_hash = sha256_hex(&raw);
     if let Some(expected) = &a.expected_sha256
         && !expected.eq_ignore_ascii_case(&before_hash)

@@ -213,27 +213,34 @@ async fn check_role(client: &Client, db: &Database) -> Result<Role, tokio_postgr
             fixes.join("\n  ")
         )
     });
-    let rls_refusal = db.rls.as_ref().and_then(|rls| {
-        if bypass_rls && !superuser {
-            Some(format!(
-                "row-level security is configured for database {:?} (rls_setting = {}), but role \
-                 {name} bypasses it. Run:\n  ALTER ROLE {quoted} NOBYPASSRLS;",
-                db.name, rls.setting
-            ))
-        } else if set_config {
-            Some(format!(
-                "row-level security is configured for database {:?} (rls_setting = {}), but role \
-                 {name} may execute set_config(), so a query could switch to another identity. \
-                 Run (as the owner or a superuser):\n  REVOKE EXECUTE ON FUNCTION \
-                 pg_catalog.set_config(text, text, boolean) FROM PUBLIC;\n  REVOKE EXECUTE ON \
-                 FUNCTION pg_catalog.set_config(text, text, boolean) FROM {quoted};\nand GRANT it \
-                 back to the roles that need it.",
-                db.name, rls.setting
-            ))
-        } else {
-            None
+    let rls_refusal = match &db.rls {
+        None => None,
+        Some(rls) => {
+            let mut problems = Vec::new();
+            if bypass_rls && !superuser {
+                problems.push(Problem {
+                    what: format!("role {name} bypasses row-level security (BYPASSRLS)"),
+                    fixes: vec![format!("ALTER ROLE {quoted} NOBYPASSRLS;")],
+                });
+            }
+            if set_config {
+                problems.push(Problem {
+                    what: format!(
+                        "role {name} may execute set_config(), so a query could switch to another identity"
+                    ),
+                    fixes: vec![
+                        "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;"
+                            .into(),
+                        format!(
+                            "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM {quoted};"
+                        ),
+                    ],
+                });
+            }
+            problems.extend(rls_problems(client, &name, &quoted, &rls.setting, db.writes).await?);
+            (!problems.is_empty()).then(|| rls_refusal_text(db, &rls.setting, &problems))
         }
-    });
+    };
     Ok(Role {
         name,
         server_version,
@@ -241,6 +248,193 @@ async fn check_role(client: &Client, db: &Database) -> Result<Role, tokio_postgr
         rls_refusal,
     })
 }
+
+/// One reason row-level security cannot be trusted with a role, and the SQL that removes it.
+struct Problem {
+    what: String,
+    fixes: Vec<String>,
+}
+
+fn rls_refusal_text(db: &Database, setting: &str, problems: &[Problem]) -> String {
+    let mut text = format!(
+        "row-level security is configured for database {:?} (rls_setting = {setting}), but the \
+         connected role could change its identity or see other identities' sessions, so pier \
+         refuses to serve calls that rely on it:",
+        db.name
+    );
+    for p in problems {
+        text.push_str(&format!("\n- {}", p.what));
+    }
+    text.push_str(
+        "\nRun (as the owner or a superuser), then retry; the role is checked again on the next call:",
+    );
+    for p in problems {
+        for fix in &p.fixes {
+            text.push_str(&format!("\n  {fix}"));
+        }
+    }
+    text.push_str("\nGRANT back to the roles that need it what you revoke from PUBLIC.");
+    text
+}
+
+/// What lets SQL inside one statement run commands that change the identity setting (or read or
+/// cancel other identities' sessions, which all share this role). A `SET` is a command, not a
+/// function call, so revoking `set_config` is not enough:
+///
+/// - `DO` blocks run PL/pgSQL (or another trusted language with an inline handler), where `SET`
+///   and dynamic `EXECUTE` work; `DO` needs only USAGE on the language, which PUBLIC has.
+/// - Functions declared with `SET <setting> = …` change it while they run.
+/// - Functions whose bodies can run `SET`, `RESET`, dynamic `EXECUTE` or `set_config` (a
+///   SECURITY DEFINER one runs them with its owner's rights), and functions in other procedural
+///   languages, which can run any SQL through their SPI.
+/// - With writes, functions the caller could create: CREATE on a schema, or TEMPORARY on the
+///   database (`pg_temp` functions last as long as the shared connection).
+/// - `pg_stat_activity` shows the SQL (with literals) of every session of the same role, and
+///   `pg_cancel_backend`/`pg_terminate_backend` work on them.
+async fn rls_problems(
+    client: &Client,
+    name: &str,
+    quoted: &str,
+    setting: &str,
+    writes: bool,
+) -> Result<Vec<Problem>, tokio_postgres::Error> {
+    let row = client.query_one(RLS_SQL, &[&setting]).await?;
+    let languages: Vec<String> = row.get(0);
+    let with_setting: Vec<String> = row.get(1);
+    let with_commands: Vec<String> = row.get(2);
+    let schemas: Vec<String> = row.get(3);
+    let temp: bool = row.get(4);
+    let database: String = row.get(5);
+    let watch: Vec<String> = row.get(6);
+    let groups: Vec<String> = row.get(7);
+    let mut problems = Vec::new();
+    if !languages.is_empty() {
+        problems.push(Problem {
+            what: format!(
+                "role {name} may run DO blocks in {} (a DO block can run SET)",
+                languages.join(", ")
+            ),
+            fixes: languages
+                .iter()
+                .flat_map(|l| {
+                    let l = quote_ident(l);
+                    [
+                        format!("REVOKE USAGE ON LANGUAGE {l} FROM PUBLIC;"),
+                        format!("REVOKE USAGE ON LANGUAGE {l} FROM {quoted};"),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    for (functions, why) in [
+        (&with_setting, format!("are declared with SET {setting}")),
+        (
+            &with_commands,
+            "can run SET, RESET, dynamic EXECUTE or set_config, or are written in a procedural \
+             language that can run any SQL"
+                .to_string(),
+        ),
+    ] {
+        if functions.is_empty() {
+            continue;
+        }
+        problems.push(Problem {
+            what: format!(
+                "role {name} may execute functions that {why}: {}",
+                functions.join(", ")
+            ),
+            fixes: functions
+                .iter()
+                .flat_map(|f| {
+                    [
+                        format!("REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC;"),
+                        format!("REVOKE EXECUTE ON FUNCTION {f} FROM {quoted};"),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if writes && (!schemas.is_empty() || temp) {
+        let mut fixes: Vec<String> = schemas
+            .iter()
+            .flat_map(|s| {
+                let s = quote_ident(s);
+                [
+                    format!("REVOKE CREATE ON SCHEMA {s} FROM PUBLIC;"),
+                    format!("REVOKE CREATE ON SCHEMA {s} FROM {quoted};"),
+                ]
+            })
+            .collect();
+        if temp {
+            let d = quote_ident(&database);
+            fixes.push(format!("REVOKE TEMPORARY ON DATABASE {d} FROM PUBLIC;"));
+            fixes.push(format!("REVOKE TEMPORARY ON DATABASE {d} FROM {quoted};"));
+        }
+        let mut places: Vec<String> = schemas.iter().map(|s| format!("schema {s}")).collect();
+        if temp {
+            places.push("temporary objects".into());
+        }
+        problems.push(Problem {
+            what: format!(
+                "writes = true and role {name} may create functions ({}), which a later call \
+                 could use to change the setting",
+                places.join(", ")
+            ),
+            fixes,
+        });
+    }
+    if !watch.is_empty() || !groups.is_empty() {
+        let mut fixes: Vec<String> = watch
+            .iter()
+            .map(|f| format!("REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC;"))
+            .collect();
+        fixes.extend(groups.iter().map(|g| format!("REVOKE {g} FROM {quoted};")));
+        let mut powers = watch.clone();
+        powers.extend(groups.iter().map(|g| format!("membership in {g}")));
+        problems.push(Problem {
+            what: format!(
+                "every identity shares role {name}, and it may see or stop the others' sessions \
+                 (their running SQL, with its literals, and cancelling or terminating them): {}",
+                powers.join(", ")
+            ),
+            fixes,
+        });
+    }
+    Ok(problems)
+}
+
+/// One round trip for every RLS check; `$1` is the identity setting's name.
+const RLS_SQL: &str = r#"SELECT
+  ARRAY(SELECT l.lanname::text FROM pg_language l
+        WHERE l.laninline <> 0 AND has_language_privilege(l.oid, 'USAGE') ORDER BY 1),
+  ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+        WHERE p.proconfig IS NOT NULL AND has_function_privilege(p.oid, 'EXECUTE')
+          AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+                      WHERE lower(split_part(c, '=', 1)) = lower($1::text))
+        ORDER BY 1 LIMIT 20),
+  ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+        JOIN pg_language l ON l.oid = p.prolang
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE l.lanname NOT IN ('internal', 'c')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND p.prorettype NOT IN ('pg_catalog.trigger'::regtype, 'pg_catalog.event_trigger'::regtype)
+          AND has_function_privilege(p.oid, 'EXECUTE')
+          AND (l.lanname NOT IN ('sql', 'plpgsql')
+               OR p.prosrc ~* '\m(set_config|execute)\M'
+               OR p.prosrc ~* '(^|;|\mbegin|\mthen|\melse|\mloop|\matomic)\s*(set|reset)\M')
+        ORDER BY 1 LIMIT 20),
+  ARRAY(SELECT n.nspname::text FROM pg_namespace n
+        WHERE has_schema_privilege(n.oid, 'CREATE') AND n.nspname NOT LIKE 'pg\_temp\_%'
+          AND n.nspname NOT LIKE 'pg\_toast%' ORDER BY 1),
+  has_database_privilege(current_database(), 'TEMPORARY'),
+  current_database()::text,
+  ARRAY(SELECT f FROM unnest(ARRAY['pg_catalog.pg_stat_get_activity(integer)',
+                                   'pg_catalog.pg_stat_get_backend_activity(integer)',
+                                   'pg_catalog.pg_cancel_backend(integer)',
+                                   'pg_catalog.pg_terminate_backend(integer, bigint)']) f
+        WHERE has_function_privilege(f, 'EXECUTE')),
+  ARRAY(SELECT g FROM unnest(ARRAY['pg_read_all_stats', 'pg_signal_backend']) g
+        WHERE pg_has_role(current_user, g, 'MEMBER'))"#;
 
 /// An identifier quoted for SQL text shown to the user.
 pub fn quote_ident(name: &str) -> String {

@@ -60,7 +60,9 @@ impl ToSql for BinaryParam {
 }
 
 /// Converts the `params` argument. Arrays become PostgreSQL array literals (`{1,2}`), objects
-/// JSON text; pass a JSON array for a json/jsonb parameter as a string.
+/// JSON text; pass a JSON array for a json/jsonb parameter as a string. Numbers are written as
+/// the client wrote them (serde_json's `arbitrary_precision` is on for this plugin, and pier
+/// passes such arguments through exactly), so a 30-digit integer reaches a `numeric` intact.
 pub fn from_json(params: &[Value]) -> Vec<TextParam> {
     params
         .iter()
@@ -123,6 +125,22 @@ mod tests {
                 Some("true".into()),
                 Some("12345678901234567890".into()),
                 Some("{\"k\":1}".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_beyond_64_bits_stay_exact() {
+        let v: Value = serde_json::from_str(
+            "[12345678901234567890123456789, -98765432109876543210.000000001, [1e400, 2]]",
+        )
+        .expect("json");
+        assert_eq!(
+            texts(v),
+            vec![
+                Some("12345678901234567890123456789".into()),
+                Some("-98765432109876543210.000000001".into()),
+                Some("{1e400,2}".into())
             ]
         );
     }

@@ -1,16 +1,18 @@
 //! Running one statement safely: the transaction around it, the caps on what comes back, and
 //! turning rows into JSON.
 //!
-//! A read is sent as one pipelined exchange: `BEGIN READ ONLY; SET LOCAL statement_timeout …;
-//! SET LOCAL <rls setting> …` (simple protocol, our own text), then the caller's statement through
-//! the extended protocol (which refuses a second statement, so `COMMIT; DROP …` cannot run), then
-//! `ROLLBACK`. Three messages, one round trip; nothing a read does outlives its call.
+//! A read opens with `BEGIN READ ONLY; SET LOCAL statement_timeout …; SET LOCAL <rls setting> …`
+//! (simple protocol, our own text), pipelined with the caller's statement through the extended
+//! protocol (which refuses a second statement, so `COMMIT; DROP …` cannot run). Only when
+//! everything the call sends has been answered does `ROLLBACK` go out, followed by a clean-up of
+//! the session (prepared statements, cursors, settings, locks), so nothing of a call runs outside
+//! its transaction and nothing it does outlives it.
 
 use std::future::Future;
 use std::pin::pin;
 
 use futures_util::TryStreamExt;
-use futures_util::future::{join, join_all, join3};
+use futures_util::future::{join, join_all};
 use serde_json::{Value, json};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
@@ -81,9 +83,14 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         "25006" => text.push_str(
             "\npier: this call runs in a read-only transaction; statements that write are refused.",
         ),
-        "57014" => text.push_str(
+        "57014" if db.message().contains("statement timeout") => text.push_str(
             "\npier: the statement ran past statement_timeout and was cancelled; narrow it \
              (WHERE, LIMIT) or raise statement_timeout_ms in [config].",
+        ),
+        "57014" => text.push_str(
+            "\npier: this was not a timeout: another session or an administrator cancelled the \
+             statement (pg_cancel_backend). Retry; if it keeps happening, ask the database \
+             administrator who is cancelling it.",
         ),
         "42601" if db.message().contains("multiple commands") => {
             text.push_str("\npier: send one statement per call.")
@@ -259,15 +266,15 @@ async fn read<T>(
     begin: &str,
     body: impl Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
-    let (opened, result, closed) = join3(
-        client.batch_execute(begin),
-        body,
-        client.batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()"),
-    )
-    .await;
+    // The body's first statement is pipelined behind BEGIN (one round trip in the common case),
+    // but the ROLLBACK waits until the body has finished: whatever the body sends after its
+    // first answer (column descriptions, type lookups, text forms) must still run inside the
+    // read-only transaction, under its statement timeout and RLS setting.
+    let (opened, result) = join(client.batch_execute(begin), body).await;
+    let closed = end_call(client, "ROLLBACK").await;
     opened.map_err(|e| Failure::sql(&e))?;
     let value = result?;
-    closed.map_err(|e| Failure::sql(&e))?;
+    closed?;
     Ok(value)
 }
 
@@ -278,31 +285,62 @@ async fn write<T>(
 ) -> Result<T, Failure> {
     let (opened, result) = join(client.batch_execute(begin), body).await;
     if let Err(e) = opened {
-        let _ = client.batch_execute("ROLLBACK").await;
+        let _ = end_call(client, "ROLLBACK").await;
         return Err(Failure::sql(&e));
     }
     match result {
         Ok(value) => {
-            // A write may have changed session state (SET, SET ROLE); undo that after COMMIT
-            // so the next call starts clean. A COMMIT that fails is not retried: it may have
-            // landed.
-            client
-                .batch_execute("COMMIT; RESET ALL; RESET ROLE; SELECT pg_advisory_unlock_all()")
-                .await
-                .map_err(|e| Failure {
-                    message: format!(
-                        "{} (the COMMIT did not confirm; check whether the change landed)",
-                        describe(&e)
-                    ),
-                    lost: false,
-                })?;
+            // A COMMIT that fails is not retried: it may have landed.
+            end_call(client, "COMMIT").await.map_err(|f| Failure {
+                message: format!(
+                    "{} (the COMMIT did not confirm; check whether the change landed)",
+                    f.message
+                ),
+                lost: false,
+            })?;
             Ok(value)
         }
         Err(f) => {
-            let _ = client.batch_execute("ROLLBACK").await;
+            let _ = end_call(client, "ROLLBACK").await;
             Err(f)
         }
     }
+}
+
+/// What a call may leave in the shared session, cleared after every call so that nothing
+/// survives into the next one (which may be another identity's): settings and the role (a
+/// committed `SET`, `SET ROLE`), cursors declared `WITH HOLD`, `LISTEN`, session advisory
+/// locks, temporary tables, sequence state. `DISCARD ALL` would do it in one word but cannot
+/// run in a multi-statement string, and would also drop the driver's own prepared statements.
+const CLEAN_SESSION: &str = "CLOSE ALL; UNLISTEN *; RESET ALL; RESET ROLE; DISCARD TEMP; \
+    DISCARD SEQUENCES; SELECT pg_advisory_unlock_all(); \
+    SELECT name FROM pg_prepared_statements WHERE from_sql";
+
+/// Ends the call's transaction with `finish` (ROLLBACK or COMMIT) and clears the session:
+/// statements the caller `PREPARE`d (they outlive transactions) are deallocated by name.
+async fn end_call(client: &Client, finish: &str) -> Result<(), Failure> {
+    let messages = client
+        .simple_query(&format!("{finish}; {CLEAN_SESSION}"))
+        .await
+        .map_err(|e| Failure::sql(&e))?;
+    let prepared: Vec<String> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    if !prepared.is_empty() {
+        let deallocate: Vec<String> = prepared
+            .iter()
+            .map(|name| format!("DEALLOCATE \"{}\"", name.replace('"', "\"\"")))
+            .collect();
+        client
+            .batch_execute(&deallocate.join("; "))
+            .await
+            .map_err(|e| Failure::sql(&e))?;
+    }
+    Ok(())
 }
 
 /// Runs `sql` with text parameters and collects at most `max_rows` rows / `max_bytes` bytes.
