@@ -510,6 +510,14 @@ async fn read_only_cannot_be_escaped_and_roles_are_checked() {
     );
 }
 
+/// The SQL that makes `mcp_rls` safe for row-level security on a fresh cluster, apart from
+/// set_config (which the test revokes on its own first).
+const RLS_FIXES: &str = "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer) FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_get_backend_activity(integer) FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.pg_cancel_backend(integer) FROM PUBLIC;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.pg_terminate_backend(integer, bigint) FROM PUBLIC;";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn row_level_security_follows_the_caller_identity() {
     let pg = Cluster::start();
@@ -519,8 +527,92 @@ async fn row_level_security_follows_the_caller_identity() {
         url(&pg, "mcp_rls")
     );
     let notes = json!({"sql": "SELECT body FROM public.notes ORDER BY body"});
+    let alice_rows = vec![json!(["a1"]), json!(["a2"])];
 
-    // While the role may call set_config, RLS mode is refused with the REVOKE to run.
+    // On a default cluster RLS mode is refused, naming every way out and its fix.
+    let fx = Fixture::new();
+    let client = serve(
+        &fx,
+        &manifest(&pg, &config),
+        "rls-secret",
+        &["--identity", "alice"],
+    )
+    .await;
+    let refused = tool_error(&client, "postgres_query", notes.clone()).await;
+    for needle in [
+        "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config",
+        "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC",
+        "DO blocks",
+        "pg_cancel_backend",
+        "pg_stat_get_activity",
+    ] {
+        assert!(refused.contains(needle), "{needle} missing from: {refused}");
+    }
+    // Revoking set_config alone is not enough: DO can still run SET.
+    pg.psql(
+        "shopdb",
+        "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC",
+    );
+    let refused = tool_error(&client, "postgres_query", notes.clone()).await;
+    assert!(
+        refused.contains("plpgsql") && !refused.contains("set_config()"),
+        "{refused}"
+    );
+    pg.psql("shopdb", RLS_FIXES);
+    // The fix takes effect on the next call, without restarting anything.
+    let alice = ok(&client, "postgres_query", notes.clone()).await;
+    assert_eq!(rows(&alice), alice_rows);
+
+    // No SQL of the caller's can switch identity, watch or stop other sessions.
+    for (sql, why) in [
+        (
+            "DO $$ DECLARE r text; BEGIN SET LOCAL app.user_id = 'bob'; SELECT string_agg(body, ',') INTO r FROM public.notes; RAISE EXCEPTION 'seen as bob: %', r; END $$",
+            "permission denied for language plpgsql",
+        ),
+        (
+            "DO $$ BEGIN EXECUTE 'SET LOCAL app.user_id = ''bob'''; END $$",
+            "permission denied for language plpgsql",
+        ),
+        (
+            "SELECT set_config('app.user_id', 'bob', false), body FROM public.notes",
+            "permission denied",
+        ),
+        (
+            "CREATE FUNCTION pg_temp.as_bob() RETURNS SETOF public.notes LANGUAGE sql SET app.user_id = 'bob' AS 'SELECT * FROM public.notes'",
+            "read-only",
+        ),
+        ("SELECT query FROM pg_stat_activity", "permission denied"),
+        (
+            "SELECT pg_cancel_backend(pid) FROM pg_locks",
+            "permission denied",
+        ),
+    ] {
+        let e = tool_error(&client, "postgres_query", json!({ "sql": sql })).await;
+        assert!(e.contains(why), "{sql}: {e}");
+        assert!(!e.contains("b1"), "{sql} saw bob's rows: {e}");
+    }
+    for sql in [
+        "SET app.user_id = 'bob'",
+        "RESET app.user_id",
+        "SET ROLE NONE",
+    ] {
+        let _ = call(&client, "postgres_query", json!({ "sql": sql })).await;
+        assert_eq!(
+            rows(&ok(&client, "postgres_query", notes.clone()).await),
+            alice_rows,
+            "after {sql}"
+        );
+    }
+
+    drop(client);
+
+    // Functions the owner wrote that change the setting, or run any SQL, are refused until
+    // the role cannot execute them (checked on every new connection).
+    pg.psql(
+        "shopdb",
+        "CREATE FUNCTION public.as_bob() RETURNS SETOF public.notes LANGUAGE sql \
+         SET app.user_id = 'bob' AS 'SELECT * FROM public.notes'",
+    );
     let fx = Fixture::new();
     let client = serve(
         &fx,
@@ -531,33 +623,27 @@ async fn row_level_security_follows_the_caller_identity() {
     .await;
     let refused = tool_error(&client, "postgres_query", notes.clone()).await;
     assert!(
-        refused.contains("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config"),
+        refused.contains("declared with SET app.user_id") && refused.contains("public.as_bob()"),
         "{refused}"
     );
     pg.psql(
         "shopdb",
-        "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC",
+        "REVOKE EXECUTE ON FUNCTION public.as_bob() FROM PUBLIC;
+         CREATE FUNCTION public.run(q text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+             AS $$ BEGIN EXECUTE q; END $$;",
     );
-    // The fix takes effect on the next call, without restarting anything.
-    let alice = ok(&client, "postgres_query", notes.clone()).await;
-    assert_eq!(rows(&alice), vec![json!(["a1"]), json!(["a2"])]);
-    // A query cannot switch identity: set_config is not executable, SET is rolled back.
-    let switch = tool_error(
-        &client,
-        "postgres_query",
-        json!({"sql": "SELECT set_config('app.user_id', 'bob', false), body FROM public.notes"}),
-    )
-    .await;
-    assert!(switch.contains("permission denied"), "{switch}");
-    let _ = call(
-        &client,
-        "postgres_query",
-        json!({"sql": "SET app.user_id = 'bob'"}),
-    )
-    .await;
+    let refused = tool_error(&client, "postgres_query", notes.clone()).await;
+    assert!(
+        refused.contains("dynamic EXECUTE") && refused.contains("public.run(q text)"),
+        "{refused}"
+    );
+    pg.psql(
+        "shopdb",
+        "REVOKE EXECUTE ON FUNCTION public.run(text) FROM PUBLIC",
+    );
     assert_eq!(
         rows(&ok(&client, "postgres_query", notes.clone()).await),
-        vec![json!(["a1"]), json!(["a2"])]
+        alice_rows
     );
     drop(client);
 
@@ -575,11 +661,175 @@ async fn row_level_security_follows_the_caller_identity() {
     );
     drop(client);
 
+    // With writes, a role that may create functions could leave one for a later call.
+    pg.psql("shopdb", "GRANT CREATE ON SCHEMA shop TO mcp_rls");
+    let fx = Fixture::new();
+    let writes = format!("{config}writes = true\n");
+    let client = serve(
+        &fx,
+        &manifest(&pg, &writes),
+        "rls-secret",
+        &["--identity", "alice"],
+    )
+    .await;
+    let refused = tool_error(&client, "postgres_query", notes.clone()).await;
+    assert!(
+        refused.contains("REVOKE CREATE ON SCHEMA shop")
+            && refused.contains("REVOKE TEMPORARY ON DATABASE shopdb"),
+        "{refused}"
+    );
+    pg.psql(
+        "shopdb",
+        "REVOKE CREATE ON SCHEMA shop FROM mcp_rls; REVOKE TEMPORARY ON DATABASE shopdb FROM PUBLIC",
+    );
+    assert_eq!(
+        rows(&ok(&client, "postgres_query", notes.clone()).await),
+        alice_rows
+    );
+    drop(client);
+
     // No identity and no default: refused, saying how to give one.
     let fx = Fixture::new();
     let client = serve(&fx, &manifest(&pg, &config), "rls-secret", &[]).await;
     let none = tool_error(&client, "postgres_query", notes).await;
     assert!(none.contains("--identity"), "{none}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_of_a_call_runs_outside_it_or_outlives_it() {
+    let pg = Cluster::start();
+    seed(&pg);
+    // A domain whose CHECK deletes rows and swallows the read-only error: inside the call's
+    // transaction it cannot write; parsed again outside it, it would.
+    pg.psql(
+        "shopdb",
+        r#"
+        CREATE TABLE public.victim (id int);
+        INSERT INTO public.victim SELECT generate_series(1, 10);
+        GRANT SELECT, DELETE ON public.victim TO mcp_reader;
+        CREATE FUNCTION public.wipe(v text) RETURNS bool LANGUAGE plpgsql AS $$
+        BEGIN
+            BEGIN DELETE FROM public.victim; EXCEPTION WHEN others THEN NULL; END;
+            RETURN true;
+        END $$;
+        CREATE DOMAIN public.rt_wiping AS text CHECK (public.wipe(VALUE));
+        "#,
+    );
+    let fx = Fixture::new();
+    let config = format!(
+        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
+        url(&pg, "mcp_reader")
+    );
+    let manifest = format!("{}\n[limits]\ninstances = 1\n", manifest(&pg, &config));
+    let client = serve(&fx, &manifest, "reader-secret", &[]).await;
+    let r = ok(
+        &client,
+        "postgres_query",
+        json!({"sql": "SELECT '{x}'::public.rt_wiping[] AS w WHERE false"}),
+    )
+    .await;
+    assert_eq!(structured(&r)["row_count"], 0);
+    assert_eq!(structured(&r)["columns"][0]["name"], "w");
+    assert_eq!(
+        pg.psql("shopdb", "SELECT count(*) FROM public.victim")
+            .trim(),
+        "10"
+    );
+
+    // A statement PREPAREd in one call is gone in the next (another identity's, perhaps).
+    ok(
+        &client,
+        "postgres_query",
+        json!({"sql": "PREPARE leak AS SELECT count(*) FROM public.victim"}),
+    )
+    .await;
+    let listed = ok(
+        &client,
+        "postgres_query",
+        json!({"sql": "SELECT name FROM pg_prepared_statements WHERE from_sql"}),
+    )
+    .await;
+    assert_eq!(structured(&listed)["row_count"], 0, "{}", text(&listed));
+    let gone = tool_error(&client, "postgres_query", json!({"sql": "EXECUTE leak"})).await;
+    assert!(gone.contains("does not exist"), "{gone}");
+
+    // A statement cancelled by someone else is not reported as a timeout.
+    let cancel = async {
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let n = pg.psql(
+                "shopdb",
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
+                 WHERE query LIKE 'SELECT pg_sleep(20)%'",
+            );
+            if n.trim() == "1" {
+                return;
+            }
+        }
+    };
+    let (e, ()) = tokio::join!(
+        tool_error(
+            &client,
+            "postgres_query",
+            json!({"sql": "SELECT pg_sleep(20)"})
+        ),
+        cancel
+    );
+    assert!(
+        e.contains("57014") && e.contains("not a timeout") && !e.contains("statement_timeout_ms"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parameters_beyond_64_bits_arrive_exactly() {
+    use std::io::{BufRead, BufReader, Write};
+    let pg = Cluster::start();
+    seed(&pg);
+    let fx = Fixture::new();
+    let config = format!(
+        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
+        url(&pg, "mcp_reader")
+    );
+    fx.install("postgres", "postgres", Some(&manifest(&pg, &config)));
+    // A raw client: serde_json in a client would round the number before it is sent.
+    let mut child = std::process::Command::new(pier_e2e::pier_bin())
+        .args(["serve", "--plugins"])
+        .arg(fx.plugins())
+        .arg("--cache-dir")
+        .arg(fx.cache())
+        .env("RUST_LOG", "off")
+        .env(PASSWORD_VAR, "reader-secret")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pier");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let big = "12345678901234567890123456789";
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"postgres_query","arguments":{{"sql":"SELECT $1::numeric + 1 AS n, $2::numeric[] AS m","params":[{big}, [1, {big}]]}}}}}}"#
+    );
+    let input = format!(
+        "{}\n{}\n{call}\n",
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    stdin.write_all(input.as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    let answer = loop {
+        let line = lines.next().expect("a line").expect("read");
+        let v: Value = serde_json::from_str(&line).expect("JSON");
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    let rows = &answer["result"]["structuredContent"]["rows"];
+    assert_eq!(rows[0][0], "12345678901234567890123456790", "{answer}");
+    assert_eq!(rows[0][1][1], "12345678901234567890123456789", "{answer}");
+    drop(stdin);
+    let _ = child.wait();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,7 +30,31 @@ pub struct Role {
 
 pub struct Connection {
     pub client: Client,
-    pub role: Role,
+    pub role: RefCell<Role>,
+    /// When `role` was read; RLS connections read it again after [`RECHECK`].
+    checked: std::cell::Cell<std::time::Instant>,
+}
+
+/// How long a kept RLS connection trusts its last role check: functions, grants and
+/// memberships the administrator adds later are seen within this time.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Connection {
+    /// Checks the role again if the last check is older than [`RECHECK`] (RLS databases).
+    pub async fn recheck(&self, db: &Database) -> Result<(), String> {
+        if db.rls.is_none() || self.checked.get().elapsed() < RECHECK {
+            return Ok(());
+        }
+        let role = check_role(&self.client, db).await.map_err(|e| {
+            format!(
+                "checking the role again failed: {}",
+                crate::run::describe(&e)
+            )
+        })?;
+        *self.role.borrow_mut() = role;
+        self.checked.set(std::time::Instant::now());
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -120,7 +144,11 @@ async fn open(db: &Database, settings: &Settings) -> Result<Connection, String> 
         role.server_version,
         db.sslmode.name()
     ));
-    Ok(Connection { client, role })
+    Ok(Connection {
+        client,
+        role: RefCell::new(role),
+        checked: std::cell::Cell::new(std::time::Instant::now()),
+    })
 }
 
 fn connect_error(db: &Database, place: &str, e: &tokio_postgres::Error) -> String {
@@ -407,12 +435,14 @@ async fn rls_problems(
 const RLS_SQL: &str = r#"SELECT
   ARRAY(SELECT l.lanname::text FROM pg_language l
         WHERE l.laninline <> 0 AND has_language_privilege(l.oid, 'USAGE') ORDER BY 1),
-  ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+  ARRAY(SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE p.proconfig IS NOT NULL AND has_function_privilege(p.oid, 'EXECUTE')
           AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                       WHERE lower(split_part(c, '=', 1)) = lower($1::text))
         ORDER BY 1 LIMIT 20),
-  ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+  ARRAY(SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+        FROM pg_proc p
         JOIN pg_language l ON l.oid = p.prolang
         JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE l.lanname NOT IN ('internal', 'c')

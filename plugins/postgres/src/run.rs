@@ -226,16 +226,20 @@ where
     loop {
         attempt += 1;
         let conn = connection::get(db, settings).await?;
-        if let Some(refusal) = &conn.role.refusal {
+        conn.recheck(db).await?;
+        let refused = {
+            let role = conn.role.borrow();
+            match (&role.refusal, &role.rls_refusal) {
+                (Some(refusal), _) => Some(refusal.clone()),
+                // Re-checked on the next call, so a fix (REVOKE …) takes effect without a
+                // restart.
+                (None, Some(refusal)) if rls.is_some() => Some(refusal.clone()),
+                _ => None,
+            }
+        };
+        if let Some(refusal) = refused {
             connection::forget(db);
-            return Err(refusal.clone());
-        }
-        if rls.is_some()
-            && let Some(refusal) = &conn.role.rls_refusal
-        {
-            // Re-checked on the next call, so a fix (REVOKE …) takes effect without a restart.
-            connection::forget(db);
-            return Err(refusal.clone());
+            return Err(refusal);
         }
         let result = match mode {
             Mode::Read => read(&conn.client, &begin, body(conn.clone())).await,
@@ -323,13 +327,20 @@ async fn end_call(client: &Client, finish: &str) -> Result<(), Failure> {
         .simple_query(&format!("{finish}; {CLEAN_SESSION}"))
         .await
         .map_err(|e| Failure::sql(&e))?;
-    let prepared: Vec<String> = messages
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect();
+    // The rows of the last statement (pg_advisory_unlock_all answers a row too).
+    let mut prepared: Vec<String> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for m in &messages {
+        match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                current.extend(row.get(0).map(str::to_string));
+            }
+            tokio_postgres::SimpleQueryMessage::CommandComplete(_) => {
+                prepared = std::mem::take(&mut current);
+            }
+            _ => {}
+        }
+    }
     if !prepared.is_empty() {
         let deallocate: Vec<String> = prepared
             .iter()
