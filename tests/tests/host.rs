@@ -547,3 +547,96 @@ fn unread_answers_are_bounded_and_pier_exits_when_stdin_closes() {
     }
     assert!(exited.is_some(), "pier did not exit after stdin closed");
 }
+
+#[test]
+fn a_reused_id_in_flight_and_ill_typed_params_get_clear_errors() {
+    let f = Fixture::new();
+    let mut child = raw_pier(&f);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    stdin.write_all(INIT_LINE.as_bytes()).expect("write");
+    stdin
+        .write_all(
+            concat!(
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"probe_sleep","arguments":{"ms":500}}}"#,
+                "\n",
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"probe_echo","arguments":{}}}"#,
+                "\n",
+                r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":5}}"#,
+                "\n",
+            )
+            .as_bytes(),
+        )
+        .expect("write");
+    stdin.flush().expect("flush");
+    let mut answers = Vec::new();
+    while answers.len() < 4 {
+        let line = lines.next().expect("a line").expect("read");
+        let v: Value = serde_json::from_str(&line).expect("JSON");
+        if v.get("method").is_none() {
+            answers.push(v);
+        }
+    }
+    let sevens: Vec<&Value> = answers.iter().filter(|a| a["id"] == 7).collect();
+    assert_eq!(sevens.len(), 2, "{answers:?}");
+    assert!(
+        sevens.iter().any(|a| a["error"]["code"] == -32600
+            && a["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("already used"))),
+        "{answers:?}"
+    );
+    assert!(
+        sevens
+            .iter()
+            .any(|a| a["result"]["isError"] != true && a.get("result").is_some()),
+        "the first request is answered: {answers:?}"
+    );
+    let eight = answers.iter().find(|a| a["id"] == 8).expect("id 8");
+    assert_eq!(eight["error"]["code"], -32602, "{eight}");
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn a_manifest_that_is_not_a_regular_file_fails_its_plugin() {
+    let f = Fixture::new();
+    f.install("probe", "dangling", None);
+    f.install("probe", "escaping", None);
+    f.install("probe", "fine", None);
+    let plugins = f.plugins();
+    std::os::unix::fs::symlink("nowhere.toml", plugins.join("dangling.toml")).expect("symlink");
+    std::fs::write(f.path().join("outside.toml"), "[grants]\n").expect("write");
+    std::os::unix::fs::symlink("../outside.toml", plugins.join("escaping.toml")).expect("symlink");
+    // A FIFO named *.wasm is skipped (with a warning) instead of blocking the scan.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(plugins.join("pipe.wasm"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+    let report = f.plugins_report();
+    let status = |name: &str| -> (String, String) {
+        let p = report
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == name))
+            .unwrap_or_else(|| panic!("{name} missing from {report}"));
+        (
+            p["status"].as_str().unwrap_or_default().to_string(),
+            p.to_string(),
+        )
+    };
+    let (s, whole) = status("dangling");
+    assert!(s == "failed" && whole.contains("leads nowhere"), "{whole}");
+    let (s, whole) = status("escaping");
+    assert!(
+        s == "failed" && whole.contains("outside the plugin folder"),
+        "{whole}"
+    );
+    assert_eq!(status("fine").0, "loaded");
+    assert!(
+        report
+            .as_array()
+            .is_some_and(|a| !a.iter().any(|p| p["name"] == "pipe")),
+        "{report}"
+    );
+}

@@ -779,6 +779,24 @@ async fn nothing_of_a_call_runs_outside_it_or_outlives_it() {
         e.contains("57014") && e.contains("not a timeout") && !e.contains("statement_timeout_ms"),
         "{e}"
     );
+    // dblink opens connections of its own, outside the read-only transaction: with it the
+    // role is refused until it cannot use it.
+    drop(client);
+    pg.psql("shopdb", "CREATE EXTENSION dblink");
+    let fx = Fixture::new();
+    let client = serve(&fx, &manifest, "reader-secret", &[]).await;
+    let refused = tool_error(&client, "postgres_query", json!({"sql": "SELECT 1"})).await;
+    assert!(
+        refused.contains("dblink")
+            && refused.contains("REVOKE EXECUTE ON FUNCTION public.dblink_exec"),
+        "{refused}"
+    );
+    pg.psql(
+        "shopdb",
+        "REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC; \
+         GRANT EXECUTE ON FUNCTION public.wipe(text) TO PUBLIC",
+    );
+    ok(&client, "postgres_query", json!({"sql": "SELECT 1"})).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

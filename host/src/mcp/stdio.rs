@@ -18,7 +18,9 @@ use rmcp::ServiceExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rmcp::model::{ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientNotification, ClientRequest, JsonRpcMessage, ServerJsonRpcMessage,
+};
 use rmcp::service::RoleServer;
 use rmcp::transport::Transport;
 use serde_json::{Value, json};
@@ -60,7 +62,7 @@ fn judge(line: &str) -> Verdict {
     // Fast path: one typed parse for every well-formed message, which rmcp then uses as is.
     // Only a message that fails it is parsed again, generically, to choose the error.
     let why = match serde_json::from_str::<ClientJsonRpcMessage>(line) {
-        Ok(m) => return Verdict::Pass(Box::new(m)),
+        Ok(m) => return ill_typed(&m).map_or(Verdict::Pass(Box::new(m)), Verdict::Answer),
         Err(e) => e.to_string(),
     };
     let value: Value = match serde_json::from_str(line) {
@@ -85,6 +87,52 @@ fn judge(line: &str) -> Verdict {
             "invalid request: expected a JSON-RPC 2.0 object with \"jsonrpc\": \"2.0\" and a \"method\"".into(),
         )),
     }
+}
+
+/// Methods of MCP itself: rmcp takes a request for one of them whose params do not fit as a
+/// custom request and answers "method not found" (-32601), which tells the client nothing.
+const MCP_METHODS: &[&str] = &[
+    "ping",
+    "initialize",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "tools/call",
+    "tools/list",
+];
+
+/// The -32602 answer for a request to an MCP method whose params do not fit it.
+fn ill_typed(message: &ClientJsonRpcMessage) -> Option<Value> {
+    let JsonRpcMessage::Request(r) = message else {
+        return None;
+    };
+    let ClientRequest::CustomRequest(c) = &r.request else {
+        return None;
+    };
+    if !MCP_METHODS.contains(&c.method.as_str()) {
+        return None;
+    }
+    let detail = match (c.method.as_str(), &c.params) {
+        ("tools/call", Some(p)) => {
+            serde_json::from_value::<rmcp::model::CallToolRequestParams>(p.clone())
+                .err()
+                .map(|e| e.to_string())
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| "they do not match the method's schema".into());
+    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+    Some(error(
+        id,
+        -32602,
+        format!("invalid params for {}: {detail}", c.method),
+    ))
 }
 
 /// Reads one line (up to and including its `\n`) into `raw`, keeping at most [`MAX_LINE`]
@@ -223,14 +271,20 @@ impl InFlight {
         }
     }
 
-    /// Waits for a slot for the request `id` (a repeated id keeps one slot).
-    async fn take(&self, id: String) {
+    /// Waits for a slot for the request `id`; `false` if a request with that id is still
+    /// running (JSON-RPC ids must be unique among requests in flight; rmcp would silently drop
+    /// one of the two answers).
+    async fn take(&self, id: String) -> bool {
+        if self.held.lock().is_ok_and(|h| h.contains_key(&id)) {
+            return false;
+        }
         let Ok(permit) = self.slots.clone().acquire_owned().await else {
-            return;
+            return true;
         };
         if let Ok(mut held) = self.held.lock() {
             held.insert(id, permit);
         }
+        true
     }
 
     /// Frees the slot of request `id`: answered, or cancelled by the client (rmcp then drops
@@ -278,19 +332,38 @@ impl Transport<RoleServer> for GuardedStdio {
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
-        let message = self.inbox.recv().await?;
-        match &message {
-            JsonRpcMessage::Request(r) => self.in_flight.take(r.id.to_string()).await,
-            JsonRpcMessage::Notification(n) => {
-                if let ClientNotification::CancelledNotification(c) = &n.notification
-                    && let Some(id) = &c.params.request_id
-                {
-                    self.in_flight.done(&id.to_string());
+        loop {
+            let message = self.inbox.recv().await?;
+            match &message {
+                JsonRpcMessage::Request(r) => {
+                    if !self.in_flight.take(r.id.to_string()).await {
+                        let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+                        let answer = error(
+                            id,
+                            -32600,
+                            format!(
+                                "invalid request: id {} is already used by a request that is still running; give each request its own id",
+                                r.id
+                            ),
+                        );
+                        tracing::warn!("refused a request reusing an id in flight: {}", r.id);
+                        if self.outbox.send(answer.to_string()).await.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
                 }
+                JsonRpcMessage::Notification(n) => {
+                    if let ClientNotification::CancelledNotification(c) = &n.notification
+                        && let Some(id) = &c.params.request_id
+                    {
+                        self.in_flight.done(&id.to_string());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
+            return Some(message);
         }
-        Some(message)
     }
 
     async fn close(&mut self) -> Result<(), StdioError> {
@@ -381,6 +454,23 @@ mod tests {
         assert_eq!(read_line(&mut input, &mut raw).ok(), Some(Some(false)));
         assert_eq!(raw, b"{\"a\":1}\n");
         assert_eq!(read_line(&mut input, &mut raw).ok(), Some(None));
+    }
+
+    #[test]
+    fn ill_typed_params_of_mcp_methods_are_invalid_params() {
+        let bad = answer(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":5}}"#);
+        assert_eq!(bad["error"]["code"], -32602, "{bad}");
+        assert_eq!(bad["id"], 4);
+        assert!(
+            bad["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("tools/call"))
+        );
+        // A method of someone else's stays rmcp's to answer.
+        assert!(matches!(
+            judge(r#"{"jsonrpc":"2.0","id":5,"method":"x/custom","params":{"a":1}}"#),
+            Verdict::Pass(_)
+        ));
     }
 
     #[test]

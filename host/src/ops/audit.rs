@@ -283,24 +283,48 @@ fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Opens the audit log for appending through a cap-std `Dir` of its folder: created 0600 if
+/// missing, refused unless it is a regular file (a FIFO would block the open; a symlink must not
+/// send the log elsewhere).
 fn open_append(path: &Path) -> Result<std::fs::File, String> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| {
+        format!(
+            "cannot create the audit log's folder {}: {e}",
+            parent.display()
+        )
+    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("the audit log {} has no file name", path.display()))?;
+    let dir =
+        cap_std::fs::Dir::open_ambient_dir(parent, cap_std::ambient_authority()).map_err(|e| {
             format!(
-                "cannot create the audit log's folder {}: {e}",
+                "cannot open the audit log's folder {}: {e}",
                 parent.display()
             )
         })?;
+    match dir.symlink_metadata(name) {
+        Ok(m) if !m.is_file() => {
+            return Err(format!(
+                "the audit log {} exists but is not a regular file (a symlink, FIFO, directory or device); remove it or choose another [audit].file",
+                path.display()
+            ));
+        }
+        _ => {}
     }
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = cap_std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
+        use cap_std::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options
-        .open(path)
+    dir.open_with(name, &options)
+        .map(cap_std::fs::File::into_std)
         .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))
 }
 
@@ -312,6 +336,22 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_log_must_be_a_regular_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link.jsonl")).expect("link");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("fifo.jsonl"))
+            .status()
+            .expect("mkfifo");
+        assert!(fifo.success());
+        for name in ["link.jsonl", "fifo.jsonl"] {
+            let e = open_append(&dir.path().join(name)).expect_err(name);
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        assert!(open_append(&dir.path().join("ok.jsonl")).is_ok());
+    }
 
     #[test]
     fn dates_are_utc_rfc3339() {

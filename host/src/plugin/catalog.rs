@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::loader::{LoadError, LoadedPlugin};
-use super::manifest::Manifest;
+use super::manifest::{Manifest, ManifestError};
 use crate::runtime::{CompileCache, Runtime};
 
 /// Where a plugin comes from.
@@ -105,12 +105,7 @@ pub struct Catalog {
 impl Catalog {
     /// Lists `*.wasm` in `dir` (sorted, so loading order and collision messages are stable).
     pub fn scan_dir(dir: &Path) -> std::io::Result<Vec<PluginSource>> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
-            .collect();
-        files.sort();
+        let files = super::folder::components(dir)?;
         Ok(files.into_iter().map(PluginSource::File).collect())
     }
 
@@ -333,14 +328,25 @@ async fn load_file(
     stem: &str,
 ) -> Result<LoadedPlugin, LoadError> {
     let manifest_path = path.with_extension("toml");
-    let manifest = if manifest_path.is_file() {
-        Manifest::load(&manifest_path)?
-    } else {
-        Manifest::empty(manifest_path)
+    let manifest = match super::folder::manifest_text(&manifest_path) {
+        Ok(Some(text)) => {
+            let base = manifest_path.parent().unwrap_or(Path::new("."));
+            Manifest::parse(&text, &manifest_path, base)?
+        }
+        Ok(None) => Manifest::empty(manifest_path),
+        Err(message) => {
+            return Err(ManifestError {
+                path: manifest_path.display().to_string(),
+                message,
+            }
+            .into());
+        }
     };
-    let wasm = tokio::fs::read(path)
+    let file = path.to_path_buf();
+    let wasm = tokio::task::spawn_blocking(move || super::folder::read_component(&file))
         .await
-        .map_err(|e| LoadError::Compile(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| LoadError::Read(e.to_string()))?
+        .map_err(LoadError::Read)?;
     let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
     LoadedPlugin::load(runtime, cache, name, wasm, manifest).await
 }

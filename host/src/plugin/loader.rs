@@ -11,7 +11,7 @@ use wasmtime::component::InstancePre;
 
 use super::breaker::{Breaker, BreakerState};
 use super::instance::{Instance, Op, OpResult};
-use super::manifest::Manifest;
+use super::manifest::{FileMode, Manifest};
 use super::valid_exposed_name;
 use crate::grants::PluginGrants;
 use crate::mcp::convert;
@@ -34,6 +34,9 @@ pub enum LoadError {
     },
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
+    /// The component file itself could not be read (see `folder`).
+    #[error("{0}")]
+    Read(String),
     #[error("cannot link: {0} (pier provides WASI 0.2 and pier:mcp/host@0.1.0)")]
     Link(String),
     #[error(
@@ -150,6 +153,17 @@ impl LoadedPlugin {
                 pinned: pinned.clone(),
                 actual: digest,
             });
+        }
+
+        for grant in &manifest.files {
+            if grant.mode == FileMode::ReadWrite && grant.host.parent().is_none() {
+                tracing::warn!(
+                    plugin = %name,
+                    "{} grants {} read-write: the plugin may change any file pier itself may; grant the folders it needs instead",
+                    manifest.path.display(),
+                    grant.host.display()
+                );
+            }
         }
 
         // Compilation is CPU-bound; keep it off the async workers.

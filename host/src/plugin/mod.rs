@@ -3,6 +3,7 @@
 
 mod breaker;
 mod catalog;
+mod folder;
 mod instance;
 mod loader;
 pub mod manifest;

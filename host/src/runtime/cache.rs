@@ -55,8 +55,9 @@ impl CompileCache {
                 CacheOutcome::CompiledUncached,
             ));
         };
-        let path = dir.join(format!("{}.cwasm", entry_key(engine, digest)));
-        if path.is_file() {
+        let name = format!("{}.cwasm", entry_key(engine, digest));
+        let path = dir.join(&name);
+        if is_entry(dir, &name) {
             // SAFETY: the file was produced by `Component::serialize` of this same pier and
             // engine configuration (the key says so) and lives in the user's own cache folder;
             // wasmtime still checks its header and refuses an incompatible artifact.
@@ -74,7 +75,7 @@ impl CompileCache {
             &digest[..digest.len().min(12)]
         );
         let component = Component::from_binary(engine, wasm)?;
-        let outcome = match store(&path, &component) {
+        let outcome = match store(dir, &name, &component) {
             Ok(()) => CacheOutcome::Compiled,
             Err(e) => {
                 tracing::warn!(path = %path.display(), "cannot write compile cache: {e}");
@@ -92,18 +93,33 @@ fn entry_key(engine: &Engine, digest: &str) -> String {
     format!("{digest}-{:016x}", h.finish())
 }
 
-fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
+/// Whether `name` in the cache folder is an entry pier wrote: a regular file, not a symlink
+/// (pier never writes one) nor anything else. Read through a cap-std `Dir`, so the check cannot
+/// be pointed outside the folder. (The entry is then mapped by path: wasmtime's
+/// `deserialize_file` maps it lazily, which keeps warm starts fast; whoever could swap it between
+/// the check and the map could as well write a malicious entry, the folder being the user's own.)
+fn is_entry(dir: &Path, name: &str) -> bool {
+    let Ok(d) = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()) else {
+        return false;
+    };
+    d.symlink_metadata(name).is_ok_and(|m| m.is_file())
+}
+
+/// Writes an entry under a temporary name and renames it into place, in a folder only the user
+/// can read (the entries are machine code pier will run).
+fn store(dir: &Path, name: &str, component: &Component) -> anyhow::Result<()> {
     let bytes = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dir = path
-        .parent()
-        .ok_or_else(|| anyhow::anyhow!("cache path has no folder"))?;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    let d = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
+    let tmp = format!(".{name}.{}.tmp", std::process::id());
+    d.write(&tmp, bytes)?;
+    d.rename(&tmp, &d, name)?;
     Ok(())
 }

@@ -31,18 +31,18 @@ pub struct Role {
 pub struct Connection {
     pub client: Client,
     pub role: RefCell<Role>,
-    /// When `role` was read; RLS connections read it again after [`RECHECK`].
+    /// When `role` was read; it is read again after [`RECHECK`].
     checked: std::cell::Cell<std::time::Instant>,
 }
 
-/// How long a kept RLS connection trusts its last role check: functions, grants and
+/// How long a kept connection trusts its last role check: functions (dblink), grants and
 /// memberships the administrator adds later are seen within this time.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Connection {
-    /// Checks the role again if the last check is older than [`RECHECK`] (RLS databases).
+    /// Checks the role again if the last check is older than [`RECHECK`].
     pub async fn recheck(&self, db: &Database) -> Result<(), String> {
-        if db.rls.is_none() || self.checked.get().elapsed() < RECHECK {
+        if self.checked.get().elapsed() < RECHECK {
             return Ok(());
         }
         let role = check_role(&self.client, db).await.map_err(|e| {
@@ -187,7 +187,12 @@ const ROLE_SQL: &str = "SELECT current_user::text, current_setting('server_versi
     pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'), \
     pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'), \
     pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'), \
-    has_function_privilege('pg_catalog.set_config(text,text,boolean)', 'EXECUTE') \
+    has_function_privilege('pg_catalog.set_config(text,text,boolean)', 'EXECUTE'), \
+    ARRAY(SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) \
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+          WHERE p.proname IN ('dblink_connect', 'dblink_connect_u', 'dblink_exec', 'dblink', \
+                              'dblink_send_query', 'dblink_open') \
+            AND has_function_privilege(p.oid, 'EXECUTE') ORDER BY 1) \
     FROM pg_roles r WHERE r.rolname = current_user";
 
 async fn check_role(client: &Client, db: &Database) -> Result<Role, tokio_postgres::Error> {
@@ -198,6 +203,7 @@ async fn check_role(client: &Client, db: &Database) -> Result<Role, tokio_postgr
     let (programs, read_files, write_files): (bool, bool, bool) =
         (row.get(4), row.get(5), row.get(6));
     let set_config: bool = row.get(7);
+    let dblink: Vec<String> = row.get(8);
 
     let quoted = quote_ident(&name);
     let mut powers = Vec::new();
@@ -228,6 +234,14 @@ async fn check_role(client: &Client, db: &Database) -> Result<Role, tokio_postgr
                 fixes.push(format!("REVOKE {group} FROM {quoted};"));
             }
         }
+    }
+    if !dblink.is_empty() {
+        powers.push("can open connections of its own with dblink, which run and commit outside the call's read-only transaction");
+        fixes.extend(
+            dblink
+                .iter()
+                .map(|f| format!("REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC, {quoted};")),
+        );
     }
     let refusal = (!powers.is_empty()).then(|| {
         format!(

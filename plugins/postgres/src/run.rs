@@ -83,6 +83,10 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         "25006" => text.push_str(
             "\npier: this call runs in a read-only transaction; statements that write are refused.",
         ),
+        "55P03" if db.message().contains("lock timeout") => text.push_str(
+            "\npier: the statement waited longer than lock_timeout_ms for a lock another session \
+             holds; retry later, or raise lock_timeout_ms in [config].",
+        ),
         "57014" if db.message().contains("statement timeout") => text.push_str(
             "\npier: the statement ran past statement_timeout and was cancelled; narrow it \
              (WHERE, LIMIT) or raise statement_timeout_ms in [config].",
@@ -179,8 +183,9 @@ fn prelude(mode: Mode, settings: &Settings, rls: Option<(&str, &str)>) -> String
         Mode::Write => "BEGIN",
     });
     sql.push_str(&format!(
-        "; SET LOCAL statement_timeout = {}",
-        settings.statement_timeout.as_millis()
+        "; SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
+        settings.statement_timeout.as_millis(),
+        settings.lock_timeout.as_millis()
     ));
     if let Some((setting, identity)) = rls {
         // Both parts are validated: the name is `word.word`, the identity has no quote-breaking

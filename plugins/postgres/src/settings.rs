@@ -102,6 +102,9 @@ pub struct Settings {
     pub max_bytes: usize,
     /// `statement_timeout` set for every call's transaction.
     pub statement_timeout: Duration,
+    /// `lock_timeout` of every call: how long a statement may wait in a lock queue (where it
+    /// also holds up everyone queued behind it).
+    pub lock_timeout: Duration,
     pub connect_timeout: Duration,
     /// Wrap row data in the text content as untrusted data (prompt-injection hygiene).
     pub fence_untrusted: bool,
@@ -111,6 +114,7 @@ pub const DEFAULT_MAX_ROWS: usize = 1000;
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// Below pier's default call limit (30 s), so PostgreSQL cancels first and says why.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Settings {
     /// No database and the defaults: what the tool list is built from when `[config]` is
@@ -121,6 +125,7 @@ impl Settings {
             max_rows: DEFAULT_MAX_ROWS,
             max_bytes: DEFAULT_MAX_BYTES,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             fence_untrusted: false,
         }
@@ -145,6 +150,7 @@ impl Settings {
             "max_rows",
             "max_bytes",
             "statement_timeout_ms",
+            "lock_timeout_ms",
             "connect_timeout_ms",
             "fence_untrusted",
         ];
@@ -186,6 +192,9 @@ impl Settings {
             statement_timeout: number(&top, "statement_timeout_ms")?
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_STATEMENT_TIMEOUT),
+            lock_timeout: number(&top, "lock_timeout_ms")?
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_LOCK_TIMEOUT),
             connect_timeout: number(&top, "connect_timeout_ms")?
                 .map(Duration::from_millis)
                 .unwrap_or(Duration::from_secs(10)),
