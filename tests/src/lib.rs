@@ -164,6 +164,24 @@ impl Fixture {
         std::fs::read_to_string(self.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// `pier serve` on this fixture's folder with raw pipes (stdin, stdout piped; stderr
+    /// dropped), for tests that speak JSON-RPC lines themselves.
+    pub fn spawn_raw(&self, env: &[(&str, &str)]) -> std::process::Child {
+        let mut cmd = std::process::Command::new(pier_bin());
+        cmd.args(["serve", "--plugins"])
+            .arg(self.plugins())
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .env("RUST_LOG", "off")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("spawn pier")
+    }
+
     /// Runs `pier plugins --json` and returns the parsed report.
     pub fn plugins_report(&self) -> Value {
         let out = std::process::Command::new(pier_bin())

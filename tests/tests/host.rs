@@ -167,17 +167,7 @@ fn malformed_json_rpc_lines_are_answered_and_the_session_goes_on() {
         "filesystem",
         Some(&files_manifest(&[(&docs, "ro")])),
     );
-    let mut child = std::process::Command::new(pier_e2e::pier_bin())
-        .args(["serve", "--plugins"])
-        .arg(f.plugins())
-        .arg("--cache-dir")
-        .arg(f.cache())
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pier");
+    let mut child = f.spawn_raw(&[]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     // Responses only: notifications (list_changed when a plugin finishes loading) are skipped.
@@ -412,17 +402,7 @@ async fn completions_are_routed_to_the_plugin_that_owns_the_prompt_or_template()
 /// `pier serve` on raw pipes, with the probe plugin.
 fn raw_pier(f: &Fixture) -> std::process::Child {
     f.install("probe", "probe", None);
-    std::process::Command::new(pier_e2e::pier_bin())
-        .args(["serve", "--plugins"])
-        .arg(f.plugins())
-        .arg("--cache-dir")
-        .arg(f.cache())
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pier")
+    f.spawn_raw(&[])
 }
 
 /// Peak resident memory of a process, from /proc, in MiB.

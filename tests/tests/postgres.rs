@@ -68,6 +68,14 @@ fn manifest(pg: &Cluster, config: &str) -> String {
     )
 }
 
+/// `[config]` for one database as `user`, password from the test variable, no TLS.
+fn plain_config(pg: &Cluster, user: &str) -> String {
+    format!(
+        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
+        url(pg, user)
+    )
+}
+
 fn url(pg: &Cluster, user: &str) -> String {
     format!("postgres://{user}@localhost:{}/shopdb", pg.port)
 }
@@ -396,10 +404,7 @@ async fn read_only_cannot_be_escaped_and_roles_are_checked() {
     let pg = Cluster::start();
     seed(&pg);
     let fx = Fixture::new();
-    let config = format!(
-        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
-        url(&pg, "mcp_reader")
-    );
+    let config = plain_config(&pg, "mcp_reader");
     let client = serve(&fx, &manifest(&pg, &config), "reader-secret", &[]).await;
     let marker = pg.dir.path().join("escaped");
     let marker_text = marker.display().to_string();
@@ -498,10 +503,7 @@ async fn read_only_cannot_be_escaped_and_roles_are_checked() {
 
     // A wrong password: one clear error naming where the password comes from.
     let fx = Fixture::new();
-    let config = format!(
-        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
-        url(&pg, "mcp_reader")
-    );
+    let config = plain_config(&pg, "mcp_reader");
     let client = serve(&fx, &manifest(&pg, &config), "expired", &[]).await;
     let refused = tool_error(&client, "postgres_query", json!({"sql": "SELECT 1"})).await;
     assert!(
@@ -518,6 +520,19 @@ const RLS_FIXES: &str = "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
     REVOKE EXECUTE ON FUNCTION pg_catalog.pg_cancel_backend(integer) FROM PUBLIC;
     REVOKE EXECUTE ON FUNCTION pg_catalog.pg_terminate_backend(integer, bigint) FROM PUBLIC;";
 
+/// pier with the postgres plugin under `config` (as mcp_rls), called as `identity`.
+async fn rls_client(pg: &Cluster, config: &str, identity: &str) -> (Fixture, Client) {
+    let fx = Fixture::new();
+    let client = serve(
+        &fx,
+        &manifest(pg, config),
+        "rls-secret",
+        &["--identity", identity],
+    )
+    .await;
+    (fx, client)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn row_level_security_follows_the_caller_identity() {
     let pg = Cluster::start();
@@ -530,14 +545,7 @@ async fn row_level_security_follows_the_caller_identity() {
     let alice_rows = vec![json!(["a1"]), json!(["a2"])];
 
     // On a default cluster RLS mode is refused, naming every way out and its fix.
-    let fx = Fixture::new();
-    let client = serve(
-        &fx,
-        &manifest(&pg, &config),
-        "rls-secret",
-        &["--identity", "alice"],
-    )
-    .await;
+    let (_fx, client) = rls_client(&pg, &config, "alice").await;
     let refused = tool_error(&client, "postgres_query", notes.clone()).await;
     for needle in [
         "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config",
@@ -613,14 +621,7 @@ async fn row_level_security_follows_the_caller_identity() {
         "CREATE FUNCTION public.as_bob() RETURNS SETOF public.notes LANGUAGE sql \
          SET app.user_id = 'bob' AS 'SELECT * FROM public.notes'",
     );
-    let fx = Fixture::new();
-    let client = serve(
-        &fx,
-        &manifest(&pg, &config),
-        "rls-secret",
-        &["--identity", "alice"],
-    )
-    .await;
+    let (_fx, client) = rls_client(&pg, &config, "alice").await;
     let refused = tool_error(&client, "postgres_query", notes.clone()).await;
     assert!(
         refused.contains("declared with SET app.user_id") && refused.contains("public.as_bob()"),
@@ -647,14 +648,7 @@ async fn row_level_security_follows_the_caller_identity() {
     );
     drop(client);
 
-    let fx = Fixture::new();
-    let client = serve(
-        &fx,
-        &manifest(&pg, &config),
-        "rls-secret",
-        &["--identity", "bob"],
-    )
-    .await;
+    let (_fx, client) = rls_client(&pg, &config, "bob").await;
     assert_eq!(
         rows(&ok(&client, "postgres_query", notes.clone()).await),
         vec![json!(["b1"])]
@@ -663,15 +657,8 @@ async fn row_level_security_follows_the_caller_identity() {
 
     // With writes, a role that may create functions could leave one for a later call.
     pg.psql("shopdb", "GRANT CREATE ON SCHEMA shop TO mcp_rls");
-    let fx = Fixture::new();
     let writes = format!("{config}writes = true\n");
-    let client = serve(
-        &fx,
-        &manifest(&pg, &writes),
-        "rls-secret",
-        &["--identity", "alice"],
-    )
-    .await;
+    let (_fx, client) = rls_client(&pg, &writes, "alice").await;
     let refused = tool_error(&client, "postgres_query", notes.clone()).await;
     assert!(
         refused.contains("REVOKE CREATE ON SCHEMA shop")
@@ -716,10 +703,7 @@ async fn nothing_of_a_call_runs_outside_it_or_outlives_it() {
         "#,
     );
     let fx = Fixture::new();
-    let config = format!(
-        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
-        url(&pg, "mcp_reader")
-    );
+    let config = plain_config(&pg, "mcp_reader");
     let manifest = format!("{}\n[limits]\ninstances = 1\n", manifest(&pg, &config));
     let client = serve(&fx, &manifest, "reader-secret", &[]).await;
     let r = ok(
@@ -805,24 +789,10 @@ async fn parameters_beyond_64_bits_arrive_exactly() {
     let pg = Cluster::start();
     seed(&pg);
     let fx = Fixture::new();
-    let config = format!(
-        "url = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n",
-        url(&pg, "mcp_reader")
-    );
+    let config = plain_config(&pg, "mcp_reader");
     fx.install("postgres", "postgres", Some(&manifest(&pg, &config)));
     // A raw client: serde_json in a client would round the number before it is sent.
-    let mut child = std::process::Command::new(pier_e2e::pier_bin())
-        .args(["serve", "--plugins"])
-        .arg(fx.plugins())
-        .arg("--cache-dir")
-        .arg(fx.cache())
-        .env("RUST_LOG", "off")
-        .env(PASSWORD_VAR, "reader-secret")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn pier");
+    let mut child = fx.spawn_raw(&[(PASSWORD_VAR, "reader-secret")]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let big = "12345678901234567890123456789";

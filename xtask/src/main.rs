@@ -91,6 +91,7 @@ fn build() -> Result<PathBuf, String> {
         have("clang"),
         &["clang"],
     )?;
+    ensure_wasm_target()?;
     let mut c = cargo();
     c.args(["build", "--release", "--target", "wasm32-wasip2"]);
     for (krate, _) in PLUGINS {
@@ -108,6 +109,27 @@ fn build() -> Result<PathBuf, String> {
             .map_err(|e| format!("cannot stage {}: {e}", built.display()))?;
     }
     Ok(staged)
+}
+
+/// rustup installs the targets rust-toolchain.toml lists only when it installs the toolchain
+/// itself; a toolchain that was already there may lack wasm32-wasip2. Add it then.
+fn ensure_wasm_target() -> Result<(), String> {
+    let Ok(out) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+    else {
+        // No rustup: the toolchain came some other way; cargo says what is missing.
+        return Ok(());
+    };
+    let installed = String::from_utf8_lossy(&out.stdout);
+    if installed.lines().any(|l| l.trim() == "wasm32-wasip2") {
+        return Ok(());
+    }
+    eprintln!("the wasm32-wasip2 target is missing; adding it with rustup");
+    run(Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .current_dir(root()))
 }
 
 fn pier_bin() -> PathBuf {

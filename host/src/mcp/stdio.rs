@@ -334,35 +334,36 @@ impl Transport<RoleServer> for GuardedStdio {
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
         loop {
             let message = self.inbox.recv().await?;
-            match &message {
-                JsonRpcMessage::Request(r) => {
-                    if !self.in_flight.take(r.id.to_string()).await {
-                        let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
-                        let answer = error(
-                            id,
-                            -32600,
-                            format!(
-                                "invalid request: id {} is already used by a request that is still running; give each request its own id",
-                                r.id
-                            ),
-                        );
-                        tracing::warn!("refused a request reusing an id in flight: {}", r.id);
-                        if self.outbox.send(answer.to_string()).await.is_err() {
-                            return None;
-                        }
-                        continue;
-                    }
-                }
+            let reused = match &message {
+                JsonRpcMessage::Request(r) => !self.in_flight.take(r.id.to_string()).await,
                 JsonRpcMessage::Notification(n) => {
                     if let ClientNotification::CancelledNotification(c) = &n.notification
                         && let Some(id) = &c.params.request_id
                     {
                         self.in_flight.done(&id.to_string());
                     }
+                    false
                 }
-                _ => {}
+                _ => false,
+            };
+            let JsonRpcMessage::Request(r) = &message else {
+                return Some(message);
+            };
+            if !reused {
+                return Some(message);
             }
-            return Some(message);
+            tracing::warn!("refused a request reusing an id in flight: {}", r.id);
+            let answer = error(
+                serde_json::to_value(&r.id).unwrap_or(Value::Null),
+                -32600,
+                format!(
+                    "invalid request: id {} is already used by a request that is still running; give each request its own id",
+                    r.id
+                ),
+            );
+            if self.outbox.send(answer.to_string()).await.is_err() {
+                return None;
+            }
         }
     }
 
