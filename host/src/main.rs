@@ -126,8 +126,9 @@ enum Command {
         /// Caller identity for the started pier.
         #[arg(long)]
         identity: Option<String>,
-        /// pier.toml for the started pier.
-        #[arg(long, value_name = "FILE")]
+        /// pier.toml for the started pier (what `pier serve --config` takes; `--settings` is
+        /// an older name for it).
+        #[arg(long = "config", alias = "settings", value_name = "FILE")]
         settings: Option<PathBuf>,
         /// Environment variable for the started pier, NAME=VALUE (repeatable).
         #[arg(long, value_name = "NAME=VALUE")]
@@ -230,7 +231,7 @@ fn print_table(dir: &std::path::Path, reports: &[PluginReport]) {
                 };
                 let status = match r.circuit.as_deref() {
                     Some(c) if c.starts_with("open") => "circuit",
-                    _ => "ready",
+                    _ => "loaded",
                 };
                 println!(
                     "{:<16} {:<9} {:>5}  {grants}",
@@ -515,7 +516,7 @@ fn client_entry_stdio(
     }
     if let Some(s) = settings {
         args.push("--config".into());
-        args.push(absolute(s, "--settings")?.display().to_string());
+        args.push(absolute(s, "--config")?.display().to_string());
     }
     if let Some(i) = identity {
         args.push("--identity".into());

@@ -74,27 +74,61 @@ pub fn grant(path: &Path, grant: &Grant) -> Result<Edit, ManifestError> {
             let host_text = host.to_string_lossy().into_owned();
             let files = grants
                 .entry("files")
-                .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
-                .as_array_of_tables_mut()
-                .ok_or_else(|| {
-                    err("[grants].files is not a list of [[grants.files]] tables".into())
-                })?;
-            let exists = files.iter().any(|t| {
-                t.get("host").and_then(Item::as_str) == Some(host_text.as_str())
-                    && t.get("mode").and_then(Item::as_str).unwrap_or("ro") == mode.as_str()
-                    && t.get("guest").and_then(Item::as_str) == guest.as_deref()
-            });
-            if exists {
-                false
-            } else {
-                let mut t = Table::new();
-                t.insert("host", value(host_text));
-                if let Some(g) = guest {
-                    t.insert("guest", value(g.as_str()));
+                .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+            // Either form the manifest already uses: `[[grants.files]]` tables, or the inline
+            // `files = [{ host = …, mode = … }]` the docs teach.
+            let same = |h: Option<&str>, m: Option<&str>, g: Option<&str>| {
+                h == Some(host_text.as_str())
+                    && m.unwrap_or("ro") == mode.as_str()
+                    && g == guest.as_deref()
+            };
+            match files {
+                Item::ArrayOfTables(tables) => {
+                    let exists = tables.iter().any(|t| {
+                        same(
+                            t.get("host").and_then(Item::as_str),
+                            t.get("mode").and_then(Item::as_str),
+                            t.get("guest").and_then(Item::as_str),
+                        )
+                    });
+                    if !exists {
+                        let mut t = Table::new();
+                        t.insert("host", value(host_text.as_str()));
+                        if let Some(g) = &guest {
+                            t.insert("guest", value(g.as_str()));
+                        }
+                        t.insert("mode", value(mode.as_str()));
+                        tables.push(t);
+                    }
+                    !exists
                 }
-                t.insert("mode", value(mode.as_str()));
-                files.push(t);
-                true
+                Item::Value(toml_edit::Value::Array(list)) => {
+                    let exists = list.iter().any(|v| {
+                        v.as_inline_table().is_some_and(|t| {
+                            same(
+                                t.get("host").and_then(|x| x.as_str()),
+                                t.get("mode").and_then(|x| x.as_str()),
+                                t.get("guest").and_then(|x| x.as_str()),
+                            )
+                        })
+                    });
+                    if !exists {
+                        let mut t = toml_edit::InlineTable::new();
+                        t.insert("host", host_text.as_str().into());
+                        if let Some(g) = &guest {
+                            t.insert("guest", g.as_str().into());
+                        }
+                        t.insert("mode", mode.as_str().into());
+                        list.push(t);
+                    }
+                    !exists
+                }
+                _ => {
+                    return Err(err(
+                        "[grants].files is neither [[grants.files]] tables nor a list of { host, mode } tables"
+                            .into(),
+                    ));
+                }
             }
         }
     };
@@ -130,6 +164,40 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_added_in_the_form_the_manifest_uses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let notes = dir.path().join("notes");
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir_all(&notes).expect("mkdir");
+        std::fs::create_dir_all(&scratch).expect("mkdir");
+        let notes = notes.canonicalize().expect("canonical");
+        let path = dir.path().join("files.toml");
+        let original = format!(
+            "[grants]\nfiles = [{{ host = {:?}, mode = \"ro\" }}] # inline, as the docs show\n",
+            notes.display().to_string()
+        );
+        std::fs::write(&path, &original).expect("write");
+        let g = Grant::Files {
+            host: scratch.clone(),
+            guest: None,
+            mode: FileMode::ReadWrite,
+        };
+        assert_eq!(grant(&path, &g).expect("inline form"), Edit::Added);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("# inline, as the docs show"), "{text}");
+        assert!(!text.contains("[[grants.files]]"), "{text}");
+        let m = Manifest::load(&path).expect("still valid");
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(grant(&path, &g).expect("again"), Edit::AlreadyGranted);
+        // The table form keeps the table form.
+        let tables = dir.path().join("tables.toml");
+        std::fs::write(&tables, "[[grants.files]]\nhost = \"/\"\nmode = \"ro\"\n").expect("write");
+        assert_eq!(grant(&tables, &g).expect("table form"), Edit::Added);
+        let text = std::fs::read_to_string(&tables).expect("read");
+        assert_eq!(text.matches("[[grants.files]]").count(), 2, "{text}");
+    }
 
     #[test]
     fn keeps_comments_and_order_and_is_idempotent() {
