@@ -203,6 +203,37 @@ impl Fixture {
     }
 }
 
+/// The JSON-RPC answers a raw pier writes to stdout, read on a thread of their own so that a
+/// test waiting for one fails after a deadline instead of hanging.
+pub struct Answers(std::sync::mpsc::Receiver<Value>);
+
+impl Answers {
+    pub fn read(stdout: std::process::ChildStdout) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    panic!("pier wrote a line that is not JSON: {line}");
+                };
+                // Responses only: notifications (list_changed and the like) are skipped.
+                if v.get("method").is_none() && tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Answers(rx)
+    }
+
+    /// The next answer, or a panic saying none came within `within`.
+    pub fn next(&self, within: std::time::Duration) -> Value {
+        self.0
+            .recv_timeout(within)
+            .unwrap_or_else(|e| panic!("no answer from pier within {within:?} ({e})"))
+    }
+}
+
 impl Default for Fixture {
     fn default() -> Self {
         Self::new()

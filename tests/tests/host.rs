@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
-use pier_e2e::{Fixture, call, files_manifest, ok, structured, text, tool_error};
+use pier_e2e::{Answers, Fixture, call, files_manifest, ok, structured, text, tool_error};
 use serde_json::{Value, json};
 
 const PROBE: &str = "[limits]\nmemory = \"32MiB\"\ntimeout = \"700ms\"\ninstances = 2\n\n[grants]\nenv = [\"PIER_TEST_GRANTED\"]\n\n[config]\ngreeting = \"hi\"\nretries = 3\n\n[tools]\ndeny = [\"sleep\"]\n";
@@ -416,6 +416,9 @@ fn peak_mib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
+/// How long a raw test waits for one answer.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 const INIT_LINE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}
 {"jsonrpc":"2.0","method":"notifications/initialized"}
 "#;
@@ -426,7 +429,7 @@ fn an_endless_line_is_refused_while_it_is_read() {
     let mut child = raw_pier(&f);
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let answers = Answers::read(child.stdout.take().expect("stdout"));
     stdin.write_all(INIT_LINE.as_bytes()).expect("write");
     // 200 MiB without a newline, then the newline and a good request.
     let chunk = vec![b'x'; 1 << 20];
@@ -437,14 +440,7 @@ fn an_endless_line_is_refused_while_it_is_read() {
         .write_all(b"\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}\n")
         .expect("write");
     stdin.flush().expect("flush");
-    let mut answers = Vec::new();
-    while answers.len() < 3 {
-        let line = lines.next().expect("a line").expect("read");
-        let v: Value = serde_json::from_str(&line).expect("JSON");
-        if v.get("method").is_none() {
-            answers.push(v);
-        }
-    }
+    let answers: Vec<Value> = (0..3).map(|_| answers.next(WAIT)).collect();
     assert_eq!(answers[0]["id"], 0);
     assert_eq!(answers[1]["error"]["code"], -32600);
     assert!(
@@ -488,14 +484,15 @@ fn unread_answers_are_bounded_and_pier_exits_when_stdin_closes() {
     });
     std::thread::sleep(std::time::Duration::from_secs(4));
     let peak = peak_mib(pid);
-    assert!(
-        !writer.is_finished(),
-        "pier kept reading stdin with nobody reading its answers"
-    );
-    assert!(peak < 150, "pier peaked at {peak} MiB with answers unread");
+    let kept_reading = writer.is_finished();
     let _ = child.kill();
     let _ = child.wait();
     let _ = writer.join();
+    assert!(
+        !kept_reading,
+        "pier kept reading stdin with nobody reading its answers"
+    );
+    assert!(peak < 150, "pier peaked at {peak} MiB with answers unread");
 
     // A few hundred answers (more than the stdout pipe holds), stdin closed, stdout never
     // read: pier still exits.
@@ -533,7 +530,7 @@ fn a_reused_id_in_flight_and_ill_typed_params_get_clear_errors() {
     let f = Fixture::new();
     let mut child = raw_pier(&f);
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let answers = Answers::read(child.stdout.take().expect("stdout"));
     stdin.write_all(INIT_LINE.as_bytes()).expect("write");
     stdin
         .write_all(
@@ -549,14 +546,7 @@ fn a_reused_id_in_flight_and_ill_typed_params_get_clear_errors() {
         )
         .expect("write");
     stdin.flush().expect("flush");
-    let mut answers = Vec::new();
-    while answers.len() < 4 {
-        let line = lines.next().expect("a line").expect("read");
-        let v: Value = serde_json::from_str(&line).expect("JSON");
-        if v.get("method").is_none() {
-            answers.push(v);
-        }
-    }
+    let answers: Vec<Value> = (0..4).map(|_| answers.next(WAIT)).collect();
     let sevens: Vec<&Value> = answers.iter().filter(|a| a["id"] == 7).collect();
     assert_eq!(sevens.len(), 2, "{answers:?}");
     assert!(

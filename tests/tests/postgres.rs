@@ -785,7 +785,7 @@ async fn nothing_of_a_call_runs_outside_it_or_outlives_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_beyond_64_bits_arrive_exactly() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     let pg = Cluster::start();
     seed(&pg);
     let fx = Fixture::new();
@@ -794,7 +794,7 @@ async fn parameters_beyond_64_bits_arrive_exactly() {
     // A raw client: serde_json in a client would round the number before it is sent.
     let mut child = fx.spawn_raw(&[(PASSWORD_VAR, "reader-secret")]);
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let answers = pier_e2e::Answers::read(child.stdout.take().expect("stdout"));
     let big = "12345678901234567890123456789";
     let call = format!(
         r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"postgres_query","arguments":{{"sql":"SELECT $1::numeric + 1 AS n, $2::numeric[] AS m","params":[{big}, [1, {big}]]}}}}}}"#
@@ -807,8 +807,7 @@ async fn parameters_beyond_64_bits_arrive_exactly() {
     stdin.write_all(input.as_bytes()).expect("write");
     stdin.flush().expect("flush");
     let answer = loop {
-        let line = lines.next().expect("a line").expect("read");
-        let v: Value = serde_json::from_str(&line).expect("JSON");
+        let v = answers.next(std::time::Duration::from_secs(60));
         if v["id"] == 2 {
             break v;
         }
