@@ -121,9 +121,12 @@ impl PierHandler {
     /// `initialize` must not be told a plugin's tool or prompt is unknown because it is compiling.
     async fn catalog_with(&self, has: impl Fn(&Catalog) -> bool) -> Arc<Catalog> {
         let catalog = self.catalog();
-        if has(&catalog) || !self.registry.is_loading() {
+        if has(&catalog) || !(self.registry.is_loading() || self.registry.is_starting()) {
             return catalog;
         }
+        // `starting` covers the moment before the background load has counted what it will
+        // load: a call that arrives right after `initialize` must not find an empty catalog.
+        self.registry.wait_started(CALL_WAIT).await;
         self.registry.wait_loaded(CALL_WAIT).await;
         self.catalog()
     }

@@ -101,6 +101,11 @@ impl Registry {
         self.dir.as_deref()
     }
 
+    /// Whether the first load of the folder has not finished yet.
+    pub fn is_starting(&self) -> bool {
+        *self.starting.borrow()
+    }
+
     /// Whether any plugin is being compiled right now.
     pub fn is_loading(&self) -> bool {
         *self.loading.borrow() > 0
