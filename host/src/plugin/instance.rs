@@ -213,31 +213,43 @@ impl LoadedPlugin {
 
         let limits = self.manifest.limits;
         let manifest = || self.manifest.path.display().to_string();
-        // The guest runs on a thread of its own, not on a tokio worker: WASI file calls block
-        // the thread they run on (`allow_blocking_current_thread`, far cheaper than a hop per
-        // call for local files), and an `open` of a FIFO or a read on a stalled network mount
-        // may block for ever. There it holds only its own thread and instance slot (the permit
-        // goes with it), the time limit is kept here, and pier's other work carries on. When
-        // the limit passes the call is answered at once; the thread drops the instance as soon
-        // as its syscall returns.
         let job = Job::from(op);
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let stop = tokio_util::sync::CancellationToken::new();
-        let _stop_when_dropped = stop.clone().drop_guard();
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let outcome = runtime.block_on(async {
-                tokio::select! {
-                    r = dispatch(&mut inst, job) => Some(r),
-                    () = stop.cancelled() => None,
+        let outcome = if self.manifest.files.is_empty() {
+            // Without file grants every host call the guest can make is asynchronous (sockets,
+            // HTTP, clocks, pier's own imports): it runs here, on the caller's task, and a
+            // timeout drops it with its instance.
+            tokio::time::timeout(limits.timeout, async move {
+                let result = dispatch(&mut inst, job).await;
+                let _permit = permit;
+                Ok::<_, tokio::sync::oneshot::error::RecvError>((inst, result))
+            })
+            .await
+        } else {
+            // With file grants the guest runs on a thread of its own, not on a tokio worker:
+            // WASI file calls block the thread they run on (`allow_blocking_current_thread`,
+            // far cheaper than a hop per file call for local files), and an `open` of a FIFO
+            // or a read on a stalled network mount may block for ever. There it holds only its
+            // own thread and instance slot (the permit goes with it), the time limit is kept
+            // here, and pier's other work carries on. When the limit passes the call is
+            // answered at once; the thread drops the instance as soon as its syscall returns.
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let stop = tokio_util::sync::CancellationToken::new();
+            let _stop_when_dropped = stop.clone().drop_guard();
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let outcome = runtime.block_on(async {
+                    tokio::select! {
+                        r = dispatch(&mut inst, job) => Some(r),
+                        () = stop.cancelled() => None,
+                    }
+                });
+                if let Some(result) = outcome {
+                    let _ = answer.send((inst, result));
                 }
             });
-            if let Some(result) = outcome {
-                let _ = answer.send((inst, result));
-            }
-        });
-        let outcome = tokio::time::timeout(limits.timeout, answered).await;
+            tokio::time::timeout(limits.timeout, answered).await
+        };
         let denials = recorded.take();
         self.denials
             .fetch_add(denials.len() as u64, Ordering::Relaxed);

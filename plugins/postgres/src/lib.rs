@@ -333,14 +333,25 @@ fn statement(
         .min(settings.max_rows)
         .max(1);
     let params = params::from_json(&a.params);
-    let rows = rt::block_on(run::with_transaction(
+    let rows = rt::block_on(run::with_statement(
         db,
         settings,
         mode,
         identity,
-        |conn| {
+        &a.sql,
+        |conn, follow| {
             let (sql, params) = (&a.sql, &params);
-            async move { run::rows(&conn.client, sql, params, max_rows, settings.max_bytes).await }
+            async move {
+                run::rows(
+                    &conn.client,
+                    sql,
+                    params,
+                    max_rows,
+                    settings.max_bytes,
+                    &follow,
+                )
+                .await
+            }
         },
     ))?;
     let json = rows.to_json(&db.name, max_rows, settings.max_bytes);
@@ -365,14 +376,15 @@ fn explain(cx: &CallContext, settings: &Settings, args: Value) -> Result<CallRes
     };
     let sql = format!("EXPLAIN ({options}) {}", a.sql);
     let params = params::from_json(&a.params);
-    let rows = rt::block_on(run::with_transaction(
+    let rows = rt::block_on(run::with_statement(
         db,
         settings,
         Mode::Read,
         identity,
-        |conn| {
+        &sql,
+        |conn, follow| {
             let (sql, params) = (&sql, &params);
-            async move { run::rows(&conn.client, sql, params, 1, usize::MAX).await }
+            async move { run::rows(&conn.client, sql, params, 1, usize::MAX, &follow).await }
         },
     ))?;
     let plan: Value = rows

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::pin;
 
 use futures_util::TryStreamExt;
-use futures_util::future::{join, join_all};
+use futures_util::future::{join, join_all, join3};
 use serde_json::{Value, json};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
@@ -209,8 +209,9 @@ pub fn check_identity(identity: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `body` inside the call's transaction on `db`'s kept connection, reconnecting once if
-/// the connection turns out to be broken (nothing was committed, so a retry is safe).
+/// Runs `body` (our own catalog queries, however many) inside the call's transaction on `db`'s
+/// kept connection; the transaction ends once `body` is done. Reconnects once if the connection
+/// turns out to be broken (nothing was committed, so a retry is safe).
 pub async fn with_transaction<T, F, Fut>(
     db: &Database,
     settings: &Settings,
@@ -220,6 +221,107 @@ pub async fn with_transaction<T, F, Fut>(
 ) -> Result<T, String>
 where
     F: Fn(std::rc::Rc<Connection>) -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    run_in(
+        db,
+        settings,
+        mode,
+        rls_identity,
+        Ending::AfterBody,
+        false,
+        |conn, _| body(conn),
+    )
+    .await
+}
+
+/// Runs the caller's one statement (`body`, through [`rows`]). A read sends `BEGIN …`, the
+/// statement and `ROLLBACK` in one round trip; whatever else the statement's answer calls for
+/// (the columns of an empty result, the text of unusual types) `body` runs in a transaction of
+/// its own opened with the same prelude, which it is handed ([`FollowUp`]). A write ends after
+/// `body`, as in [`with_transaction`].
+pub async fn with_statement<T, F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    mode: Mode,
+    rls_identity: Option<&str>,
+    sql: &str,
+    body: F,
+) -> Result<T, String>
+where
+    F: Fn(std::rc::Rc<Connection>, FollowUp) -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    // A statement that creates a prepared statement says PREPARE in its text: dynamic SQL that
+    // could hide the word needs a DO block or a function running EXECUTE, which row-level
+    // security mode refuses (without it every caller has the same identity anyway). Looking
+    // for prepared statements costs a little on every call, so only such calls do.
+    let may_prepare = sql.to_ascii_lowercase().contains("prepare");
+    run_in(
+        db,
+        settings,
+        mode,
+        rls_identity,
+        Ending::Pipelined,
+        may_prepare,
+        body,
+    )
+    .await
+}
+
+/// Where follow-up statements of a call run: inside its still-open transaction, or in a fresh
+/// one opened with the call's prelude (its statement timeout and RLS setting) because the
+/// call's own `ROLLBACK` is already on its way.
+#[derive(Clone)]
+pub struct FollowUp(Option<std::rc::Rc<str>>);
+
+impl FollowUp {
+    /// Inside the transaction that is open now.
+    pub fn inside() -> Self {
+        FollowUp(None)
+    }
+
+    /// Runs our own statements `work` (never the caller's SQL as such) where they belong.
+    async fn run<T>(&self, client: &Client, work: impl Future<Output = T>) -> Result<T, Failure> {
+        match &self.0 {
+            None => Ok(work.await),
+            Some(prelude) => {
+                // Our own statements prepare nothing by SQL (and the call's own ending, still
+                // under way, deallocates what the caller prepared: two would race).
+                let (opened, out, closed) = join3(
+                    client.batch_execute(prelude),
+                    work,
+                    end_call(client, Mode::Read, false),
+                )
+                .await;
+                opened.map_err(|e| Failure::sql(&e))?;
+                closed?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// When a call's transaction ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Once the body is done: everything the body sends is inside.
+    AfterBody,
+    /// Reads: right behind the body's first statement, in the same round trip.
+    Pipelined,
+}
+
+async fn run_in<T, F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    mode: Mode,
+    rls_identity: Option<&str>,
+    ending: Ending,
+    may_prepare: bool,
+    body: F,
+) -> Result<T, String>
+where
+    F: Fn(std::rc::Rc<Connection>, FollowUp) -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
 {
     let rls = match (&db.rls, rls_identity) {
@@ -246,9 +348,23 @@ where
             connection::forget(db);
             return Err(refusal);
         }
-        let result = match mode {
-            Mode::Read => read(&conn.client, &begin, body(conn.clone())).await,
-            Mode::Write => write(&conn.client, &begin, body(conn.clone())).await,
+        let result = match (mode, ending) {
+            (Mode::Read, Ending::Pipelined) => {
+                let follow = FollowUp(Some(std::rc::Rc::from(begin.as_str())));
+                pipelined(
+                    &conn.client,
+                    &begin,
+                    may_prepare,
+                    body(conn.clone(), follow),
+                )
+                .await
+            }
+            (Mode::Read, Ending::AfterBody) => {
+                read(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
+            }
+            (Mode::Write, _) => {
+                write(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
+            }
         };
         match result {
             Err(f) if f.lost => {
@@ -270,17 +386,37 @@ where
     }
 }
 
+/// A read whose body may send several statements: `ROLLBACK` goes out only once every one of
+/// them has been answered, so all of it runs inside the read-only transaction.
 async fn read<T>(
     client: &Client,
     begin: &str,
     body: impl Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
-    // The body's first statement is pipelined behind BEGIN (one round trip in the common case),
-    // but the ROLLBACK waits until the body has finished: whatever the body sends after its
-    // first answer (column descriptions, type lookups, text forms) must still run inside the
-    // read-only transaction, under its statement timeout and RLS setting.
     let (opened, result) = join(client.batch_execute(begin), body).await;
-    let closed = end_call(client, "ROLLBACK").await;
+    let closed = end_call(client, Mode::Read, false).await;
+    opened.map_err(|e| Failure::sql(&e))?;
+    let value = result?;
+    closed?;
+    Ok(value)
+}
+
+/// A read of the caller's one statement: `BEGIN …`, the statement and `ROLLBACK` leave together
+/// (one round trip). The body sends nothing else before the ROLLBACK; what it sends later goes
+/// through its [`FollowUp`] into a transaction of its own. (tokio-postgres may still look up
+/// the names of unusual types in between: fixed catalog queries of its own, no user code.)
+async fn pipelined<T>(
+    client: &Client,
+    begin: &str,
+    may_prepare: bool,
+    body: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    let (opened, result, closed) = join3(
+        client.batch_execute(begin),
+        body,
+        end_call(client, Mode::Read, may_prepare),
+    )
+    .await;
     opened.map_err(|e| Failure::sql(&e))?;
     let value = result?;
     closed?;
@@ -294,67 +430,86 @@ async fn write<T>(
 ) -> Result<T, Failure> {
     let (opened, result) = join(client.batch_execute(begin), body).await;
     if let Err(e) = opened {
-        let _ = end_call(client, "ROLLBACK").await;
+        let _ = end_call(client, Mode::Read, true).await;
         return Err(Failure::sql(&e));
     }
     match result {
         Ok(value) => {
             // A COMMIT that fails is not retried: it may have landed.
-            end_call(client, "COMMIT").await.map_err(|f| Failure {
-                message: format!(
-                    "{} (the COMMIT did not confirm; check whether the change landed)",
-                    f.message
-                ),
-                lost: false,
-            })?;
+            end_call(client, Mode::Write, true)
+                .await
+                .map_err(|f| Failure {
+                    message: format!(
+                        "{} (the COMMIT did not confirm; check whether the change landed)",
+                        f.message
+                    ),
+                    lost: false,
+                })?;
             Ok(value)
         }
         Err(f) => {
-            let _ = end_call(client, "ROLLBACK").await;
+            let _ = end_call(client, Mode::Read, true).await;
             Err(f)
         }
     }
 }
 
-/// What a call may leave in the shared session, cleared after every call so that nothing
-/// survives into the next one (which may be another identity's): settings and the role (a
-/// committed `SET`, `SET ROLE`), cursors declared `WITH HOLD`, `LISTEN`, session advisory
-/// locks, temporary tables, sequence state. `DISCARD ALL` would do it in one word but cannot
-/// run in a multi-statement string, and would also drop the driver's own prepared statements.
-const CLEAN_SESSION: &str = "CLOSE ALL; UNLISTEN *; RESET ALL; RESET ROLE; DISCARD TEMP; \
-    DISCARD SEQUENCES; SELECT pg_advisory_unlock_all(); \
-    SELECT name FROM pg_prepared_statements WHERE from_sql";
+/// How a read ends. Of what a statement can leave in the session, only session advisory locks
+/// and statements it `PREPARE`d outlive a `ROLLBACK` (settings, `SET ROLE`, `LISTEN`, cursors,
+/// even `WITH HOLD` ones, are undone with the transaction; a read-only one creates no temporary
+/// tables and draws no sequence values).
+const END_READ: &str = "ROLLBACK; SELECT pg_advisory_unlock_all(), \
+    (SELECT count(*) FROM pg_catalog.pg_prepared_statement() p WHERE p.from_sql)";
+/// [`END_READ`] for a call that cannot have prepared a statement (see `with_statement`).
+const END_READ_PLAIN: &str = "ROLLBACK; SELECT pg_advisory_unlock_all(), 0";
 
-/// Ends the call's transaction with `finish` (ROLLBACK or COMMIT) and clears the session:
-/// statements the caller `PREPARE`d (they outlive transactions) are deallocated by name.
-async fn end_call(client: &Client, finish: &str) -> Result<(), Failure> {
+/// How a write ends: after `COMMIT` the session is cleared of everything the statement may have
+/// left in it for the next call (which may be another identity's): settings and the role (a
+/// committed `SET`, `SET ROLE`), cursors declared `WITH HOLD`, `LISTEN`, temporary tables,
+/// sequence state, advisory locks, prepared statements. `DISCARD ALL` would say it in two
+/// words but cannot run in a multi-statement string, and would drop the driver's own prepared
+/// statements too.
+const END_WRITE: &str = "COMMIT; CLOSE ALL; UNLISTEN *; RESET ALL; RESET ROLE; DISCARD TEMP; \
+    DISCARD SEQUENCES; SELECT pg_advisory_unlock_all(), \
+    (SELECT count(*) FROM pg_catalog.pg_prepared_statement() p WHERE p.from_sql)";
+
+/// The statements to drop the caller's prepared statements (asked only when there are some:
+/// building this text costs more than counting).
+const LIST_PREPARED: &str = "SELECT string_agg('DEALLOCATE ' || quote_ident(p.name), '; ') \
+    FROM pg_catalog.pg_prepared_statement() p WHERE p.from_sql";
+
+/// Ends the call's transaction (ROLLBACK for a read, COMMIT for a write) and clears the
+/// session; statements the caller `PREPARE`d are deallocated by name.
+async fn end_call(client: &Client, mode: Mode, may_prepare: bool) -> Result<(), Failure> {
+    let text = match (mode, may_prepare) {
+        (Mode::Read, true) => END_READ,
+        (Mode::Read, false) => END_READ_PLAIN,
+        (Mode::Write, _) => END_WRITE,
+    };
     let messages = client
-        .simple_query(&format!("{finish}; {CLEAN_SESSION}"))
+        .simple_query(text)
         .await
         .map_err(|e| Failure::sql(&e))?;
-    // The rows of the last statement (pg_advisory_unlock_all answers a row too).
-    let mut prepared: Vec<String> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    for m in &messages {
-        match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => {
-                current.extend(row.get(0).map(str::to_string));
-            }
-            tokio_postgres::SimpleQueryMessage::CommandComplete(_) => {
-                prepared = std::mem::take(&mut current);
-            }
-            _ => {}
-        }
-    }
-    if !prepared.is_empty() {
-        let deallocate: Vec<String> = prepared
-            .iter()
-            .map(|name| format!("DEALLOCATE \"{}\"", name.replace('"', "\"\"")))
-            .collect();
-        client
-            .batch_execute(&deallocate.join("; "))
+    // The last statement's one row: its second column counts the caller's prepared statements.
+    let prepared = messages.iter().rev().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(1).map(str::to_string),
+        _ => None,
+    });
+    if prepared.as_deref().is_some_and(|n| n != "0") {
+        let listed = client
+            .simple_query(LIST_PREPARED)
             .await
             .map_err(|e| Failure::sql(&e))?;
+        let sql = listed.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        });
+        if let Some(sql) = sql {
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| Failure::sql(&e))?;
+        }
     }
     Ok(())
 }
@@ -366,6 +521,7 @@ pub async fn rows(
     params: &[TextParam],
     max_rows: usize,
     max_bytes: usize,
+    follow: &FollowUp,
 ) -> Result<Rows, Failure> {
     let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
         .iter()
@@ -429,11 +585,15 @@ pub async fn rows(
     };
     let columns = match columns {
         Some(c) => c,
-        // No row came back: the statement's description still names the columns (a Parse and
-        // Describe only; nothing runs).
-        None => match client
-            .prepare_typed(sql, &vec![Type::UNKNOWN; params.len()])
-            .await
+        // No row came back: the statement's description still names the columns. Parsing can
+        // run code (a domain's CHECK on a literal), so it happens inside a read-only
+        // transaction like the statement itself.
+        None => match follow
+            .run(
+                client,
+                client.prepare_typed(sql, &vec![Type::UNKNOWN; params.len()]),
+            )
+            .await?
         {
             Ok(statement) => statement
                 .columns()
@@ -443,7 +603,13 @@ pub async fn rows(
             Err(_) => Vec::new(),
         },
     };
-    fill_text_forms(client, pending, &mut rows).await;
+    if !pending.is_empty() {
+        // Printing a value runs its type's output function or a cast: inside a read-only
+        // transaction too.
+        follow
+            .run(client, fill_text_forms(client, pending, &mut rows))
+            .await?;
+    }
     Ok(Rows {
         columns: columns.into_iter().map(|(c, _, _)| c).collect(),
         rows,
