@@ -102,13 +102,6 @@ pub fn read_text(a: &ReadArgs) -> Result<TextRead, ToolError> {
     }
     let r = resolve(&a.path)?;
     let max = a.max_bytes.unwrap_or_else(max_read_bytes).max(1);
-    let meta = std::fs::metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
-    if meta.is_dir() {
-        return Err(ToolError::Failed(format!(
-            "{} is a directory; use list_directory",
-            r.path.display()
-        )));
-    }
     let (file, meta) = open_regular(&r.path).map_err(|e| io_error(&r.path, e))?;
     let total_bytes = meta.len();
     let path = r.path.display().to_string();

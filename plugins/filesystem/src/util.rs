@@ -40,14 +40,14 @@ pub fn iso8601(t: std::time::SystemTime) -> Option<String> {
 pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
-        return Err(not_regular(path, &meta));
+        return Err(not_regular(&meta));
     }
     let file = std::fs::File::open(path)?;
     // Between the stat and the open the name may have been swapped for something else; the
     // handle is what counts.
     let opened = file.metadata()?;
     if !opened.is_file() {
-        return Err(not_regular(path, &opened));
+        return Err(not_regular(&opened));
     }
     Ok((file, opened))
 }
@@ -60,18 +60,16 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(data)
 }
 
-fn not_regular(path: &Path, meta: &std::fs::Metadata) -> std::io::Error {
+fn not_regular(meta: &std::fs::Metadata) -> std::io::Error {
+    // The caller's error text puts the path first.
     let what = if meta.is_dir() {
-        "a directory"
+        "a directory (list_directory lists it)"
     } else {
-        "not a regular file (a FIFO, socket or device)"
+        "a FIFO, socket or device"
     };
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
-        format!(
-            "{} is {what}; the filesystem tools read regular files only",
-            path.display()
-        ),
+        format!("not a regular file but {what}; the filesystem tools read regular files only"),
     )
 }
 
