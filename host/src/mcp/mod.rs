@@ -4,6 +4,7 @@
 pub mod convert;
 pub(crate) mod exact_numbers;
 mod handler;
+mod jsonrpc_guard;
 mod notifications;
 pub mod stdio;
 

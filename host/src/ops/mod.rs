@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod metrics;
 pub mod rate_limit;
+mod redact;
 
 pub use audit::{AuditConfig, AuditEntry, AuditLog};
 pub use metrics::{Metrics, Outcome, Rejection};

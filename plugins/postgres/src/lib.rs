@@ -12,9 +12,11 @@ mod catalog;
 mod connection;
 mod decode;
 mod params;
+mod roles;
 mod run;
 mod settings;
 mod tls;
+mod transaction;
 
 use std::cell::OnceCell;
 
@@ -24,8 +26,9 @@ use pier_sdk::{
 };
 use serde::Deserialize;
 
-use run::{Failure, Mode};
+use run::Failure;
 use settings::{Database, Settings};
+use transaction::Mode;
 
 thread_local! {
     static SETTINGS: OnceCell<&'static Result<Settings, String>> = const { OnceCell::new() };
@@ -299,7 +302,7 @@ fn rls_identity<'a>(db: &'a Database, cx: &'a CallContext) -> Result<Option<&'a 
                 db.name, rls.setting
             )
         })?;
-    run::check_identity(identity)?;
+    transaction::check_identity(identity)?;
     Ok(Some(identity))
 }
 
@@ -333,7 +336,7 @@ fn statement(
         .min(settings.max_rows)
         .max(1);
     let params = params::from_json(&a.params);
-    let rows = rt::block_on(run::with_statement(
+    let rows = rt::block_on(transaction::with_statement(
         db,
         settings,
         mode,
@@ -376,7 +379,7 @@ fn explain(cx: &CallContext, settings: &Settings, args: Value) -> Result<CallRes
     };
     let sql = format!("EXPLAIN ({options}) {}", a.sql);
     let params = params::from_json(&a.params);
-    let rows = rt::block_on(run::with_statement(
+    let rows = rt::block_on(transaction::with_statement(
         db,
         settings,
         Mode::Read,
@@ -410,7 +413,13 @@ where
     Fut: std::future::Future<Output = Result<Value, Failure>>,
 {
     let db = settings.database(database)?;
-    let value = rt::block_on(run::with_transaction(db, settings, Mode::Read, None, read))?;
+    let value = rt::block_on(transaction::with_transaction(
+        db,
+        settings,
+        Mode::Read,
+        None,
+        read,
+    ))?;
     let mut out = serde_json::Map::new();
     out.insert("database".into(), Value::from(db.name.clone()));
     out.insert(key.into(), value);
@@ -518,8 +527,8 @@ fn parse_uri(uri: &str) -> Option<(&str, Option<(&str, &str)>)> {
 fn quote_name(schema: &str, table: &str) -> String {
     format!(
         "{}.{}",
-        connection::quote_ident(schema),
-        connection::quote_ident(table)
+        roles::quote_ident(schema),
+        roles::quote_ident(table)
     )
 }
 
@@ -557,7 +566,7 @@ impl Plugin for Postgres {
                 mime_type: Some("application/json".into()),
                 size: None,
             });
-            let listed = rt::block_on(run::with_transaction(
+            let listed = rt::block_on(transaction::with_transaction(
                 db,
                 settings,
                 Mode::Read,
@@ -613,13 +622,13 @@ impl Plugin for Postgres {
             .find(|d| d.name == name)
             .ok_or_else(|| Error::NotFound(format!("no database {name:?} (resource {uri})")))?;
         let value = match table {
-            None => rt::block_on(run::with_transaction(db, settings, Mode::Read, None, |conn| async move {
+            None => rt::block_on(transaction::with_transaction(db, settings, Mode::Read, None, |conn| async move {
                 catalog::schemas(&conn.client, false).await
             }))
             .map(|schemas| json!({"database": db.name, "host": db.host, "port": db.port, "dbname": db.dbname(), "schemas": schemas})),
             Some((schema, table)) => {
                 let qualified = quote_name(schema, table);
-                rt::block_on(run::with_transaction(db, settings, Mode::Read, None, |conn| {
+                rt::block_on(transaction::with_transaction(db, settings, Mode::Read, None, |conn| {
                     let qualified = qualified.clone();
                     async move { catalog::describe(&conn.client, &qualified, true).await }
                 }))
