@@ -610,3 +610,30 @@ fn a_manifest_that_is_not_a_regular_file_fails_its_plugin() {
         "{report}"
     );
 }
+
+#[test]
+fn answers_to_slow_calls_still_come_after_stdin_closes() {
+    // A script pipes its requests in and closes stdin at once; a call longer than the exit
+    // grace is still answered, because its answer is written as soon as it exists.
+    let f = Fixture::new();
+    let mut child = raw_pier(&f);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let answers = Answers::read(child.stdout.take().expect("stdout"));
+    stdin.write_all(INIT_LINE.as_bytes()).expect("write");
+    stdin
+        .write_all(
+            concat!(
+                r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"probe_sleep","arguments":{"ms":3500}}}"#,
+                "\n"
+            )
+            .as_bytes(),
+        )
+        .expect("write");
+    drop(stdin);
+    let first = answers.next(WAIT);
+    assert_eq!(first["id"], 0);
+    let slow = answers.next(WAIT);
+    assert_eq!(slow["id"], 2, "{slow}");
+    assert!(slow.get("result").is_some(), "{slow}");
+    assert!(child.wait().expect("wait").success());
+}

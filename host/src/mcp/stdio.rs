@@ -14,7 +14,9 @@ use std::io::{BufRead, Write};
 
 use rmcp::ServiceExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rmcp::model::{ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::RoleServer;
@@ -36,7 +38,7 @@ const IN_FLIGHT: usize = 512;
 /// A read buffer larger than this is given back after its line.
 const KEEP_CAPACITY: usize = 1 << 20;
 /// How long answers may take to be written once stdin has closed.
-const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Reads one line (up to and including its `\n`) into `raw`, keeping at most [`MAX_LINE`]
 /// bytes: past that the rest of the line is read and thrown away, so an endless line costs no
@@ -77,7 +79,11 @@ fn read_line(input: &mut impl BufRead, raw: &mut Vec<u8>) -> std::io::Result<Opt
 }
 
 /// Reads stdin until it closes: good messages to `inbox`, answers for bad ones to `outbox`.
-fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<String>) {
+fn read_stdin(
+    inbox: mpsc::Sender<ClientJsonRpcMessage>,
+    outbox: mpsc::Sender<String>,
+    progress: Arc<Progress>,
+) {
     let stdin = std::io::stdin();
     let mut stdin = stdin.lock();
     let mut raw = Vec::new();
@@ -91,12 +97,12 @@ fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<St
             Ok(None) | Err(_) => break,
         };
         if too_long {
-            let answer = error(
+            let reply = error(
                 Value::Null,
                 -32600,
                 format!("message too large: lines are limited to {MAX_LINE} bytes"),
             );
-            if outbox.blocking_send(answer.to_string()).is_err() {
+            if !answer(&outbox, &progress, reply.to_string()) {
                 break;
             }
             continue;
@@ -104,8 +110,8 @@ fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<St
         let line = match std::str::from_utf8(&raw) {
             Ok(l) => l,
             Err(e) => {
-                let answer = error(Value::Null, -32700, format!("parse error: not UTF-8 ({e})"));
-                if outbox.blocking_send(answer.to_string()).is_err() {
+                let reply = error(Value::Null, -32700, format!("parse error: not UTF-8 ({e})"));
+                if !answer(&outbox, &progress, reply.to_string()) {
                     break;
                 }
                 continue;
@@ -119,7 +125,7 @@ fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<St
             }
             Verdict::Answer(v) => {
                 tracing::warn!("answered a malformed message: {v}");
-                if outbox.blocking_send(v.to_string()).is_err() {
+                if !answer(&outbox, &progress, v.to_string()) {
                     break;
                 }
             }
@@ -128,9 +134,58 @@ fn read_stdin(inbox: mpsc::Sender<ClientJsonRpcMessage>, outbox: mpsc::Sender<St
     }
 }
 
+/// Whether stdout is being read: how many lines wait to be written (queued, or in a write
+/// that has not returned) and when one last went out. After stdin closes pier waits for its
+/// answers as long as they keep going out, however slow the calls are; it gives up only when
+/// some wait and none has gone out for [`EXIT_GRACE`] (nobody reads stdout).
+struct Progress {
+    waiting: AtomicUsize,
+    last_ms: AtomicU64,
+    start: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            waiting: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+            start: Instant::now(),
+        }
+    }
+
+    fn queued(&self) {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn written(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Release);
+    }
+
+    /// How long lines have waited without any going out (zero when none waits).
+    fn stuck_for(&self) -> Duration {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Acquire));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// Queues a line of the reader's own (an answer to a malformed line); false once stdout is gone.
+fn answer(outbox: &mpsc::Sender<String>, progress: &Progress, line: String) -> bool {
+    progress.queued();
+    outbox.blocking_send(line).is_ok()
+}
+
 /// Owns stdout: writes each line, flushing whenever nothing else is queued. Ends when every
 /// sender is gone or stdout is closed; `done` is dropped then.
-fn write_stdout(mut lines: mpsc::Receiver<String>, done: tokio::sync::oneshot::Sender<()>) {
+fn write_stdout(
+    mut lines: mpsc::Receiver<String>,
+    progress: Arc<Progress>,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     while let Some(first) = lines.blocking_recv() {
@@ -139,6 +194,7 @@ fn write_stdout(mut lines: mpsc::Receiver<String>, done: tokio::sync::oneshot::S
             if out.write_all(line.as_bytes()).is_err() || out.write_all(b"\n").is_err() {
                 return;
             }
+            progress.written();
             next = lines.try_recv().ok();
         }
         if out.flush().is_err() {
@@ -153,6 +209,7 @@ struct GuardedStdio {
     inbox: mpsc::Receiver<ClientJsonRpcMessage>,
     outbox: mpsc::Sender<String>,
     in_flight: InFlight,
+    progress: Arc<Progress>,
 }
 
 /// Requests taken from the client and not yet answered, bounded. rmcp sends each answer from a
@@ -224,9 +281,12 @@ impl Transport<RoleServer> for GuardedStdio {
             _ => None,
         };
         let in_flight = self.in_flight.clone();
+        let progress = self.progress.clone();
         let line = serde_json::to_string(&item);
         async move {
-            let sent = outbox.send(line?).await.map_err(|_| StdioError::Closed);
+            let line = line?;
+            progress.queued();
+            let sent = outbox.send(line).await.map_err(|_| StdioError::Closed);
             if let Some(id) = answered {
                 in_flight.done(&id);
             }
@@ -264,6 +324,7 @@ impl Transport<RoleServer> for GuardedStdio {
                     r.id
                 ),
             );
+            self.progress.queued();
             if self.outbox.send(answer.to_string()).await.is_err() {
                 return None;
             }
@@ -289,34 +350,39 @@ pub async fn serve(handler: PierHandler) -> Result<(), String> {
             .map_err(|e| format!("cannot start the {name} thread: {e}"))
     };
     let answers = outbox.clone();
+    let progress = Arc::new(Progress::new());
+    let (read_progress, write_progress) = (progress.clone(), progress.clone());
     spawn(
         "pier-stdin",
         Box::new(move || {
-            read_stdin(inbox_tx, answers);
+            read_stdin(inbox_tx, answers, read_progress);
             drop(stdin_done);
         }),
     )?;
     spawn(
         "pier-stdout",
-        Box::new(move || write_stdout(lines, stdout_done)),
+        Box::new(move || write_stdout(lines, write_progress, stdout_done)),
     )?;
 
     let transport = GuardedStdio {
         inbox,
         outbox,
         in_flight: InFlight::new(),
+        progress: progress.clone(),
     };
     let service = handler.serve(transport).await.map_err(|e| e.to_string())?;
     // Once stdin has closed, the client is done sending. Answers still queued get a moment to
     // be written; a client that closed stdin and never reads stdout must not keep pier alive.
     let gave_up = async {
         let _ = stdin_closed.await;
-        tokio::time::sleep(EXIT_GRACE).await;
+        while progress.stuck_for() < EXIT_GRACE {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     };
     let result = tokio::select! {
         r = service.waiting() => r.map(|_| ()).map_err(|e| e.to_string()),
         () = gave_up => {
-            tracing::warn!("stdin closed and the remaining answers could not be written within {EXIT_GRACE:?}; exiting");
+            tracing::warn!("stdin closed and nobody reads stdout: no answer went out for {EXIT_GRACE:?}; exiting");
             Ok(())
         }
     };
