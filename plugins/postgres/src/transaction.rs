@@ -78,11 +78,11 @@ where
     .await
 }
 
-/// Runs the caller's one statement (`body`, through [`rows`]). A read sends `BEGIN …`, the
-/// statement and `ROLLBACK` in one round trip; whatever else the statement's answer calls for
-/// (the columns of an empty result, the text of unusual types) `body` runs in a transaction of
-/// its own opened with the same prelude, which it is handed ([`FollowUp`]). A write ends after
-/// `body`, as in [`with_transaction`].
+/// Runs the caller's one statement (`body`, through [`crate::run::rows`]). A read sends
+/// `BEGIN …`, the statement and `ROLLBACK` in one round trip; whatever else the statement's
+/// answer calls for (the columns of an empty result, the text of unusual types) `body` runs in a
+/// transaction of its own opened with the same prelude, which it is handed ([`FollowUp`]). A
+/// write ends after `body`, as in [`with_transaction`].
 pub async fn with_statement<T, F, Fut>(
     db: &Database,
     settings: &Settings,
