@@ -148,21 +148,17 @@ async fn list_tools(
         .await
         .map_err(|e| e.to_string())?;
     Ok(plugin
+        .description
         .tools
         .iter()
         .map(|t| {
-            let a = t.definition.annotations.as_ref();
+            let a = &t.definition.annotations;
             InspectedTool {
-                name: t.tool.clone(),
-                description: t
-                    .definition
-                    .description
-                    .as_deref()
-                    .unwrap_or("")
-                    .to_string(),
-                read_only: a.and_then(|a| a.read_only_hint).unwrap_or(false),
-                destructive: a.and_then(|a| a.destructive_hint).unwrap_or(false),
-                open_world: a.and_then(|a| a.open_world_hint).unwrap_or(false),
+                name: t.local.clone(),
+                description: t.definition.description.clone(),
+                read_only: a.read_only,
+                destructive: a.destructive,
+                open_world: a.open_world,
             }
         })
         .collect())

@@ -17,15 +17,20 @@
 //!
 //! `Host::handler()` hands back the rmcp `ServerHandler` instead, to serve over any rmcp
 //! transport you choose.
+//!
+//! The embedding API is what this file exports: [`Host`] and its builder, the manifest types,
+//! plugin reports, and the settings, HTTP, access and operations modules a server needs. The
+//! rooms behind it (`plugin`, `grants`, `runtime`, `mcp`) are private to the crate.
 
 pub mod access;
 pub mod client_config;
+mod grammar;
 mod grants;
 pub mod http;
 pub mod inspect;
 mod mcp;
 pub mod ops;
-pub mod plugin;
+mod plugin;
 mod policy;
 mod runtime;
 pub mod settings;
@@ -34,8 +39,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use mcp::PierHandler;
-pub use plugin::manifest::{FileGrant, FileMode, Limits, Manifest, ManifestError};
-pub use plugin::{PluginReport, PluginStatus};
+pub use plugin::manifest::{
+    FileGrant, FileMode, Limits, Manifest, ManifestError, parse_duration, parse_size,
+};
+pub use plugin::manifest_edit;
+pub use plugin::report::{json as reports_json, table as reports_table};
+pub use plugin::{CallError, LoadError, PluginLoad, PluginReport, PluginStatus};
 pub use policy::ToolFilter;
 pub use runtime::CacheOutcome;
 
@@ -174,7 +183,7 @@ impl Host {
 
     /// Loaded, compiling and failed plugins, in folder order, with live call counters.
     pub fn reports(&self) -> Vec<PluginReport> {
-        self.registry.catalog().reports_now()
+        self.registry.reports_now()
     }
 
     /// Waits until no plugin is being compiled (or `limit` passes).

@@ -32,10 +32,32 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::access::{TokenSpec, Tokens};
+use crate::http::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, HttpOptions};
 use crate::ops::{AuditConfig, AuditLog, Operations, RateLimits, RateRule};
+use crate::plugin::manifest::parse_duration;
+
+/// The plugin folder when none is given: `pier/plugins` in the per-user data folder.
+pub fn default_plugin_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("pier")
+        .join("plugins")
+}
+
+/// What `pier serve` flags say about HTTP; each wins over `[http]` in `pier.toml`.
+#[derive(Debug, Default)]
+pub struct HttpFlags {
+    pub tokens_file: Option<PathBuf>,
+    pub allow_host: Vec<String>,
+    pub allow_origin: Vec<String>,
+    pub stateless: bool,
+    pub identity_header: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    #[error("--http {addr}: {reason}")]
+    Listen { addr: String, reason: String },
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("{path} is not valid: {reason}")]
@@ -86,6 +108,61 @@ struct TokensFile {
 }
 
 impl Settings {
+    /// `path` (from `--config` or `$PIER_CONFIG`), else `pier.toml` in the per-user config folder
+    /// if it exists, else the defaults.
+    pub fn find(path: Option<&Path>) -> Result<Self, SettingsError> {
+        if let Some(p) = path {
+            return Self::load(p);
+        }
+        match dirs::config_dir().map(|d| d.join("pier").join("pier.toml")) {
+            Some(p) if p.exists() => Self::load(&p),
+            _ => Ok(Settings::default()),
+        }
+    }
+
+    /// The HTTP server's options for `addr`: flags over `[http]`, tokens resolved (so a bad
+    /// tokens file stops pier before any plugin loads).
+    pub fn http_options(
+        &self,
+        addr: &str,
+        flags: &HttpFlags,
+        identity: Option<String>,
+    ) -> Result<HttpOptions, SettingsError> {
+        use std::net::ToSocketAddrs;
+        let listen_error = |reason: &str| SettingsError::Listen {
+            addr: addr.to_string(),
+            reason: reason.to_string(),
+        };
+        let listen = addr
+            .to_socket_addrs()
+            .map_err(|_| listen_error("give an address such as 127.0.0.1:8080"))?
+            .next()
+            .ok_or_else(|| listen_error("the name resolves to no address"))?;
+        let tokens = self.tokens(flags.tokens_file.as_deref(), |k| std::env::var(k).ok())?;
+        let http = &self.http;
+        let header_timeout = match &http.header_timeout {
+            Some(t) => parse_duration(t).map_err(|e| SettingsError::Invalid {
+                path: self.origin(),
+                reason: format!("[http].header_timeout: {e}"),
+            })?,
+            None => DEFAULT_HEADER_TIMEOUT,
+        };
+        Ok(HttpOptions {
+            listen,
+            allowed_hosts: [&http.allowed_hosts[..], &flags.allow_host[..]].concat(),
+            allowed_origins: [&http.allowed_origins[..], &flags.allow_origin[..]].concat(),
+            stateless: flags.stateless || http.stateless,
+            identity_header: flags
+                .identity_header
+                .clone()
+                .or_else(|| http.identity_header.clone()),
+            tokens,
+            identity,
+            max_connections: http.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            header_timeout,
+        })
+    }
+
     /// Reads `path`; relative paths inside are made relative to its folder.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {

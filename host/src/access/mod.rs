@@ -30,6 +30,20 @@ impl Caller {
         self.scopes.as_ref().is_none_or(|s| s.covers_plugin(plugin))
     }
 
+    /// Why a call to `exposed` (tool `tool` of `plugin`) is refused, and which scope would let
+    /// it through.
+    pub fn refusal(&self, exposed: &str, plugin: &str, tool: &str) -> String {
+        let scopes = self
+            .scopes
+            .as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        format!(
+            "tool `{exposed}` is outside the scopes of identity `{}` ({scopes}); a token whose scopes include \"{plugin}\" or \"{plugin}:{tool}\" can call it",
+            self.label(),
+        )
+    }
+
     /// For logs, metrics and audit lines: the identity, or `-` when there is none.
     pub fn label(&self) -> &str {
         self.identity.as_deref().unwrap_or("-")

@@ -4,6 +4,9 @@
 //! own indentation and key order. Re-serialising the whole document would lose all of that, so
 //! the text is parsed only to find byte spans, and the one member pier owns is replaced or
 //! inserted by splicing text; every other byte stays as it was.
+//!
+//! Long for one job because it carries its own small JSONC scanner: the byte spans it finds mean
+//! something only to the splice that uses them, so the two stay together.
 
 use std::ops::Range;
 

@@ -27,6 +27,9 @@ pub enum Client {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A flag of `pier config` is malformed.
+    #[error("{0}")]
+    Argument(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("cannot find the home folder to locate {0}'s config; give the file's path instead")]
@@ -51,6 +54,65 @@ pub enum Entry {
         url: String,
         headers: BTreeMap<String, String>,
     },
+}
+
+impl Entry {
+    /// A client connecting to a running pier at `url`, with headers written "Name: value".
+    pub fn http(url: String, headers: &[String]) -> Result<Self, ConfigError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::Argument(format!(
+                "--url {url}: give the full address, as in http://127.0.0.1:8080/mcp"
+            )));
+        }
+        let mut map = BTreeMap::new();
+        for h in headers {
+            let (k, v) = h.split_once(':').ok_or_else(|| {
+                ConfigError::Argument(format!("--header {h:?}: write it as \"Name: value\""))
+            })?;
+            map.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Ok(Entry::Http { url, headers: map })
+    }
+
+    /// A client starting `exe serve` itself, with the given plugin folder, settings file and
+    /// identity, and variables written NAME=VALUE. The client starts pier from a folder of its
+    /// choosing, so every path is made absolute.
+    pub fn stdio(
+        exe: &Path,
+        plugins: Option<&Path>,
+        settings: Option<&Path>,
+        identity: Option<String>,
+        env: &[String],
+    ) -> Result<Self, ConfigError> {
+        let absolute = |p: &Path, flag: &str| {
+            std::path::absolute(p)
+                .map(|a| a.display().to_string())
+                .map_err(|e| ConfigError::Argument(format!("{flag} {}: {e}", p.display())))
+        };
+        let exe = exe.canonicalize().unwrap_or_else(|_| exe.to_path_buf());
+        let mut args = vec!["serve".to_string()];
+        if let Some(p) = plugins {
+            args.extend(["--plugins".to_string(), absolute(p, "--plugins")?]);
+        }
+        if let Some(s) = settings {
+            args.extend(["--config".to_string(), absolute(s, "--config")?]);
+        }
+        if let Some(i) = identity {
+            args.extend(["--identity".to_string(), i]);
+        }
+        let mut vars = BTreeMap::new();
+        for e in env {
+            let (k, v) = e.split_once('=').ok_or_else(|| {
+                ConfigError::Argument(format!("--env {e:?}: write it as NAME=VALUE"))
+            })?;
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Ok(Entry::Stdio {
+            command: exe.display().to_string(),
+            args,
+            env: vars,
+        })
+    }
 }
 
 /// The two shapes a client's file can have.
@@ -183,6 +245,27 @@ pub struct Applied {
     pub path: PathBuf,
     pub change: Change,
     pub backup: Option<PathBuf>,
+}
+
+impl Applied {
+    /// What `pier config` tells the user about the change to server `name`.
+    pub fn describe(&self, name: &str) -> String {
+        let path = self.path.display();
+        let mut lines = vec![match self.change {
+            Change::Unchanged => format!("{name} in {path} is already up to date"),
+            Change::Added => format!("added {name} to {path}"),
+            Change::Replaced => format!("updated {name} in {path}"),
+        }];
+        if let Some(b) = &self.backup {
+            lines.push(format!("the previous file is saved as {}", b.display()));
+        }
+        if self.change != Change::Unchanged {
+            lines.push(
+                "restart the client (or reload its MCP servers) to pick the change up".into(),
+            );
+        }
+        lines.join("\n")
+    }
 }
 
 /// The JSON snippet for `--print`: the container key with pier's entry in it.

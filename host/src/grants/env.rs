@@ -3,10 +3,8 @@
 
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::plugin::manifest::Manifest;
-
-pub fn apply(b: &mut WasiCtxBuilder, manifest: &Manifest) {
-    for name in &manifest.env {
+pub fn apply(b: &mut WasiCtxBuilder, names: &[String]) {
+    for name in names {
         if let Ok(value) = std::env::var(name) {
             b.env(name, value);
         }

@@ -6,10 +6,14 @@
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::GrantError;
-use crate::plugin::manifest::{FileMode, Manifest};
+use crate::grammar::files::{FileGrant, FileMode};
 
-pub fn apply(b: &mut WasiCtxBuilder, manifest: &Manifest) -> Result<(), GrantError> {
-    for grant in &manifest.files {
+pub fn apply(
+    b: &mut WasiCtxBuilder,
+    files: &[FileGrant],
+    manifest: &str,
+) -> Result<(), GrantError> {
+    for grant in files {
         let perms = match grant.mode {
             FileMode::ReadOnly => FsPerms::ReadOnly,
             FileMode::ReadWrite => FsPerms::ReadWrite,
@@ -17,7 +21,7 @@ pub fn apply(b: &mut WasiCtxBuilder, manifest: &Manifest) -> Result<(), GrantErr
         b.preopened_dir(&grant.host, &grant.guest, perms)
             .map_err(|e| GrantError::Directory {
                 host: grant.host.display().to_string(),
-                manifest: manifest.path.display().to_string(),
+                manifest: manifest.to_string(),
                 reason: e.to_string(),
             })?;
     }

@@ -3,46 +3,66 @@
 //! recorded with the manifest line that would allow it.
 
 pub mod denials;
-pub mod dns;
 mod env;
 mod files;
 pub mod http;
 pub mod network;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 pub use denials::Denials;
-use http::{HttpGate, HttpGrant};
+use http::HttpGate;
+pub use network::LookupError;
 use network::NetworkPolicy;
 
-use crate::plugin::manifest::Manifest;
+use crate::grammar::files::FileGrant;
+use crate::grammar::http::HttpGrant;
+use crate::grammar::network::NetworkGrant;
 
-/// What all instances of one plugin share: its network policy (with the DNS answers pier pinned)
-/// and its HTTP origins.
+/// One plugin's grants, as the sandbox needs them. The plugin room builds it from the manifest;
+/// enforcement never reads the manifest itself (only its path, to quote in refusals).
+pub struct GrantSet {
+    pub plugin: String,
+    pub manifest_path: String,
+    pub files: Vec<FileGrant>,
+    pub env: Vec<String>,
+    pub network: Vec<NetworkGrant>,
+    pub block_private: bool,
+    pub http: Vec<HttpGrant>,
+    pub http_timeout: Duration,
+    pub http_response_size: u64,
+}
+
+/// What all instances of one plugin share: its network policy (with the DNS answers pier pinned),
+/// its HTTP origins, and the directories and variables each instance is given.
 pub struct PluginGrants {
-    plugin: String,
-    manifest_path: String,
+    set: GrantSet,
     network: Arc<NetworkPolicy>,
     http: Arc<Vec<HttpGrant>>,
 }
 
 impl PluginGrants {
-    pub fn new(plugin: &str, manifest: &Manifest) -> Self {
-        let manifest_path = manifest.path.display().to_string();
+    pub fn new(set: GrantSet) -> Self {
         PluginGrants {
-            plugin: plugin.to_string(),
             network: Arc::new(NetworkPolicy::new(
-                plugin,
-                &manifest_path,
-                manifest.network.clone(),
-                manifest.block_private,
+                &set.plugin,
+                &set.manifest_path,
+                set.network.clone(),
+                set.block_private,
             )),
-            http: Arc::new(manifest.http.clone()),
-            manifest_path,
+            http: Arc::new(set.http.clone()),
+            set,
         }
+    }
+
+    /// Whether the plugin was granted any directory (its calls then run on a thread of their
+    /// own: WASI file calls block).
+    pub fn has_files(&self) -> bool {
+        !self.set.files.is_empty()
     }
 }
 
@@ -54,9 +74,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// What the name-lookup implementation needs, cloned so the store is free during the lookup.
-    pub fn lookup_parts(&self) -> (Arc<NetworkPolicy>, Denials) {
-        (self.network.clone(), self.denials.clone())
+    /// Answers a guest's name lookup under the plugin's network policy (see
+    /// `runtime::dns`): ungranted names are refused without a query, granted answers are pinned
+    /// for the connect check. Owns what it needs, so the store is free while the lookup runs.
+    pub fn lookup(
+        &self,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<std::net::IpAddr>, LookupError>> + Send + 'static {
+        let (policy, denials) = (self.network.clone(), self.denials.clone());
+        async move { policy.lookup(&name, &denials).await }
     }
 }
 
@@ -64,12 +90,9 @@ impl Sandbox {
 ///
 /// Private by default: no inherited environment, stdin, stdout or args; stderr is not inherited
 /// either, since plugins log through `host.log`. Sockets exist but every address is checked
-/// against `[grants].network`; name lookups are answered by [`dns`]. Clocks and random are
+/// against `[grants].network`; name lookups are answered by [`Sandbox::lookup`]. Clocks and random are
 /// always available.
-pub fn instance_sandbox(
-    manifest: &Manifest,
-    grants: &PluginGrants,
-) -> Result<(WasiCtx, Sandbox), GrantError> {
+pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), GrantError> {
     let mut b = WasiCtxBuilder::new();
     // File operations run on the calling thread instead of hopping to tokio's blocking pool for
     // every WASI call (open, stat, read...). For local files that hop costs more than the
@@ -84,7 +107,7 @@ pub fn instance_sandbox(
     {
         let policy = grants.network.clone();
         let denials = denials.clone();
-        let plugin = grants.plugin.clone();
+        let plugin = grants.set.plugin.clone();
         b.socket_addr_check(move |addr, use_| {
             let verdict = match use_ {
                 SocketAddrUse::TcpConnect => policy.check_connect(addr),
@@ -105,15 +128,16 @@ pub fn instance_sandbox(
             Box::pin(async move { verdict.is_ok() })
         });
     }
-    files::apply(&mut b, manifest)?;
-    env::apply(&mut b, manifest);
+    let set = &grants.set;
+    files::apply(&mut b, &set.files, &set.manifest_path)?;
+    env::apply(&mut b, &set.env);
     let http = HttpGate {
-        plugin: grants.plugin.clone(),
-        manifest: grants.manifest_path.clone(),
+        plugin: set.plugin.clone(),
+        manifest: set.manifest_path.clone(),
         grants: grants.http.clone(),
         denials: denials.clone(),
-        timeout: manifest.limits.http_timeout,
-        max_response: manifest.limits.http_response_size,
+        timeout: set.http_timeout,
+        max_response: set.http_response_size,
     };
     let sandbox = Sandbox {
         network: grants.network.clone(),

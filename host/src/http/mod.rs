@@ -89,7 +89,7 @@ struct Gate {
 
 /// Serves until `shutdown` completes; returns the bound address through `bound` first (port 0
 /// picks a free one).
-pub async fn serve(
+pub(crate) async fn serve(
     handler: PierHandler,
     registry: Arc<Registry>,
     opts: HttpOptions,
@@ -318,7 +318,7 @@ const SESSION_HEADER: &str = "mcp-session-id";
 /// 200 once every plugin has finished loading (failed ones included: they are reported, not
 /// retried), 503 while some are still compiling.
 async fn readyz(State(gate): State<Arc<Gate>>) -> Response {
-    let reports = gate.registry.catalog().reports_now();
+    let reports = gate.registry.reports_now();
     let count =
         |want: fn(&crate::PluginStatus) -> bool| reports.iter().filter(|r| want(&r.status)).count();
     let loaded = count(|s| matches!(s, crate::PluginStatus::Loaded));

@@ -1,34 +1,31 @@
-//! WIT records <-> rmcp's MCP types. Kept in one place so the two vocabularies meet only here.
-
-use std::sync::Arc;
+//! WIT records <-> rmcp's MCP types. Kept in one place so the two vocabularies meet only here:
+//! definitions, contents, results, errors, and the call context a plugin is given.
 
 use base64::Engine as _;
+use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    ContentBlock, JsonObject, Prompt, PromptArgument, PromptMessage, Resource as RawResource,
-    ResourceContents as McpContents, ResourceTemplate as McpTemplate, Role as McpRole, Tool,
-    ToolAnnotations,
+    CallToolResult, ContentBlock, GetPromptResult, Prompt, PromptArgument, PromptMessage,
+    Reference, Resource as RawResource, ResourceContents as McpContents,
+    ResourceTemplate as McpTemplate, Role as McpRole, Tool, ToolAnnotations,
 };
+use rmcp::service::{RequestContext, RoleServer};
 
+use super::request::{request_id, session_id};
+use crate::access::Caller;
+use crate::plugin::{ExposedPrompt, ExposedTool};
+use crate::runtime::bindings::exports::pier::mcp::completions::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
-    Content, Prompt as WitPrompt, PromptMessage as WitMessage, ResourceBody, ResourceContents,
-    ResourceInfo, ResourceTemplate, Role, Tool as WitTool,
+    CallContext, CallResult, Content, Error as WitError, PromptMessage as WitMessage, PromptResult,
+    ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Role,
 };
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-fn schema(text: &str, what: &str) -> Result<Arc<JsonObject>, String> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(map)) => Ok(Arc::new(map)),
-        Ok(_) => Err(format!("{what} is not a JSON object")),
-        Err(e) => Err(format!("{what} is not valid JSON: {e}")),
-    }
-}
-
 /// The MCP definition of a plugin tool under its exposed name.
-pub fn tool(exposed: &str, t: &WitTool) -> Result<Tool, String> {
-    let input = schema(&t.input_schema, "input-schema")?;
+pub fn tool(exposed: &ExposedTool) -> Tool {
+    let t = &exposed.definition;
     let a = &t.annotations;
     let mut annotations = ToolAnnotations::new()
         .read_only(a.read_only)
@@ -38,15 +35,132 @@ pub fn tool(exposed: &str, t: &WitTool) -> Result<Tool, String> {
     if let Some(title) = &t.title {
         annotations.title = Some(title.clone());
     }
-    let mut tool =
-        Tool::new(exposed.to_string(), t.description.clone(), input).annotate(annotations);
+    let mut tool = Tool::new(
+        exposed.exposed.clone(),
+        t.description.clone(),
+        exposed.input_schema.clone(),
+    )
+    .annotate(annotations);
     if let Some(title) = &t.title {
         tool = tool.with_title(title.clone());
     }
-    if let Some(out) = &t.output_schema {
-        tool = tool.with_raw_output_schema(schema(out, "output-schema")?);
+    if let Some(out) = &exposed.output_schema {
+        tool = tool.with_raw_output_schema(out.clone());
     }
-    Ok(tool)
+    tool
+}
+
+/// A plugin's `call-result` as MCP's; structured output must be JSON (else the call is an
+/// error that says so).
+pub fn call_result(plugin: &str, r: &CallResult) -> CallToolResult {
+    let blocks = r.content.iter().map(content).collect();
+    let mut out = if r.is_error {
+        CallToolResult::error(blocks)
+    } else {
+        CallToolResult::success(blocks)
+    };
+    if let Some(s) = &r.structured {
+        match serde_json::from_str(s) {
+            Ok(v) => out.structured_content = Some(v),
+            Err(e) => {
+                out = tool_error(format!(
+                    "{plugin} returned structured output that is not JSON: {e}"
+                ))
+            }
+        }
+    }
+    out
+}
+
+/// A plugin's answer to `call-tool` as MCP's: its result, or a tool error the model can read
+/// (bad arguments, a failure inside the plugin). `not-found` (the plugin does not know the
+/// tool) is the one JSON-RPC error, as for a name pier does not know.
+pub fn tool_answer(
+    plugin: &str,
+    exposed: &str,
+    answer: Result<CallResult, WitError>,
+) -> Result<CallToolResult, McpError> {
+    match answer {
+        Ok(r) => Ok(call_result(plugin, &r)),
+        Err(WitError::InvalidParams(m)) => Ok(tool_error(format!(
+            "invalid arguments for `{exposed}`: {m}"
+        ))),
+        Err(WitError::Internal(m)) => Ok(tool_error(m)),
+        Err(WitError::NotFound(m)) => Err(McpError::invalid_params(format!("{plugin}: {m}"), None)),
+    }
+}
+
+/// Whether a plugin's error says it does not know what was asked for (so the next plugin may).
+pub fn is_not_found(e: &WitError) -> bool {
+    matches!(e, WitError::NotFound(_))
+}
+
+/// The completion target in the plugin's terms: its own prompt name, or the URI template.
+pub fn completion_target(
+    reference: &Reference,
+    own_prompt: Option<&str>,
+) -> Option<CompletionTarget> {
+    match (reference, own_prompt) {
+        (Reference::Prompt(_), Some(own)) => Some(CompletionTarget::Prompt(own.to_string())),
+        (Reference::Resource(r), None) => Some(CompletionTarget::ResourceTemplate(r.uri.clone())),
+        _ => None,
+    }
+}
+
+/// A tool result with `isError` set and one text block.
+pub fn tool_error(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// A plugin's error for a request other than a tool call, as a JSON-RPC error naming the plugin.
+pub fn wit_error(plugin: &str, e: WitError) -> McpError {
+    match e {
+        WitError::NotFound(m) | WitError::InvalidParams(m) => {
+            McpError::invalid_params(format!("{plugin}: {m}"), None)
+        }
+        WitError::Internal(m) => McpError::internal_error(format!("{plugin}: {m}"), None),
+    }
+}
+
+/// What the plugin is told about the request: its id, session, caller, and the request's
+/// `_meta` (as `mcp.meta.<key>` → JSON text; pier's own carrier of exact numbers left out).
+pub fn call_context(ctx: &RequestContext<RoleServer>, caller: &Caller) -> CallContext {
+    let meta = ctx
+        .meta
+        .0
+        .iter()
+        .filter(|(k, _)| k.as_str() != super::exact_numbers::META_KEY)
+        .map(|(k, v)| (format!("mcp.meta.{k}"), v.to_string()))
+        .collect();
+    CallContext {
+        request_id: request_id(ctx),
+        session: session_id(ctx).map(str::to_string),
+        identity: caller.identity.clone(),
+        meta,
+    }
+}
+
+/// Prompt arguments as the plugin takes them: strings as they are, anything else as JSON text.
+pub fn prompt_arguments(arguments: Option<rmcp::model::JsonObject>) -> Vec<(String, String)> {
+    arguments
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect()
+}
+
+pub fn prompt_result(p: &PromptResult) -> GetPromptResult {
+    let out = GetPromptResult::new(p.messages.iter().map(prompt_message).collect());
+    match &p.description {
+        Some(d) => out.with_description(d.clone()),
+        None => out,
+    }
 }
 
 pub fn content(c: &Content) -> ContentBlock {
@@ -101,7 +215,8 @@ pub fn template(t: &ResourceTemplate) -> McpTemplate {
     out
 }
 
-pub fn prompt(exposed: &str, p: &WitPrompt) -> Prompt {
+pub fn prompt(exposed: &ExposedPrompt) -> Prompt {
+    let p = &exposed.definition;
     let args: Vec<PromptArgument> = p
         .arguments
         .iter()
@@ -117,7 +232,7 @@ pub fn prompt(exposed: &str, p: &WitPrompt) -> Prompt {
         })
         .collect();
     let mut out = Prompt::new(
-        exposed.to_string(),
+        exposed.exposed.clone(),
         p.description.clone(),
         if args.is_empty() { None } else { Some(args) },
     );

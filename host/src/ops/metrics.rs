@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::plugin::Catalog;
+use crate::plugin::{Catalog, LoadedPlugin};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
@@ -142,7 +142,7 @@ impl Metrics {
     }
 
     /// The whole exposition, counters and the catalog's gauges.
-    pub fn render(&self, catalog: &Catalog) -> String {
+    pub(crate) fn render(&self, catalog: &Catalog<LoadedPlugin>) -> String {
         let mut out = String::with_capacity(4096);
         if let Ok(c) = self.counts.lock() {
             header(
@@ -223,15 +223,15 @@ impl Metrics {
     }
 }
 
-fn plugin_gauges(out: &mut String, catalog: &Catalog) {
+fn plugin_gauges(out: &mut String, catalog: &Catalog<LoadedPlugin>) {
     let loads: Vec<_> = catalog
-        .plugins
+        .plugins()
         .iter()
-        .map(|p| (esc(&p.name), p.load_now()))
+        .map(|p| (esc(p.name()), p.pool.load_now()))
         .collect();
     header(out, "pier_plugins", "gauge", "Plugins by status.");
     let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in &catalog.reports {
+    for r in catalog.reports() {
         let status = match r.status {
             crate::PluginStatus::Loaded => "loaded",
             crate::PluginStatus::Compiling => "compiling",

@@ -52,6 +52,18 @@ pub struct Limited {
     pub burst: u32,
 }
 
+impl Limited {
+    /// What the refused caller is told: the limit, and when to retry.
+    pub fn message(&self, identity: &str, tool: &str) -> String {
+        format!(
+            "rate limit reached: identity `{identity}` may call `{tool}` {} times per second (burst {}); retry in {:.2} s",
+            self.rate,
+            self.burst,
+            self.retry_in.as_secs_f64()
+        )
+    }
+}
+
 /// Buckets for callers that are idle and full are dropped once there are this many, so a stream
 /// of distinct identities (through a trusted proxy) cannot grow memory without end.
 const MAX_BUCKETS: usize = 10_000;

@@ -1,16 +1,17 @@
-//! The set of loaded plugins and the maps from exposed names to them.
+//! The set of plugins serving now, and the maps from exposed names back to them.
 //!
-//! A plugin that fails to load is recorded with its reason and skipped; the others serve. Name
-//! collisions (two plugins with one name, or two exposed tools with one name) fail the later
-//! plugin with a message naming both.
+//! Assembled from the registry's slots in folder order. A plugin that failed to load is reported
+//! with its reason and skipped; the others serve. Name collisions (two plugins with one name, or
+//! two exposed tools with one name) fail the later plugin with a message naming both. Generic
+//! over what a slot holds, so the rules are tested on bare [`Description`]s, without wasm.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::loader::{LoadError, LoadedPlugin};
-use super::manifest::{Manifest, ManifestError};
-use crate::runtime::{CompileCache, Runtime};
+use super::description::Description;
+use super::manifest::Manifest;
+use super::report::{PluginReport, PluginStatus, describe_grants};
 
 /// Where a plugin comes from.
 pub enum PluginSource {
@@ -24,93 +25,45 @@ pub enum PluginSource {
     },
 }
 
-#[derive(Debug, Clone)]
-pub enum PluginStatus {
-    Loaded,
-    /// Being compiled in the background; its tools appear when it is ready.
-    Compiling,
-    Failed(String),
-}
-
-/// What `pier plugins` prints, and what `serve` logs at start.
-#[derive(Debug, Clone)]
-pub struct PluginReport {
-    pub name: String,
-    pub file: Option<PathBuf>,
-    pub status: PluginStatus,
-    pub tools: Vec<String>,
-    pub grants: Vec<String>,
-    pub notes: Vec<String>,
-    /// Whether the compiled code came from the cache (loaded plugins only).
-    pub cache: Option<crate::runtime::CacheOutcome>,
-    /// SHA-256 of the `.wasm` (loaded plugins only), for `[plugin].sha256` pins.
-    pub sha256: Option<String>,
-    /// Calls served and calls that crashed or timed out, since the plugin was loaded.
-    pub calls: u64,
-    pub failures: u64,
-    /// The circuit breaker: `closed`, `half-open`, or `open (retry in N s)`.
-    pub circuit: Option<String>,
-}
-
-impl PluginReport {
-    /// The report of a plugin with no loaded code (compiling or failed): no tools, no counters.
-    fn unloaded(name: String, file: Option<PathBuf>, status: PluginStatus) -> Self {
-        PluginReport {
-            name,
-            file,
-            status,
-            tools: Vec::new(),
-            grants: Vec::new(),
-            notes: Vec::new(),
-            cache: None,
-            sha256: None,
-            calls: 0,
-            failures: 0,
-            circuit: None,
-        }
-    }
-}
-
 /// One plugin's place in the catalog, in folder order, before names are checked.
-pub struct Slot {
+pub(crate) struct Slot<P> {
     pub name: String,
     pub file: Option<PathBuf>,
-    pub state: SlotState,
+    pub state: SlotState<P>,
     /// Shown in reports, e.g. why an update was not applied.
     pub note: Option<String>,
 }
 
-pub enum SlotState {
-    Ready(Arc<LoadedPlugin>),
+pub(crate) enum SlotState<P> {
+    Ready(Arc<P>),
     Compiling,
     Failed(String),
 }
 
-/// Where an exposed name leads.
+/// Where an exposed name leads: the plugin's index and its own name for the tool or prompt.
 #[derive(Debug, Clone)]
-pub struct Route {
-    pub plugin: usize,
-    pub name: String,
+struct Route {
+    plugin: usize,
+    name: String,
 }
 
-pub struct Catalog {
-    pub plugins: Vec<Arc<LoadedPlugin>>,
-    pub reports: Vec<PluginReport>,
+pub(crate) struct Catalog<P> {
+    plugins: Vec<Arc<P>>,
+    reports: Vec<PluginReport>,
     tools: HashMap<String, Route>,
     prompts: HashMap<String, Route>,
     /// Exposed names hidden by a manifest's `[tools]`, so a call can say why it is refused.
     denied: HashMap<String, PathBuf>,
 }
 
-impl Catalog {
-    /// Lists `*.wasm` in `dir` (sorted, so loading order and collision messages are stable).
-    pub fn scan_dir(dir: &Path) -> std::io::Result<Vec<PluginSource>> {
-        let files = super::folder::components(dir)?;
-        Ok(files.into_iter().map(PluginSource::File).collect())
-    }
+/// The description behind a catalog entry.
+fn described<P: AsRef<Description>>(p: &Arc<P>) -> &Description {
+    (**p).as_ref()
+}
 
+impl<P: AsRef<Description>> Catalog<P> {
     /// Builds the name maps from slots in order; collisions fail the later plugin.
-    pub fn assemble(slots: &[&Slot]) -> Self {
+    pub fn assemble(slots: &[&Slot<P>]) -> Self {
         let mut catalog = Catalog {
             plugins: Vec::new(),
             reports: Vec::new(),
@@ -121,9 +74,11 @@ impl Catalog {
         for slot in slots {
             match &slot.state {
                 SlotState::Ready(plugin) => catalog.add(plugin.clone(), slot.file.clone()),
-                SlotState::Failed(reason) => {
-                    catalog.fail(slot.name.clone(), slot.file.clone(), reason.clone())
-                }
+                SlotState::Failed(reason) => catalog.reports.push(PluginReport::unloaded(
+                    slot.name.clone(),
+                    slot.file.clone(),
+                    PluginStatus::Failed(reason.clone()),
+                )),
                 SlotState::Compiling => catalog.reports.push(PluginReport::unloaded(
                     slot.name.clone(),
                     slot.file.clone(),
@@ -137,106 +92,45 @@ impl Catalog {
         catalog
     }
 
-    /// The reports with live counters and circuit states.
-    pub fn reports_now(&self) -> Vec<PluginReport> {
-        let mut reports = self.reports.clone();
-        for r in &mut reports {
-            if let Some(p) = self.plugins.iter().find(|p| p.name == r.name)
-                && matches!(r.status, PluginStatus::Loaded)
-            {
-                r.calls = p.calls.load(std::sync::atomic::Ordering::Relaxed);
-                r.failures = p.failures.load(std::sync::atomic::Ordering::Relaxed);
-                r.circuit = Some(match p.breaker_state() {
-                    super::BreakerState::Closed => "closed".into(),
-                    super::BreakerState::HalfOpen => "half-open".into(),
-                    super::BreakerState::Open { retry_in } => {
-                        format!("open (retry in {} s)", retry_in.as_secs_f64().ceil())
-                    }
-                });
-            }
-        }
-        reports
-    }
-
-    fn fail(&mut self, name: String, file: Option<PathBuf>, reason: String) {
-        self.reports.push(PluginReport::unloaded(
-            name,
-            file,
-            PluginStatus::Failed(reason),
-        ));
-    }
-
-    fn add(&mut self, plugin: Arc<LoadedPlugin>, file: Option<PathBuf>) {
-        let owner_of = |route: &Route, plugins: &[Arc<LoadedPlugin>]| {
-            plugins
-                .get(route.plugin)
-                .map(|p| p.name.clone())
-                .unwrap_or_default()
-        };
-        if let Some(other) = self.plugins.iter().find(|p| p.name == plugin.name) {
-            let other_file = self
-                .reports
-                .iter()
-                .find(|r| r.name == other.name)
-                .and_then(|r| r.file.clone());
-            let reason = format!(
-                "plugin name `{}` is already taken by {}; give one of them another [plugin].name",
-                plugin.name,
-                other_file.map_or_else(
-                    || "an embedded plugin".to_string(),
-                    |f| f.display().to_string()
-                )
-            );
-            return self.fail(plugin.name.clone(), file, reason);
-        }
-        for t in &plugin.tools {
-            if let Some(route) = self.tools.get(&t.exposed) {
-                let reason = format!(
-                    "tool `{}` collides with the same name from plugin `{}`; rename one plugin with [plugin].name or deny the tool with [tools].deny",
-                    t.exposed,
-                    owner_of(route, &self.plugins)
-                );
-                return self.fail(plugin.name.clone(), file, reason);
-            }
+    fn add(&mut self, plugin: Arc<P>, file: Option<PathBuf>) {
+        let d = described(&plugin);
+        if let Some(reason) = self.collision(d) {
+            let failed = PluginStatus::Failed(reason);
+            self.reports
+                .push(PluginReport::unloaded(d.name.clone(), file, failed));
+            return;
         }
         let index = self.plugins.len();
-        for t in &plugin.tools {
-            self.tools.insert(
-                t.exposed.clone(),
-                Route {
-                    plugin: index,
-                    name: t.tool.clone(),
-                },
-            );
-        }
-        for d in &plugin.denied_tools {
-            self.denied.insert(
-                format!("{}_{}", plugin.name, d),
-                plugin.manifest.path.clone(),
-            );
-        }
-        for (local, p) in &plugin.prompts {
-            self.prompts.entry(p.name.clone()).or_insert(Route {
+        for t in &d.tools {
+            let route = Route {
                 plugin: index,
-                name: local.clone(),
+                name: t.local.clone(),
+            };
+            self.tools.insert(t.exposed.clone(), route);
+        }
+        for denied in &d.denied_tools {
+            self.denied
+                .insert(format!("{}_{}", d.name, denied), d.manifest.path.clone());
+        }
+        for p in &d.prompts {
+            self.prompts.entry(p.exposed.clone()).or_insert(Route {
+                plugin: index,
+                name: p.local.clone(),
             });
         }
-        let mut notes = plugin.problems.clone();
-        if !plugin.denied_tools.is_empty() {
-            notes.push(format!(
-                "hidden by [tools]: {}",
-                plugin.denied_tools.join(", ")
-            ));
+        let mut notes = d.problems.clone();
+        if !d.denied_tools.is_empty() {
+            notes.push(format!("hidden by [tools]: {}", d.denied_tools.join(", ")));
         }
         self.reports.push(PluginReport {
-            name: plugin.name.clone(),
+            name: d.name.clone(),
             file,
             status: PluginStatus::Loaded,
-            tools: plugin.tools.iter().map(|t| t.exposed.clone()).collect(),
-            grants: describe_grants(&plugin.manifest),
+            tools: d.tools.iter().map(|t| t.exposed.clone()).collect(),
+            grants: describe_grants(&d.manifest),
             notes,
-            cache: Some(plugin.cache),
-            sha256: Some(plugin.digest.clone()),
+            cache: Some(d.cache),
+            sha256: Some(d.digest.clone()),
             calls: 0,
             failures: 0,
             circuit: None,
@@ -244,136 +138,190 @@ impl Catalog {
         self.plugins.push(plugin);
     }
 
-    pub fn tool(&self, exposed: &str) -> Option<(&Arc<LoadedPlugin>, &str)> {
+    /// Why `d` cannot join: its name or one of its tools' exposed names is taken.
+    fn collision(&self, d: &Description) -> Option<String> {
+        if let Some(other) = self.plugins.iter().find(|p| described(p).name == d.name) {
+            let other_file = self
+                .reports
+                .iter()
+                .find(|r| r.name == described(other).name)
+                .and_then(|r| r.file.clone());
+            return Some(format!(
+                "plugin name `{}` is already taken by {}; give one of them another [plugin].name",
+                d.name,
+                other_file.map_or_else(
+                    || "an embedded plugin".to_string(),
+                    |f| f.display().to_string()
+                )
+            ));
+        }
+        d.tools.iter().find_map(|t| {
+            let route = self.tools.get(&t.exposed)?;
+            let owner = self.plugins.get(route.plugin)?;
+            Some(format!(
+                "tool `{}` collides with the same name from plugin `{}`; rename one plugin with [plugin].name or deny the tool with [tools].deny",
+                t.exposed,
+                described(owner).name
+            ))
+        })
+    }
+
+    /// The plugins serving, in folder order.
+    pub fn plugins(&self) -> &[Arc<P>] {
+        &self.plugins
+    }
+
+    /// Every plugin's report, in folder order (counters as of assembly; see `reports_now`).
+    pub fn reports(&self) -> &[PluginReport] {
+        &self.reports
+    }
+
+    /// The plugin offering the exposed tool name, and the plugin's own name for it.
+    pub fn tool(&self, exposed: &str) -> Option<(&Arc<P>, &str)> {
         let route = self.tools.get(exposed)?;
         Some((self.plugins.get(route.plugin)?, route.name.as_str()))
     }
 
-    pub fn prompt(&self, exposed: &str) -> Option<(&Arc<LoadedPlugin>, &str)> {
+    /// The plugin offering the exposed prompt name, and the plugin's own name for it.
+    pub fn prompt(&self, exposed: &str) -> Option<(&Arc<P>, &str)> {
         let route = self.prompts.get(exposed)?;
         Some((self.plugins.get(route.plugin)?, route.name.as_str()))
     }
 
-    /// The manifest that hides `exposed`, if a `[tools]` filter does.
-    pub fn denied_by(&self, exposed: &str) -> Option<&Path> {
-        self.denied.get(exposed).map(|p| p.as_path())
-    }
-
-    pub fn all_tools(&self) -> Vec<rmcp::model::Tool> {
+    /// The first plugin (in folder order) with this URI template.
+    pub fn template_owner(&self, uri_template: &str) -> Option<&Arc<P>> {
         self.plugins
             .iter()
-            .flat_map(|p| p.tools.iter().map(|t| t.definition.clone()))
-            .collect()
+            .find(|p| described(p).has_template(uri_template))
     }
 
-    pub fn all_prompts(&self) -> Vec<rmcp::model::Prompt> {
-        self.plugins
+    /// Why a call to a tool that is not served fails, worded for the caller: hidden by a
+    /// manifest's `[tools]` (and how to unhide it), or simply unknown.
+    pub fn why_unknown(&self, exposed: &str) -> String {
+        match self.denied.get(exposed) {
+            Some(manifest) => format!(
+                "tool `{exposed}` is disabled by [tools] in {}; remove it from deny (or add it to allow) to use it",
+                manifest.display()
+            ),
+            None => format!("unknown tool `{exposed}`; tools/list shows the available tools"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::description::tests::described;
+
+    fn ready(d: Description) -> Slot<Description> {
+        Slot {
+            name: d.name.clone(),
+            file: Some(PathBuf::from(format!("/plugins/{}.wasm", d.name))),
+            state: SlotState::Ready(Arc::new(d)),
+            note: None,
+        }
+    }
+
+    fn status(c: &Catalog<Description>, name: &str) -> PluginStatus {
+        c.reports()
             .iter()
-            .flat_map(|p| p.prompts.iter().map(|(_, def)| def.clone()))
-            .collect()
+            .find(|r| r.name == name)
+            .map(|r| r.status.clone())
+            .expect("reported")
     }
-}
 
-/// Loads one source into a slot (ready or failed), logging the outcome.
-pub async fn load_source(
-    runtime: Arc<Runtime>,
-    cache: &CompileCache,
-    source: PluginSource,
-) -> Slot {
-    let (name, file, loaded) = match source {
-        PluginSource::File(path) => {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let result = load_file(runtime, cache, &path, &stem).await;
-            (stem, Some(path), result)
-        }
-        PluginSource::Memory {
-            name,
-            wasm,
-            manifest,
-        } => {
-            let r = LoadedPlugin::load(runtime, cache, name.clone(), wasm, *manifest).await;
-            (name, None, r)
-        }
-    };
-    let state = match loaded {
-        Ok(plugin) => {
-            tracing::info!(
-                plugin = %plugin.name,
-                tools = plugin.tools.len(),
-                cache = ?plugin.cache,
-                "loaded"
-            );
-            SlotState::Ready(Arc::new(plugin))
-        }
-        Err(e) => {
-            tracing::error!(plugin = %name, file = ?file, "not loaded: {e}");
-            SlotState::Failed(e.to_string())
-        }
-    };
-    Slot {
-        name,
-        file,
-        state,
-        note: None,
+    #[test]
+    fn routes_lead_to_the_plugin_and_its_own_name() {
+        let slots = [
+            ready(described("pg", "", &["query"])),
+            ready(described("fs", "", &["read"])),
+        ];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        let (plugin, local) = c.tool("fs_read").expect("routed");
+        assert_eq!((plugin.name.as_str(), local), ("fs", "read"));
+        assert!(c.tool("fs_query").is_none());
+        assert_eq!(c.plugins().len(), 2);
     }
-}
 
-async fn load_file(
-    runtime: Arc<Runtime>,
-    cache: &CompileCache,
-    path: &Path,
-    stem: &str,
-) -> Result<LoadedPlugin, LoadError> {
-    let manifest_path = path.with_extension("toml");
-    let manifest = match super::folder::manifest_text(&manifest_path) {
-        Ok(Some(text)) => {
-            let base = manifest_path.parent().unwrap_or(Path::new("."));
-            Manifest::parse(&text, &manifest_path, base)?
-        }
-        Ok(None) => Manifest::empty(manifest_path),
-        Err(message) => {
-            return Err(ManifestError {
-                path: manifest_path.display().to_string(),
-                message,
-            }
-            .into());
-        }
-    };
-    let file = path.to_path_buf();
-    let wasm = tokio::task::spawn_blocking(move || super::folder::read_component(&file))
-        .await
-        .map_err(|e| LoadError::Read(e.to_string()))?
-        .map_err(LoadError::Read)?;
-    let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
-    LoadedPlugin::load(runtime, cache, name, wasm, manifest).await
-}
-
-/// One line per grant, in manifest syntax, for reports.
-pub fn describe_grants(m: &Manifest) -> Vec<String> {
-    let mut out: Vec<String> = m
-        .files
-        .iter()
-        .map(|f| {
-            if f.host.to_string_lossy() == f.guest {
-                format!("files {} ({})", f.guest, f.mode.as_str())
-            } else {
-                format!(
-                    "files {} as {} ({})",
-                    f.host.display(),
-                    f.guest,
-                    f.mode.as_str()
-                )
-            }
-        })
-        .collect();
-    out.extend(m.env.iter().map(|e| format!("env {e}")));
-    out.extend(m.network.iter().map(|g| format!("network {}", g.text)));
-    if m.block_private && !m.network.is_empty() {
-        out.push("block_private".to_string());
+    #[test]
+    fn a_second_plugin_with_a_taken_name_fails_and_names_the_first() {
+        let mut second = ready(described("pg", "", &["other"]));
+        second.file = Some(PathBuf::from("/plugins/pg2.wasm"));
+        let slots = [ready(described("pg", "", &["query"])), second];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        let PluginStatus::Failed(reason) = &c.reports()[1].status else {
+            panic!("second should fail");
+        };
+        assert!(reason.contains("plugin name `pg` is already taken by /plugins/pg.wasm"));
+        assert!(
+            c.tool("pg_other").is_none(),
+            "the failed plugin serves nothing"
+        );
+        assert!(matches!(c.reports()[0].status, PluginStatus::Loaded));
     }
-    out.extend(m.http.iter().map(|g| format!("http {}", g.text)));
-    out
+
+    #[test]
+    fn colliding_exposed_tool_names_fail_the_later_plugin() {
+        // `a` + `b_c` and `a_b` + `c` both expose `a_b_c`.
+        let slots = [
+            ready(described("a", "", &["b_c"])),
+            ready(described("a_b", "", &["c", "d"])),
+        ];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        let PluginStatus::Failed(reason) = status(&c, "a_b") else {
+            panic!("a_b should fail");
+        };
+        assert!(
+            reason.contains("tool `a_b_c` collides with the same name from plugin `a`"),
+            "{reason}"
+        );
+        assert!(
+            c.tool("a_b_d").is_none(),
+            "none of the failed plugin's tools"
+        );
+        assert_eq!(c.tool("a_b_c").map(|(p, _)| p.name.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn denied_tools_say_which_manifest_hides_them() {
+        let slots = [ready(described(
+            "fs",
+            "[tools]\ndeny = [\"write\"]\n",
+            &["read", "write"],
+        ))];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        assert!(c.tool("fs_write").is_none());
+        assert!(
+            c.why_unknown("fs_write")
+                .contains("disabled by [tools] in /plugins/fs.toml")
+        );
+        assert!(
+            c.why_unknown("fs_nope")
+                .starts_with("unknown tool `fs_nope`")
+        );
+        assert_eq!(c.reports()[0].notes, ["hidden by [tools]: write"]);
+    }
+
+    #[test]
+    fn compiling_and_failed_slots_are_reported_with_their_notes() {
+        let slots: [Slot<Description>; 2] = [
+            Slot {
+                name: "slow".into(),
+                file: None,
+                state: SlotState::Compiling,
+                note: None,
+            },
+            Slot {
+                name: "bad".into(),
+                file: None,
+                state: SlotState::Failed("not a component".into()),
+                note: Some("an update failed".into()),
+            },
+        ];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        assert!(matches!(status(&c, "slow"), PluginStatus::Compiling));
+        assert!(matches!(status(&c, "bad"), PluginStatus::Failed(r) if r == "not a component"));
+        assert_eq!(c.reports()[1].notes, ["an update failed"]);
+        assert!(c.plugins().is_empty());
+    }
 }

@@ -1,23 +1,19 @@
 //! Turning a `.wasm` and its manifest into a ready plugin: verify the pin, compile (or load from
 //! the cache), check the imports pier can satisfy and the exports pier needs, then ask the plugin
-//! for its tools, templates and prompts once.
+//! for its tools, templates and prompts once and describe it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
-use wasmtime::component::InstancePre;
 
-use super::breaker::{Breaker, BreakerState};
-use super::instance::{Instance, Op, OpResult};
-use super::manifest::{FileMode, Manifest};
-use super::valid_exposed_name;
-use crate::grants::PluginGrants;
-use crate::mcp::convert;
+use super::catalog::{PluginSource, Slot, SlotState};
+use super::description::Description;
+use super::manifest::{FileMode, Manifest, ManifestError};
+use super::pool::{Exports, Pool};
+use crate::grants::{GrantSet, PluginGrants};
 use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
-use crate::runtime::bindings::pier::mcp::types::ResourceTemplate;
-use crate::runtime::{CacheOutcome, CompileCache, PluginIdentity, Runtime, State};
+use crate::runtime::{CompileCache, PluginIdentity, Runtime};
 
 /// A plugin that failed to load, with the reason the user needs to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -49,90 +45,21 @@ pub enum LoadError {
     Name(String),
 }
 
-/// An exposed tool: its full name, the plugin's own name for it, and its MCP definition.
-#[derive(Debug, Clone)]
-pub struct ExposedTool {
-    pub exposed: String,
-    pub tool: String,
-    pub definition: rmcp::model::Tool,
+/// A loaded plugin: what it offers, and the pool that runs its calls (with its health).
+pub(crate) struct LoadedPlugin {
+    pub description: Description,
+    pub pool: Pool,
 }
 
-pub(super) struct Exports {
-    pub tools: tools::GuestIndices,
-    pub resources: Option<resources::GuestIndices>,
-    pub prompts: Option<prompts::GuestIndices>,
-    pub completions: Option<completions::GuestIndices>,
-}
-
-/// A loaded plugin, ready to serve.
-pub struct LoadedPlugin {
-    pub name: String,
-    pub manifest: Manifest,
-    pub digest: String,
-    pub cache: CacheOutcome,
-    /// Tools the manifest allows, with exposed names.
-    pub tools: Vec<ExposedTool>,
-    /// Tools hidden by `[tools]` (un-prefixed names).
-    pub denied_tools: Vec<String>,
-    /// Tools skipped because their definition is unusable, with the reason.
-    pub problems: Vec<String>,
-    pub templates: Vec<ResourceTemplate>,
-    /// Prompts as (the plugin's own name, MCP definition under the exposed name).
-    pub prompts: Vec<(String, rmcp::model::Prompt)>,
-    pub(super) runtime: Arc<Runtime>,
-    pub(super) pre: InstancePre<State>,
-    pub(super) exports: Exports,
-    pub(super) identity: Arc<PluginIdentity>,
-    pub(super) idle: Mutex<Vec<Instance>>,
-    pub(super) permits: Arc<Semaphore>,
-    /// Calls waiting for a permit; bounded by `[limits].queue`.
-    pub(super) waiting: AtomicU32,
-    pub(super) grants: PluginGrants,
-    pub(super) breaker: Breaker,
-    /// Calls served and calls that crashed, since load.
-    pub calls: AtomicU64,
-    pub failures: AtomicU64,
-    /// Sandbox refusals recorded during calls, since load.
-    pub denials: AtomicU64,
-}
-
-/// A plugin's live load, for `/metrics`.
-pub struct PluginLoad {
-    pub busy: u64,
-    pub idle: u64,
-    pub waiting: u64,
-    pub denials: u64,
-    pub crashes: u64,
+impl AsRef<Description> for LoadedPlugin {
+    fn as_ref(&self) -> &Description {
+        &self.description
+    }
 }
 
 impl LoadedPlugin {
-    /// Whether the circuit breaker is letting calls through.
-    pub fn breaker_state(&self) -> BreakerState {
-        self.breaker.state()
-    }
-
-    /// Instances running and idle, calls waiting, refusals and crashes, read now.
-    pub fn load_now(&self) -> PluginLoad {
-        let limit = self.manifest.limits.instances as usize;
-        PluginLoad {
-            busy: limit.saturating_sub(self.permits.available_permits()) as u64,
-            idle: self.idle.lock().map(|v| v.len()).unwrap_or(0) as u64,
-            waiting: u64::from(self.waiting.load(Ordering::Relaxed)),
-            denials: self.denials.load(Ordering::Relaxed),
-            crashes: self.failures.load(Ordering::Relaxed),
-        }
-    }
-
-    pub fn has_resources(&self) -> bool {
-        self.exports.resources.is_some()
-    }
-
-    pub fn has_prompts(&self) -> bool {
-        self.exports.prompts.is_some()
-    }
-
-    pub fn has_completions(&self) -> bool {
-        self.exports.completions.is_some()
+    pub fn name(&self) -> &str {
+        &self.description.name
     }
 
     /// Loads `wasm` as plugin `name` under `manifest`.
@@ -192,100 +119,114 @@ impl LoadedPlugin {
             manifest_path: manifest.path.clone(),
             config: manifest.config.clone(),
         });
-        let mut plugin = LoadedPlugin {
-            permits: Arc::new(Semaphore::new(manifest.limits.instances as usize)),
-            waiting: AtomicU32::new(0),
-            grants: PluginGrants::new(&name, &manifest),
-            breaker: Breaker::new(
-                manifest.limits.failures,
-                manifest.limits.failure_window,
-                manifest.limits.cooldown,
-            ),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            denials: AtomicU64::new(0),
-            name,
-            manifest,
-            digest,
-            cache: outcome,
-            tools: Vec::new(),
-            denied_tools: Vec::new(),
-            problems: Vec::new(),
-            templates: Vec::new(),
-            prompts: Vec::new(),
-            runtime,
-            pre,
-            exports,
-            identity,
-            idle: Mutex::new(Vec::new()),
-        };
-        plugin.describe().await?;
-        Ok(plugin)
-    }
+        let grants = PluginGrants::new(grant_set(&name, &manifest));
+        let pool = Pool::new(runtime, pre, exports, identity, grants, manifest.limits);
+        let mut description = Description::new(name, manifest, digest, outcome, pool.offers());
 
-    /// Asks the plugin for its tools, templates and prompts, and validates them.
-    async fn describe(&mut self) -> Result<(), LoadError> {
-        let start = |e: super::CallError| LoadError::Start(e.to_string());
-        let OpResult::Tools(tools) = self.run(Op::ListTools, None).await.map_err(start)? else {
-            return Err(LoadError::Start("list-tools gave no answer".into()));
-        };
-        for tool in tools {
-            let exposed = format!("{}_{}", self.name, tool.name);
-            if !valid_exposed_name(&exposed) {
-                self.problems.push(format!(
-                    "tool {:?} skipped: `{exposed}` does not match ^[a-zA-Z0-9_-]{{1,64}}$",
-                    tool.name
-                ));
-                continue;
-            }
-            if !self.manifest.tools.permits(&tool.name) {
-                self.denied_tools.push(tool.name.clone());
-                continue;
-            }
-            if self.tools.iter().any(|t| t.exposed == exposed) {
-                self.problems
-                    .push(format!("tool {:?} skipped: listed twice", tool.name));
-                continue;
-            }
-            match convert::tool(&exposed, &tool) {
-                Ok(definition) => self.tools.push(ExposedTool {
-                    exposed,
-                    tool: tool.name,
-                    definition,
-                }),
-                Err(reason) => self
-                    .problems
-                    .push(format!("tool {:?} skipped: {reason}", tool.name)),
-            }
+        let start = |e: super::call_error::CallError| LoadError::Start(e.to_string());
+        description.add_tools(pool.list_tools().await.map_err(start)?);
+        description.templates = pool.list_templates().await.map_err(start)?;
+        description.add_prompts(pool.list_prompts().await.map_err(start)?);
+        for p in &description.problems {
+            tracing::warn!(plugin = %description.name, "{p}");
         }
-        if self.has_resources()
-            && let OpResult::Templates(t) =
-                self.run(Op::ListTemplates, None).await.map_err(start)?
-        {
-            self.templates = t;
-        }
-        if self.has_prompts()
-            && let OpResult::Prompts(p) = self.run(Op::ListPrompts, None).await.map_err(start)?
-        {
-            for prompt in p {
-                let exposed = format!("{}_{}", self.name, prompt.name);
-                if valid_exposed_name(&exposed) {
-                    self.prompts
-                        .push((prompt.name.clone(), convert::prompt(&exposed, &prompt)));
-                } else {
-                    self.problems
-                        .push(format!("prompt {:?} skipped: bad name", prompt.name));
-                }
-            }
-        }
-        for p in &self.problems {
-            tracing::warn!(plugin = %self.name, "{p}");
-        }
-        Ok(())
+        Ok(LoadedPlugin { description, pool })
+    }
+}
+
+/// The manifest's grants, as the sandbox takes them.
+fn grant_set(plugin: &str, m: &Manifest) -> GrantSet {
+    GrantSet {
+        plugin: plugin.to_string(),
+        manifest_path: m.path.display().to_string(),
+        files: m.files.clone(),
+        env: m.env.clone(),
+        network: m.network.clone(),
+        block_private: m.block_private,
+        http: m.http.clone(),
+        http_timeout: m.limits.http_timeout,
+        http_response_size: m.limits.http_response_size,
     }
 }
 
 /// wasmtime's messages can span lines (byte dumps); reports and logs want one line.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Loads one source into a slot (ready or failed), logging the outcome.
+pub(crate) async fn load_source(
+    runtime: Arc<Runtime>,
+    cache: &CompileCache,
+    source: PluginSource,
+) -> Slot<LoadedPlugin> {
+    let (name, file, loaded) = match source {
+        PluginSource::File(path) => {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let result = load_file(runtime, cache, &path, &stem).await;
+            (stem, Some(path), result)
+        }
+        PluginSource::Memory {
+            name,
+            wasm,
+            manifest,
+        } => {
+            let r = LoadedPlugin::load(runtime, cache, name.clone(), wasm, *manifest).await;
+            (name, None, r)
+        }
+    };
+    let state = match loaded {
+        Ok(plugin) => {
+            tracing::info!(
+                plugin = %plugin.name(),
+                tools = plugin.description.tools.len(),
+                cache = ?plugin.description.cache,
+                "loaded"
+            );
+            SlotState::Ready(Arc::new(plugin))
+        }
+        Err(e) => {
+            tracing::error!(plugin = %name, file = ?file, "not loaded: {e}");
+            SlotState::Failed(e.to_string())
+        }
+    };
+    Slot {
+        name,
+        file,
+        state,
+        note: None,
+    }
+}
+
+async fn load_file(
+    runtime: Arc<Runtime>,
+    cache: &CompileCache,
+    path: &Path,
+    stem: &str,
+) -> Result<LoadedPlugin, LoadError> {
+    let manifest_path = path.with_extension("toml");
+    let manifest = match super::folder::manifest_text(&manifest_path) {
+        Ok(Some(text)) => {
+            let base = manifest_path.parent().unwrap_or(Path::new("."));
+            Manifest::parse(&text, &manifest_path, base)?
+        }
+        Ok(None) => Manifest::empty(manifest_path),
+        Err(message) => {
+            return Err(ManifestError {
+                path: manifest_path.display().to_string(),
+                message,
+            }
+            .into());
+        }
+    };
+    let file = path.to_path_buf();
+    let wasm = tokio::task::spawn_blocking(move || super::folder::read_component(&file))
+        .await
+        .map_err(|e| LoadError::Read(e.to_string()))?
+        .map_err(LoadError::Read)?;
+    let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
+    LoadedPlugin::load(runtime, cache, name, wasm, manifest).await
 }

@@ -3,6 +3,10 @@
 //! Deny by default: a plugin without a manifest, or with an empty one, gets no files, no
 //! environment and the default limits. Every error names the file, the key and what is allowed,
 //! because the person reading it is editing that file.
+//!
+//! Longer than most files here because it is the one place that knows every manifest key (the
+//! raw TOML shape, each key's check and message, the defaults); split, one key's rule would be
+//! read in several files. The grammars of grant entries live in `grammar/`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::grants::http::HttpGrant;
-use crate::grants::network::NetworkGrant;
+pub use crate::grammar::files::{FileGrant, FileMode};
+use crate::grammar::http::HttpGrant;
+use crate::grammar::network::NetworkGrant;
 use crate::policy::ToolFilter;
 
 /// Defaults that apply when `[limits]` leaves a value out.
@@ -59,31 +64,6 @@ pub struct Manifest {
     /// `[config]` as key -> value text (strings as-is, anything else as JSON).
     pub config: BTreeMap<String, String>,
     pub tools: ToolFilter,
-}
-
-/// One directory granted to the plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileGrant {
-    /// Canonical path on the host.
-    pub host: PathBuf,
-    /// Where the guest sees it (absolute, defaults to the host path).
-    pub guest: String,
-    pub mode: FileMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
-    ReadOnly,
-    ReadWrite,
-}
-
-impl FileMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileMode::ReadOnly => "ro",
-            FileMode::ReadWrite => "rw",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,15 +231,8 @@ impl Manifest {
         let mut files = Vec::new();
         for (i, f) in raw.grants.files.iter().enumerate() {
             let key = format!("[grants].files[{i}]");
-            let mode = match f.mode.as_deref().unwrap_or("ro") {
-                "ro" => FileMode::ReadOnly,
-                "rw" => FileMode::ReadWrite,
-                other => {
-                    return Err(err(format!(
-                        "{key}.mode: {other:?} is not a mode; use \"ro\" (read-only, the default) or \"rw\" (read-write)"
-                    )));
-                }
-            };
+            let mode = FileMode::parse(f.mode.as_deref().unwrap_or("ro"))
+                .map_err(|e| err(format!("{key}.mode: {e}")))?;
             let host = resolve_host_path(&f.host, base);
             let host = host.canonicalize().map_err(|e| {
                 err(format!(

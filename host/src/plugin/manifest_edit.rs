@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 
 use super::manifest::{FileMode, Manifest, ManifestError};
-use crate::grants::http::HttpGrant;
-use crate::grants::network::NetworkGrant;
+use crate::grammar::http::HttpGrant;
+use crate::grammar::network::NetworkGrant;
 
 /// One grant to add.
 #[derive(Debug, Clone)]
@@ -23,6 +23,42 @@ pub enum Grant {
         guest: Option<String>,
         mode: FileMode,
     },
+}
+
+impl Grant {
+    /// Where the grant goes in the manifest, as messages name it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Grant::Network(_) => "[grants].network",
+            Grant::Http(_) => "[grants].http",
+            Grant::Env(_) => "[grants].env",
+            Grant::Files { .. } => "[grants].files",
+        }
+    }
+}
+
+/// The manifest `pier grant` edits: a path to a `.toml` (or the `.toml` beside a `.wasm`) given
+/// directly, or `NAME.toml` in the plugin folder `dir` when a plugin of that name is there.
+pub fn manifest_for(plugin: &str, dir: &Path) -> Result<PathBuf, ManifestError> {
+    let as_path = PathBuf::from(plugin);
+    if plugin.ends_with(".toml") {
+        return Ok(as_path);
+    }
+    if plugin.ends_with(".wasm") {
+        return Ok(as_path.with_extension("toml"));
+    }
+    let wasm = dir.join(format!("{plugin}.wasm"));
+    let toml = dir.join(format!("{plugin}.toml"));
+    if !wasm.exists() && !toml.exists() {
+        return Err(ManifestError {
+            path: toml.display().to_string(),
+            message: format!(
+                "no plugin {plugin:?} in {} (give a path to its .toml or .wasm, or --plugins DIR)",
+                dir.display()
+            ),
+        });
+    }
+    Ok(toml)
 }
 
 /// What `grant` did.

@@ -1,27 +1,34 @@
-//! Plugins: manifests, loading a component, its pool of instances, and the catalog that maps
-//! exposed names back to plugins.
+//! Plugins: their manifests, loading a component, what it offers, the pool that runs its
+//! requests, its health, and the catalog that maps exposed names back to plugins.
+//!
+//! One owner per job: `description` (what a plugin offers, under which names), `pool` and
+//! `requests` (instances, and one typed method per export), `health` (breaker and counters),
+//! `catalog` (assembling the live set: collisions, hidden tools, routes), `report` (what is said
+//! about each plugin), `loader` (file to plugin), `registry` and `watch` (the live set over time).
 
 mod breaker;
+mod call_error;
 mod catalog;
+mod description;
 mod folder;
-mod instance;
+mod health;
 mod loader;
 pub mod manifest;
 pub mod manifest_edit;
+mod pool;
 mod registry;
+pub(crate) mod report;
+mod requests;
 mod watch;
 
-pub use breaker::BreakerState;
-pub use catalog::{Catalog, PluginReport, PluginSource, PluginStatus, Route};
-pub use instance::{CallError, Op, OpResult, result_size};
-pub use loader::{LoadError, LoadedPlugin, PluginLoad};
-pub use registry::Registry;
-pub use watch::watch_folder;
-
-/// Exposed names (`<plugin>_<tool>`) must pass the strictest validator clients use.
-pub fn valid_exposed_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub use call_error::CallError;
+pub(crate) use catalog::Catalog;
+pub use catalog::PluginSource;
+pub(crate) use description::{ExposedPrompt, ExposedTool};
+pub use loader::LoadError;
+pub(crate) use loader::LoadedPlugin;
+pub use pool::PluginLoad;
+pub(crate) use registry::Registry;
+pub use report::{PluginReport, PluginStatus};
+pub(crate) use requests::Complete;
+pub(crate) use watch::watch_folder;

@@ -1,5 +1,5 @@
-//! The live set of plugins: loaded in the background, swapped when their files change, and
-//! announced to every connected client.
+//! The live set of plugins: loaded in the background, swapped when their files change, and each
+//! change published (the MCP face tells its clients; see `mcp::announce`).
 //!
 //! The [`Catalog`] is an immutable snapshot; the registry replaces it whole on each change. A call
 //! holds the `Arc<LoadedPlugin>` it started with, so a swap never disturbs a running call: it
@@ -7,15 +7,14 @@
 //! the last call using them ends. An update that fails to load leaves the old version serving.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rmcp::Peer;
-use rmcp::service::RoleServer;
 use tokio::sync::watch;
 
-use super::catalog::{Catalog, PluginSource, Slot, SlotState, load_source};
+use super::catalog::{Catalog, PluginSource, Slot, SlotState};
+use super::loader::{LoadedPlugin, load_source};
+use super::report::{PluginReport, PluginStatus};
 use crate::runtime::{CompileCache, Runtime};
 
 /// A file younger than this may still be being written; it is loaded on a later scan.
@@ -54,24 +53,23 @@ struct Tracked {
     /// The `.wasm` path, or `None` for a plugin handed over in memory.
     file: Option<PathBuf>,
     fingerprint: Option<Fingerprint>,
-    slot: Slot,
+    slot: Slot<LoadedPlugin>,
 }
 
-pub struct Registry {
+pub(crate) struct Registry {
     runtime: Arc<Runtime>,
     cache: CompileCache,
     dir: Option<PathBuf>,
     /// Held for the length of a load or rescan, so changes apply one at a time.
     tracked: tokio::sync::Mutex<Vec<Tracked>>,
-    catalog: RwLock<Arc<Catalog>>,
+    catalog: RwLock<Arc<Catalog<LoadedPlugin>>>,
     /// Loads in progress; calls to unknown tools wait for it to reach zero.
     loading: watch::Sender<usize>,
     /// True until the first load of the folder has finished.
     starting: watch::Sender<bool>,
-    peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
-    /// Whether a client has been sent a list since the last announcement, i.e. whether some
-    /// client may now hold a stale list. Without one there is nothing to announce.
-    listed: AtomicBool,
+    /// Counts the changes clients should hear about (a plugin's tools, resources or prompts
+    /// may have come, gone or changed).
+    changes: watch::Sender<u64>,
 }
 
 impl Registry {
@@ -84,13 +82,12 @@ impl Registry {
             catalog: RwLock::new(Arc::new(Catalog::assemble(&[]))),
             loading: watch::Sender::new(0),
             starting: watch::Sender::new(true),
-            peers: Arc::new(Mutex::new(Vec::new())),
-            listed: AtomicBool::new(false),
+            changes: watch::Sender::new(0),
         })
     }
 
     /// The current snapshot.
-    pub fn catalog(&self) -> Arc<Catalog> {
+    pub fn catalog(&self) -> Arc<Catalog<LoadedPlugin>> {
         match self.catalog.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -123,25 +120,34 @@ impl Registry {
         let _ = tokio::time::timeout(limit, rx.wait_for(|starting| !*starting)).await;
     }
 
-    /// Records that a client was sent a tools, resources or prompts list.
-    pub fn note_listed(&self) {
-        self.listed.store(true, Ordering::Release);
+    /// Every plugin's report, with live counters and circuit states.
+    pub fn reports_now(&self) -> Vec<PluginReport> {
+        let catalog = self.catalog();
+        let mut reports = catalog.reports().to_vec();
+        for r in &mut reports {
+            if let Some(p) = catalog.plugins().iter().find(|p| p.name() == r.name)
+                && matches!(r.status, PluginStatus::Loaded)
+            {
+                let health = p.pool.health();
+                let counters = health.counters();
+                r.calls = counters.calls;
+                r.failures = counters.failures;
+                r.circuit = Some(health.circuit());
+            }
+        }
+        reports
     }
 
-    /// Remembers a connected client so it hears about changes.
-    pub fn add_peer(&self, peer: Peer<RoleServer>) {
-        if let Ok(mut peers) = self.peers.lock() {
-            // HTTP sessions come and go; forget the ended ones so the list stays small.
-            peers.retain(|p| !p.is_transport_closed());
-            peers.push(peer);
-        }
+    /// Tells of each change that clients should hear about, from now on.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Loads the plugin folder and `extra` sources. Every plugin is listed as compiling at once;
     /// each becomes ready (and is announced) as its load finishes.
     pub async fn load_all(self: &Arc<Self>, extra: Vec<PluginSource>) -> std::io::Result<()> {
         let mut sources = match &self.dir {
-            Some(dir) => match Catalog::scan_dir(dir) {
+            Some(dir) => match scan_dir(dir) {
                 Ok(s) => s,
                 Err(e) => {
                     // Nothing will load; lists must not wait for it.
@@ -197,14 +203,8 @@ impl Registry {
         let Some(dir) = self.dir.clone() else {
             return false;
         };
-        let files: Vec<PathBuf> = match Catalog::scan_dir(&dir) {
-            Ok(sources) => sources
-                .into_iter()
-                .filter_map(|s| match s {
-                    PluginSource::File(p) => Some(p),
-                    PluginSource::Memory { .. } => None,
-                })
-                .collect(),
+        let files: Vec<PathBuf> = match super::folder::components(&dir) {
+            Ok(files) => files,
             Err(e) => {
                 tracing::warn!(folder = %dir.display(), "cannot scan the plugin folder: {e}");
                 return false;
@@ -273,7 +273,7 @@ impl Registry {
             entry.slot = match (new.state, &entry.slot.state) {
                 (SlotState::Failed(reason), SlotState::Ready(old)) => {
                     tracing::warn!(
-                        plugin = %old.name,
+                        plugin = %old.name(),
                         "update not applied, still serving the previous version: {reason}"
                     );
                     Slot {
@@ -297,7 +297,7 @@ impl Registry {
     }
 
     fn publish(&self, tracked: &[Tracked]) {
-        let slots: Vec<&Slot> = tracked.iter().map(|t| &t.slot).collect();
+        let slots: Vec<&Slot<LoadedPlugin>> = tracked.iter().map(|t| &t.slot).collect();
         let catalog = Arc::new(Catalog::assemble(&slots));
         match self.catalog.write() {
             Ok(mut c) => *c = catalog,
@@ -305,34 +305,16 @@ impl Registry {
         }
     }
 
-    /// Tells every connected client that tools, resources and prompts may have changed, if any
-    /// client was sent a list since the last time. Clients that have gone away are forgotten.
+    /// Publishes that the catalog changed in a way clients should hear about.
     fn announce(&self) {
-        // Clients that were told re-list if they care; until one does, no list can be stale.
-        if !self.listed.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
-            Ok(p) => p.clone(),
-            Err(_) => return,
-        };
-        if peers.is_empty() {
-            return;
-        }
-        let list = self.peers.clone();
-        tokio::spawn(async move {
-            let mut lost = false;
-            for peer in &peers {
-                let sent = peer.notify_tool_list_changed().await.is_ok()
-                    && peer.notify_resource_list_changed().await.is_ok()
-                    && peer.notify_prompt_list_changed().await.is_ok();
-                lost |= !sent;
-            }
-            if lost && let Ok(mut list) = list.lock() {
-                list.retain(|p| !p.is_transport_closed());
-            }
-        });
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
+}
+
+/// Lists `*.wasm` in `dir` (sorted, so loading order and collision messages are stable).
+fn scan_dir(dir: &Path) -> std::io::Result<Vec<PluginSource>> {
+    let files = super::folder::components(dir)?;
+    Ok(files.into_iter().map(PluginSource::File).collect())
 }
 
 fn stem(path: &Path) -> String {

@@ -38,10 +38,6 @@ impl CompileCache {
         dirs::cache_dir().map(|d| d.join("pier").join("compiled"))
     }
 
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
-    }
-
     /// Returns the compiled component for `wasm` (whose SHA-256 is `digest`).
     pub fn load_or_compile(
         &self,

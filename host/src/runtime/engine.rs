@@ -45,8 +45,8 @@ impl Runtime {
         // wasi:http is linked for every plugin; requests pass the origin check in
         // `grants::http`, so a plugin without [grants].http loads but cannot send.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        // Name lookups are answered by pier, not wasmtime-wasi (see `grants::dns`).
-        crate::grants::dns::add_to_linker(&mut linker)?;
+        // Name lookups are answered by pier, not wasmtime-wasi (see `runtime::dns`).
+        super::dns::add_to_linker(&mut linker)?;
         host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
         let runtime = Arc::new(Runtime { engine, linker });
         spawn_epoch_clock(Arc::downgrade(&runtime));

@@ -5,7 +5,7 @@
 //! lookup and connect. Here every lookup goes through the plugin's [`NetworkPolicy`]: ungranted
 //! names are refused without a query, and granted answers are pinned for the connect check.
 //!
-//! [`NetworkPolicy`]: super::network::NetworkPolicy
+//! [`NetworkPolicy`]: crate::grants::network::NetworkPolicy
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -15,11 +15,13 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddress};
 use wasmtime_wasi::p2::{DynPollable, Network, Pollable, subscribe};
 
-use super::network::LookupError;
-use crate::runtime::State;
+use super::state::State;
+use crate::grants::LookupError;
 
-/// The interface name wasmtime-wasi 48 registers; guests importing any 0.2.x version are linked
-/// to it by semver, so replacing this one entry covers them all.
+/// The interface name wasmtime-wasi registers; guests importing any 0.2.x version are linked to
+/// it by semver, so replacing this one entry covers them all. [`add_to_linker`] checks that the
+/// name is really taken before it replaces it: were wasmtime-wasi to register another version,
+/// pier would refuse to start rather than leave wasmtime-wasi's unchecked lookups in place.
 const INTERFACE: &str = "wasi:sockets/ip-name-lookup@0.2.12";
 
 /// The guest's view of one answer: pier resolves before returning the stream, so it is always
@@ -33,6 +35,17 @@ impl Pollable for PinnedAnswer {
 
 /// Replaces the name-lookup functions in a linker that already has wasmtime-wasi's.
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    // Without shadowing, defining an existing function fails: that failure proves wasmtime-wasi's
+    // lookup sits under INTERFACE, so the definitions below replace it rather than sit beside it.
+    linker.allow_shadowing(false);
+    let probe = linker
+        .instance(INTERFACE)?
+        .func_wrap("resolve-addresses", |_store, (): ()| Ok(()));
+    if probe.is_ok() {
+        wasmtime::bail!(
+            "wasmtime-wasi does not register {INTERFACE}; update runtime::dns::INTERFACE to the version it links"
+        );
+    }
     linker.allow_shadowing(true);
     let mut inst = linker.instance(INTERFACE)?;
     inst.resource(
@@ -53,8 +66,8 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
             Box::new(async move {
                 // The network handle is the capability to look up at all; check it is real.
                 store.data_mut().ctx().table.get(&network)?;
-                let (policy, denials) = store.data().sandbox.lookup_parts();
-                let result = match policy.lookup(&name, &denials).await {
+                let lookup = store.data().sandbox.lookup(name);
+                let result = match lookup.await {
                     Ok(ips) => {
                         let stream = store
                             .data_mut()

@@ -1,0 +1,65 @@
+//! `prompts/list` and `prompts/get`.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{GetPromptRequestParams, GetPromptResponse, ListPromptsResult};
+use rmcp::service::{RequestContext, RoleServer};
+
+use super::call_guard::CallGuard;
+use super::convert;
+use super::handler::PierHandler;
+
+impl PierHandler {
+    /// Every prompt of the plugins the caller may see (a name two plugins share goes to the
+    /// first).
+    pub(super) async fn prompts_list(&self, ctx: &RequestContext<RoleServer>) -> ListPromptsResult {
+        let catalog = self.listing().await;
+        let caller = self.caller(ctx);
+        let prompts = catalog
+            .plugins()
+            .iter()
+            .flat_map(|p| p.description.prompts.iter())
+            .filter(|p| {
+                catalog
+                    .prompt(&p.exposed)
+                    .is_some_and(|(plugin, _)| caller.may_see_plugin(plugin.name()))
+            })
+            .map(convert::prompt)
+            .collect();
+        ListPromptsResult::with_all_items(prompts)
+    }
+
+    pub(super) async fn prompt_get(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let catalog = self
+            .catalog_with(|c| c.prompt(&request.name).is_some())
+            .await;
+        let caller = self.caller(ctx);
+        let found = catalog
+            .prompt(&request.name)
+            .filter(|(plugin, _)| caller.may_see_plugin(plugin.name()));
+        let Some((plugin, name)) = found else {
+            let message = format!(
+                "unknown prompt `{}`; prompts/list shows the available prompts",
+                request.name
+            );
+            return Err(McpError::invalid_params(message, None));
+        };
+        let arguments = convert::prompt_arguments(request.arguments);
+        let cx = convert::call_context(ctx, &caller);
+        let mut call = CallGuard::new(ctx);
+        let scope = call.scope(self.log_level(), plugin.name());
+        let outcome = plugin
+            .pool
+            .get_prompt(cx, name, arguments, Some(scope))
+            .await;
+        call.end(crate::ops::Outcome::Ok, 0).await;
+        match outcome {
+            Ok(Ok(p)) => Ok(GetPromptResponse::Complete(convert::prompt_result(&p))),
+            Ok(Err(e)) => Err(convert::wit_error(plugin.name(), e)),
+            Err(e) => Err(McpError::internal_error(e.to_string(), None)),
+        }
+    }
+}

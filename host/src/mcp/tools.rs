@@ -1,0 +1,98 @@
+//! `tools/list` and `tools/call`: routing an exposed name to its plugin, the caller's scopes and
+//! rate limit, and the plugin's answer as MCP's.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult};
+use rmcp::service::{RequestContext, RoleServer};
+use tracing::Instrument;
+
+use super::call_guard::CallGuard;
+use super::convert;
+use super::handler::PierHandler;
+use crate::ops::Outcome;
+
+impl PierHandler {
+    /// Every tool the caller may call.
+    pub(super) async fn tools_list(&self, ctx: &RequestContext<RoleServer>) -> ListToolsResult {
+        let catalog = self.listing().await;
+        let caller = self.caller(ctx);
+        let tools = catalog
+            .plugins()
+            .iter()
+            .flat_map(|p| {
+                let caller = &caller;
+                p.description
+                    .tools
+                    .iter()
+                    .filter(move |t| caller.may_call(p.name(), &t.local))
+                    .map(convert::tool)
+            })
+            .collect();
+        ListToolsResult::with_all_items(tools)
+    }
+
+    pub(super) async fn tool_call(
+        &self,
+        request: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let name = request.name.as_ref();
+        let caller = self.caller(ctx);
+        let args = request.arguments.as_ref();
+        let mut call = CallGuard::tool_call(ctx, &self.ops, &caller, name, args);
+        let catalog = self.catalog_with(|c| c.tool(name).is_some()).await;
+        let Some((plugin, tool)) = catalog.tool(name) else {
+            call.refuse(Outcome::UnknownTool);
+            return Err(McpError::invalid_params(catalog.why_unknown(name), None));
+        };
+        call.route(plugin.name(), tool);
+        if !caller.may_call(plugin.name(), tool) {
+            call.refuse(Outcome::Forbidden);
+            let refusal = caller.refusal(name, plugin.name(), tool);
+            return Err(McpError::invalid_params(refusal, None));
+        }
+        if let Err(limited) = self.ops.limits.check(caller.label(), name) {
+            call.refuse(Outcome::RateLimited);
+            let text = limited.message(caller.label(), name);
+            return Ok(CallToolResponse::Complete(convert::tool_error(text)));
+        }
+        let arguments = super::exact_numbers::arguments_text(
+            args,
+            ctx.meta.0.get(super::exact_numbers::META_KEY),
+        );
+        let cx = convert::call_context(ctx, &caller);
+        let span = tracing::info_span!("tool", plugin = %plugin.name(), tool = %tool, id = %cx.request_id, identity = %caller.label());
+        async move {
+            let scope = call.scope(self.log_level(), plugin.name());
+            let answer = plugin
+                .pool
+                .call_tool(cx, tool, arguments, Some(scope))
+                .await;
+            let bytes = answer.as_ref().map_or(0, |a| a.bytes);
+            let result: CallToolResult = match answer.map(|a| a.result) {
+                Ok(answer) => match convert::tool_answer(plugin.name(), name, answer) {
+                    Ok(result) => result,
+                    Err(not_found) => {
+                        call.end(Outcome::UnknownTool, 0).await;
+                        return Err(not_found);
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    convert::tool_error(e.to_string())
+                }
+            };
+            let is_error = result.is_error.unwrap_or(false);
+            tracing::info!(ms = call.elapsed_ms(), is_error, "call");
+            let outcome = if is_error {
+                Outcome::ToolError
+            } else {
+                Outcome::Ok
+            };
+            call.end(outcome, bytes).await;
+            Ok(CallToolResponse::Complete(result))
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,275 @@
+//! What a loaded plugin offers, under the names clients see: its tools and prompts prefixed with
+//! the plugin's name, its resource templates, and which optional interfaces it exports.
+//!
+//! Built once at load from the plugin's own lists, applying the naming rules (exposed names must
+//! pass the strictest validator clients use), the manifest's `[tools]` filter, and the checks
+//! that make a definition usable. Everything skipped is kept as a problem, so `pier plugins`
+//! can say why a tool is missing. Pure data: tested without wasm.
+
+use std::sync::Arc;
+
+use super::manifest::Manifest;
+use crate::runtime::CacheOutcome;
+use crate::runtime::bindings::pier::mcp::types::{
+    Prompt as WitPrompt, ResourceTemplate, Tool as WitTool,
+};
+
+/// A JSON Schema object, parsed once at load.
+pub(crate) type Schema = Arc<serde_json::Map<String, serde_json::Value>>;
+
+/// The optional interfaces a plugin's component exports (every plugin exports tools).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Offers {
+    pub resources: bool,
+    pub prompts: bool,
+    pub completions: bool,
+}
+
+/// A tool under its exposed name.
+#[derive(Debug, Clone)]
+pub(crate) struct ExposedTool {
+    /// `<plugin>_<tool>`.
+    pub exposed: String,
+    /// The plugin's own name for it, used when calling.
+    pub local: String,
+    pub definition: WitTool,
+    pub input_schema: Schema,
+    pub output_schema: Option<Schema>,
+}
+
+/// A prompt under its exposed name.
+#[derive(Debug, Clone)]
+pub(crate) struct ExposedPrompt {
+    pub exposed: String,
+    pub local: String,
+    pub definition: WitPrompt,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Description {
+    pub name: String,
+    pub manifest: Manifest,
+    pub digest: String,
+    pub cache: CacheOutcome,
+    pub offers: Offers,
+    /// Tools the manifest allows, with exposed names.
+    pub tools: Vec<ExposedTool>,
+    /// Tools hidden by `[tools]` (the plugin's own names).
+    pub denied_tools: Vec<String>,
+    /// Tools and prompts skipped because their definition is unusable, with the reason.
+    pub problems: Vec<String>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<ExposedPrompt>,
+}
+
+impl AsRef<Description> for Description {
+    fn as_ref(&self) -> &Description {
+        self
+    }
+}
+
+/// Exposed names (`<plugin>_<tool>`) must pass the strictest validator clients use.
+pub(crate) fn valid_exposed_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn schema(text: &str, what: &str) -> Result<Schema, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(Arc::new(map)),
+        Ok(_) => Err(format!("{what} is not a JSON object")),
+        Err(e) => Err(format!("{what} is not valid JSON: {e}")),
+    }
+}
+
+impl Description {
+    /// A description with nothing offered yet; [`Description::add_tools`] and friends fill it.
+    pub fn new(
+        name: String,
+        manifest: Manifest,
+        digest: String,
+        cache: CacheOutcome,
+        offers: Offers,
+    ) -> Self {
+        Description {
+            name,
+            manifest,
+            digest,
+            cache,
+            offers,
+            tools: Vec::new(),
+            denied_tools: Vec::new(),
+            problems: Vec::new(),
+            templates: Vec::new(),
+            prompts: Vec::new(),
+        }
+    }
+
+    /// Takes the plugin's `list-tools` answer: each tool is exposed, hidden by `[tools]`, or
+    /// skipped with a problem (bad name, listed twice, schema that is not a JSON object).
+    pub fn add_tools(&mut self, tools: Vec<WitTool>) {
+        for tool in tools {
+            let exposed = format!("{}_{}", self.name, tool.name);
+            if !valid_exposed_name(&exposed) {
+                self.problems.push(format!(
+                    "tool {:?} skipped: `{exposed}` does not match ^[a-zA-Z0-9_-]{{1,64}}$",
+                    tool.name
+                ));
+                continue;
+            }
+            if !self.manifest.tools.permits(&tool.name) {
+                self.denied_tools.push(tool.name.clone());
+                continue;
+            }
+            if self.tools.iter().any(|t| t.exposed == exposed) {
+                self.problems
+                    .push(format!("tool {:?} skipped: listed twice", tool.name));
+                continue;
+            }
+            let schemas = schema(&tool.input_schema, "input-schema").and_then(|input| {
+                let output = match &tool.output_schema {
+                    Some(text) => Some(schema(text, "output-schema")?),
+                    None => None,
+                };
+                Ok((input, output))
+            });
+            match schemas {
+                Ok((input_schema, output_schema)) => self.tools.push(ExposedTool {
+                    exposed,
+                    local: tool.name.clone(),
+                    definition: tool,
+                    input_schema,
+                    output_schema,
+                }),
+                Err(reason) => self
+                    .problems
+                    .push(format!("tool {:?} skipped: {reason}", tool.name)),
+            }
+        }
+    }
+
+    /// Takes the plugin's `list-prompts` answer; prompts with unusable names are skipped.
+    pub fn add_prompts(&mut self, prompts: Vec<WitPrompt>) {
+        for prompt in prompts {
+            let exposed = format!("{}_{}", self.name, prompt.name);
+            if valid_exposed_name(&exposed) {
+                self.prompts.push(ExposedPrompt {
+                    exposed,
+                    local: prompt.name.clone(),
+                    definition: prompt,
+                });
+            } else {
+                self.problems
+                    .push(format!("prompt {:?} skipped: bad name", prompt.name));
+            }
+        }
+    }
+
+    /// Whether a template of this plugin has exactly this URI template.
+    pub fn has_template(&self, uri_template: &str) -> bool {
+        self.templates
+            .iter()
+            .any(|t| t.uri_template == uri_template)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::runtime::bindings::pier::mcp::types::Annotations;
+
+    pub fn tool(name: &str) -> WitTool {
+        WitTool {
+            name: name.to_string(),
+            title: None,
+            description: format!("{name} does things"),
+            input_schema: r#"{"type":"object"}"#.to_string(),
+            output_schema: None,
+            annotations: Annotations {
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+                open_world: false,
+            },
+        }
+    }
+
+    pub fn described(name: &str, manifest_text: &str, tools: &[&str]) -> Description {
+        let path = std::path::PathBuf::from(format!("/plugins/{name}.toml"));
+        let manifest = Manifest::parse(manifest_text, &path, std::path::Path::new("/plugins"))
+            .expect("manifest");
+        let mut d = Description::new(
+            name.to_string(),
+            manifest,
+            "00".repeat(32),
+            CacheOutcome::CompiledUncached,
+            Offers::default(),
+        );
+        d.add_tools(tools.iter().map(|t| tool(t)).collect());
+        d
+    }
+
+    #[test]
+    fn tools_are_prefixed_with_the_plugin_name() {
+        let d = described("pg", "", &["query", "list_tables"]);
+        let names: Vec<_> = d.tools.iter().map(|t| t.exposed.as_str()).collect();
+        assert_eq!(names, ["pg_query", "pg_list_tables"]);
+        assert_eq!(d.tools[0].local, "query");
+        assert!(d.problems.is_empty());
+    }
+
+    #[test]
+    fn names_clients_would_reject_are_skipped_with_a_reason() {
+        let long = "x".repeat(62);
+        let d = described("pg", "", &["has space", &long, "ok"]);
+        assert_eq!(d.tools.len(), 1);
+        assert_eq!(d.problems.len(), 2, "{:?}", d.problems);
+        assert!(d.problems[0].contains("\"has space\" skipped"));
+        assert!(d.problems[1].contains("^[a-zA-Z0-9_-]{1,64}$"));
+    }
+
+    #[test]
+    fn a_tool_listed_twice_is_exposed_once() {
+        let d = described("fs", "", &["read", "read"]);
+        assert_eq!(d.tools.len(), 1);
+        assert_eq!(d.problems, ["tool \"read\" skipped: listed twice"]);
+    }
+
+    #[test]
+    fn the_tools_filter_hides_tools_and_remembers_them() {
+        let d = described("fs", "[tools]\ndeny = [\"write\"]\n", &["read", "write"]);
+        assert_eq!(d.tools.len(), 1);
+        assert_eq!(d.denied_tools, ["write"]);
+        assert!(d.problems.is_empty());
+    }
+
+    #[test]
+    fn unusable_schemas_skip_the_tool() {
+        let mut d = described("fs", "", &[]);
+        let mut array = tool("a");
+        array.input_schema = "[]".into();
+        let mut broken = tool("b");
+        broken.output_schema = Some("{".into());
+        d.add_tools(vec![array, broken, tool("c")]);
+        assert_eq!(d.tools.len(), 1);
+        assert!(d.problems[0].contains("input-schema is not a JSON object"));
+        assert!(d.problems[1].contains("output-schema is not valid JSON"));
+    }
+
+    #[test]
+    fn prompts_follow_the_same_naming_rule() {
+        let mut d = described("gh", "", &[]);
+        let prompt = |name: &str| WitPrompt {
+            name: name.to_string(),
+            title: None,
+            description: None,
+            arguments: Vec::new(),
+        };
+        d.add_prompts(vec![prompt("review"), prompt("bad name")]);
+        assert_eq!(d.prompts.len(), 1);
+        assert_eq!(d.prompts[0].exposed, "gh_review");
+        assert_eq!(d.problems, ["prompt \"bad name\" skipped: bad name"]);
+    }
+}
