@@ -333,6 +333,46 @@ async fn resources_and_prompts_are_routed_to_their_plugin() {
     c.cancel().await.ok();
 }
 
+/// A plugin built with the SDK exports only what it implements (hostile: tools), so listing
+/// resources never takes one of its instances: here its only instance is busy spinning, and
+/// the listing neither waits for it nor is refused by it.
+#[tokio::test]
+async fn resources_list_leaves_plugins_without_resources_alone() {
+    let f = Fixture::new();
+    f.install("probe", "probe", Some(PROBE));
+    let busy = "[limits]\ninstances = 1\nqueue = 0\ntimeout = \"5s\"\n";
+    f.install("hostile", "hostile", Some(busy));
+    let c = f.connect_with(&[], &[]).await;
+    let spinner = c.peer().clone();
+    let spin = tokio::spawn(async move {
+        let params = rmcp::model::CallToolRequestParams::new("hostile_spin");
+        spinner.call_tool(params).await
+    });
+    // Until the spin has the instance, a second call would not be refused as busy.
+    let mut refused = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let r = call(&c, "hostile_env_all", json!({})).await.expect("call");
+        refused = text(&r);
+        if refused.contains("is busy") {
+            break;
+        }
+    }
+    assert!(refused.contains("hostile is busy"), "{refused}");
+
+    let resources = c.list_resources(None).await.expect("resources/list");
+    assert!(resources.resources.iter().any(|r| r.uri == "probe://hello"));
+    let prompts = c.list_prompts(None).await.expect("prompts/list");
+    assert!(prompts.prompts.iter().any(|p| p.name == "probe_greet"));
+    let log = f.stderr();
+    assert!(
+        !log.contains("list-resources") && log.matches("hostile is busy").count() <= 1,
+        "resources/list reached hostile:\n{log}"
+    );
+    spin.abort();
+    c.cancel().await.ok();
+}
+
 #[test]
 fn second_start_uses_the_compile_cache() {
     let f = Fixture::new();

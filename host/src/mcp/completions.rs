@@ -9,7 +9,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use super::convert;
 use super::handler::PierHandler;
 use crate::plugin::{Catalog, Complete, LoadedPlugin};
-use crate::runtime::bindings::exports::pier::mcp::completions::CompletionTarget;
+use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 
 /// The plugin that owns the prompt or template, and the target in its own terms.
 fn owner(

@@ -13,7 +13,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use super::request::{request_id, session_id};
 use crate::access::Caller;
 use crate::plugin::{ExposedPrompt, ExposedTool};
-use crate::runtime::bindings::exports::pier::mcp::completions::CompletionTarget;
+use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
     CallContext, CallResult, Content, Error as WitError, PromptMessage as WitMessage, PromptResult,
     ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Role,

@@ -7,7 +7,7 @@
 use super::call_error::CallError;
 use super::pool::{Instance, Pool, Request};
 use crate::runtime::CallScope;
-use crate::runtime::bindings::exports::pier::mcp::completions::CompletionTarget;
+use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
     CallContext, CallResult, Content, Error as WitError, Prompt, PromptResult, ResourceBody,
     ResourceContents, ResourceInfo, ResourceTemplate, Tool,

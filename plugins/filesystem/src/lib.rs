@@ -10,29 +10,11 @@ mod util;
 mod walk;
 mod write;
 
-use pier_sdk::{CallContext, CallResult, Error, Plugin, Tool, Value, json};
+use pier_sdk::{CallResult, Plugin, Tools, Value, json};
 
-/// Why a tool did not do what was asked. `Invalid` becomes an invalid-params error (the call
-/// itself was malformed); the others are tool errors the model reads and can act on.
-#[derive(Debug)]
-pub enum ToolError {
-    Invalid(String),
-    Denied(String),
-    Failed(String),
-}
-
-impl ToolError {
-    pub fn message(&self) -> String {
-        match self {
-            ToolError::Invalid(m) | ToolError::Denied(m) | ToolError::Failed(m) => m.clone(),
-        }
-    }
-}
-
-/// Deserialises arguments; a mismatch names the field and the expected type.
-pub fn args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
-    serde_json::from_value(args).map_err(|e| ToolError::Invalid(e.to_string()))
-}
+/// Why a tool did not do what was asked: `Invalid` becomes an invalid-params error (the call
+/// itself was malformed); `Denied` and `Failed` are tool errors the model reads and can act on.
+pub use pier_sdk::ToolError;
 
 /// A numeric `[config]` value, or the default when absent or unparsable.
 pub fn config_usize(key: &str, default: usize) -> usize {
@@ -41,7 +23,7 @@ pub fn config_usize(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn list_allowed_directories() -> CallResult {
+pub(crate) fn list_allowed_directories() -> CallResult {
     let roots = roots::roots();
     let dirs: Vec<Value> = roots
         .iter()
@@ -62,36 +44,16 @@ fn list_allowed_directories() -> CallResult {
     CallResult::structured(text, &json!({"directories": dirs}))
 }
 
-struct Filesystem;
+/// The plugin's state: nothing of its own (the granted roots are read once, in `roots`).
+pub struct Filesystem;
 
 impl Plugin for Filesystem {
-    fn tools() -> Vec<Tool> {
-        tools::all()
+    fn new() -> Self {
+        Filesystem
     }
 
-    fn call(_cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
-        let result = match name {
-            "read_text_file" | "read_file" => read::read_text_file(args),
-            "read_media_file" => read::read_media_file(args),
-            "read_multiple_files" => read::read_multiple_files(args),
-            "write_file" => write::write_file(args),
-            "edit_file" => write::edit_file(args),
-            "create_directory" => write::create_directory(args),
-            "list_directory" => walk::list_directory(args, false),
-            "list_directory_with_sizes" => walk::list_directory(args, true),
-            "directory_tree" => walk::directory_tree(args),
-            "move_file" => write::move_file(args),
-            "search_files" => walk::search_files(args),
-            "grep" => walk::grep(args),
-            "get_file_info" => read::get_file_info(args),
-            "list_allowed_directories" => Ok(list_allowed_directories()),
-            other => return Err(Error::unknown_tool(other)),
-        };
-        match result {
-            Ok(r) => Ok(r),
-            Err(ToolError::Invalid(m)) => Err(Error::InvalidParams(m)),
-            Err(ToolError::Denied(m)) | Err(ToolError::Failed(m)) => Ok(CallResult::error(m)),
-        }
+    fn tools(&self, tools: &mut Tools<Self>) {
+        tools::declare(tools);
     }
 }
 

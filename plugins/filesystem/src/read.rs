@@ -236,21 +236,19 @@ fn binary(path: &str) -> ToolError {
     ))
 }
 
-pub fn read_text_file(args: Value) -> Result<CallResult, ToolError> {
-    let a: ReadArgs = crate::args(args)?;
+pub fn read_text_file(a: ReadArgs) -> Result<CallResult, ToolError> {
     let r = read_text(&a)?;
     Ok(CallResult::structured(r.text(), &r.to_json()))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MultiArgs {
+pub struct MultiArgs {
     paths: Vec<String>,
     max_bytes: Option<usize>,
 }
 
-pub fn read_multiple_files(args: Value) -> Result<CallResult, ToolError> {
-    let a: MultiArgs = crate::args(args)?;
+pub fn read_multiple_files(a: MultiArgs) -> Result<CallResult, ToolError> {
     if a.paths.is_empty() || a.paths.len() > 100 {
         return Err(ToolError::Invalid("paths must hold 1 to 100 paths".into()));
     }
@@ -288,7 +286,7 @@ pub fn read_multiple_files(args: Value) -> Result<CallResult, ToolError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PathArgs {
+pub struct PathArgs {
     path: String,
 }
 
@@ -310,8 +308,7 @@ fn media_kind(path: &str) -> (&'static str, &'static str) {
     }
 }
 
-pub fn read_media_file(args: Value) -> Result<CallResult, ToolError> {
-    let a: PathArgs = crate::args(args)?;
+pub fn read_media_file(a: PathArgs) -> Result<CallResult, ToolError> {
     let r = resolve(&a.path)?;
     let cap = config_usize("max_media_bytes", 10 * 1024 * 1024) as u64;
     let meta = std::fs::metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
@@ -339,8 +336,7 @@ pub fn read_media_file(args: Value) -> Result<CallResult, ToolError> {
     })
 }
 
-pub fn get_file_info(args: Value) -> Result<CallResult, ToolError> {
-    let a: PathArgs = crate::args(args)?;
+pub fn get_file_info(a: PathArgs) -> Result<CallResult, ToolError> {
     let r = resolve(&a.path)?;
     let link = std::fs::symlink_metadata(&r.path).map_err(|e| io_error(&r.path, e))?;
     let meta = if link.file_type().is_symlink() {

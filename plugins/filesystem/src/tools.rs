@@ -1,7 +1,9 @@
 //! Tool definitions: names and arguments follow the reference filesystem server so clients and
 //! prompts that know it work unchanged; the extra arguments are optional.
 
-use pier_sdk::{Tool, Value, json};
+use pier_sdk::{CallContext, CallResult, Tool, ToolError, Tools, Value, json};
+
+use crate::{Filesystem, read, walk, write};
 
 fn path_prop() -> Value {
     json!({"type": "string", "description": "Absolute path inside a granted directory, or a path relative to the first one."})
@@ -64,17 +66,31 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-pub fn all() -> Vec<Tool> {
+/// Declares every tool with its handler (the reference server's names, plus `grep`).
+pub fn declare(tools: &mut Tools<Filesystem>) {
     let ro = |t: Tool| t.read_only().open_world(false);
-    vec![
+    tools.add(
         ro(Tool::new("read_text_file", "Read a text file inside the granted directories. Use head/tail, offset/limit (lines) or byteOffset (bytes) for part of a large file; output is capped (maxBytes) and says when it was truncated and how to continue. Returns the file's sha256 for safe edits.")
             .title("Read text file").input_schema(read_schema()).output_schema(read_output())),
-        ro(Tool::new("read_file", "Deprecated alias of read_text_file.")
-            .title("Read file (deprecated)").input_schema(read_schema()).output_schema(read_output())),
+        run(read::read_text_file),
+    );
+    tools.add(
+        ro(
+            Tool::new("read_file", "Deprecated alias of read_text_file.")
+                .title("Read file (deprecated)")
+                .input_schema(read_schema())
+                .output_schema(read_output()),
+        ),
+        run(read::read_text_file),
+    );
+    tools.add(
         ro(Tool::new("read_media_file", "Read an image or audio file (returned as base64 image/audio content) or any other binary file (as an embedded resource). Capped at max_media_bytes (default 10 MiB).")
             .title("Read media file")
             .input_schema(obj(json!({"path": path_prop()}), &["path"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "mimeType": {"type": "string"}, "kind": {"type": "string"}, "size": {"type": "integer"}}}))),
+        run(read::read_media_file),
+    );
+    tools.add(
         ro(Tool::new("read_multiple_files", "Read several text files at once. A failing file is reported in place without failing the others. The byte cap is shared between the files.")
             .title("Read multiple files")
             .input_schema(obj(json!({
@@ -82,10 +98,16 @@ pub fn all() -> Vec<Tool> {
                 "maxBytes": {"type": "integer", "minimum": 1}
             }), &["paths"]))
             .output_schema(json!({"type": "object", "properties": {"files": {"type": "array", "items": {"type": "object"}}}, "required": ["files"]}))),
+        run(read::read_multiple_files),
+    );
+    tools.add(
         Tool::new("write_file", "Create a file or overwrite it completely (atomically, via a temporary file and rename). Refused in read-only directories.")
             .title("Write file").destructive(true).idempotent(true).open_world(false)
             .input_schema(obj(json!({"path": path_prop(), "content": {"type": "string"}}), &["path", "content"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "bytes": {"type": "integer"}, "created": {"type": "boolean"}, "sha256": {"type": "string"}}, "required": ["path", "bytes", "created"]})),
+        run(write::write_file),
+    );
+    tools.add(
         Tool::new("edit_file", "Replace text in a file. Each oldText must match exactly one place (exactly, or else ignoring indentation); an ambiguous match is refused with the number of matches. Keeps the file's line endings (CRLF stays CRLF). Pass expectedSha256 (from read_text_file) to refuse the edit if the file changed since. Returns a unified diff; dryRun shows it without writing.")
             .title("Edit file").destructive(true).idempotent(false).open_world(false)
             .input_schema(obj(json!({
@@ -95,18 +117,33 @@ pub fn all() -> Vec<Tool> {
                 "expectedSha256": {"type": "string", "description": "Refuse unless the file's current sha256 is this."}
             }), &["path", "edits"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "diff": {"type": "string"}, "applied": {"type": "integer"}, "dryRun": {"type": "boolean"}, "lineEnding": {"type": "string"}, "sha256": {"type": "string"}}, "required": ["path", "diff", "applied", "dryRun"]})),
+        run(write::edit_file),
+    );
+    tools.add(
         Tool::new("create_directory", "Create a directory and any missing parents; succeeds if it already exists.")
             .title("Create directory").destructive(false).idempotent(true).open_world(false)
             .input_schema(obj(json!({"path": path_prop()}), &["path"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "created": {"type": "boolean"}}, "required": ["path", "created"]})),
-        ro(Tool::new("list_directory", "List a directory: [DIR] and [FILE] lines, sorted by name.")
-            .title("List directory")
-            .input_schema(obj(json!({"path": path_prop()}), &["path"]))
-            .output_schema(entries_output(false))),
+        run(write::create_directory),
+    );
+    tools.add(
+        ro(Tool::new(
+            "list_directory",
+            "List a directory: [DIR] and [FILE] lines, sorted by name.",
+        )
+        .title("List directory")
+        .input_schema(obj(json!({"path": path_prop()}), &["path"]))
+        .output_schema(entries_output(false))),
+        run(|a: walk::ListArgs| walk::list_directory(a, false)),
+    );
+    tools.add(
         ro(Tool::new("list_directory_with_sizes", "List a directory with file sizes and totals.")
             .title("List directory with sizes")
             .input_schema(obj(json!({"path": path_prop(), "sortBy": {"type": "string", "enum": ["name", "size"], "default": "name"}}), &["path"]))
             .output_schema(entries_output(true))),
+        run(|a: walk::ListArgs| walk::list_directory(a, true)),
+    );
+    tools.add(
         ro(Tool::new("directory_tree", "A recursive JSON tree of a directory, bounded by maxDepth (default 10, at most 50) and maxEntries (default 2000), skipping .gitignore'd paths by default. Says when it was truncated.")
             .title("Directory tree")
             .input_schema(obj(merge(json!({
@@ -115,10 +152,16 @@ pub fn all() -> Vec<Tool> {
                 "maxEntries": {"type": "integer", "minimum": 1}
             }), walk_props()), &["path"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "tree": {"type": "array"}, "entries": {"type": "integer"}, "truncated": {"type": "boolean"}}, "required": ["path", "tree", "truncated"]}))),
+        run(walk::directory_tree),
+    );
+    tools.add(
         Tool::new("move_file", "Move or rename a file or directory. Never overwrites: fails if the destination exists. Both paths must be in read-write directories.")
             .title("Move file").destructive(true).idempotent(false).open_world(false)
             .input_schema(obj(json!({"source": path_prop(), "destination": path_prop()}), &["source", "destination"]))
             .output_schema(json!({"type": "object", "properties": {"source": {"type": "string"}, "destination": {"type": "string"}}, "required": ["source", "destination"]})),
+        run(write::move_file),
+    );
+    tools.add(
         ro(Tool::new("search_files", "Find files and directories by glob. A pattern without `/` (e.g. `*.rs`) matches names at any depth; with `/` (e.g. `src/**/*.rs`) it matches the path relative to `path`. Bounded by maxResults (default 1000).")
             .title("Search files")
             .input_schema(obj(merge(json!({
@@ -128,6 +171,9 @@ pub fn all() -> Vec<Tool> {
                 "maxDepth": {"type": "integer", "minimum": 1}
             }), walk_props()), &["path", "pattern"]))
             .output_schema(json!({"type": "object", "properties": {"matches": {"type": "array", "items": {"type": "string"}}, "truncated": {"type": "boolean"}}, "required": ["matches", "truncated"]}))),
+        run(walk::search_files),
+    );
+    tools.add(
         ro(Tool::new("grep", "Search file contents with a regular expression (or a fixed string), under a file or directory. Returns path, line number and line for each match, with optional context lines; skips binary files and files over 8 MiB. Bounded by maxMatches (default 200).")
             .title("Search file contents")
             .input_schema(obj(merge(json!({
@@ -140,12 +186,26 @@ pub fn all() -> Vec<Tool> {
                 "maxMatches": {"type": "integer", "minimum": 1}
             }), walk_props()), &["path", "pattern"]))
             .output_schema(json!({"type": "object", "properties": {"matches": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "line": {"type": "integer"}, "text": {"type": "string"}}}}, "filesSearched": {"type": "integer"}, "truncated": {"type": "boolean"}}, "required": ["matches", "truncated"]}))),
+        run(walk::grep),
+    );
+    tools.add(
         ro(Tool::new("get_file_info", "Metadata of a file or directory: type, size, times (UTC, ISO 8601), whether its directory is writable.")
             .title("Get file info")
             .input_schema(obj(json!({"path": path_prop()}), &["path"]))
             .output_schema(json!({"type": "object", "properties": {"path": {"type": "string"}, "type": {"type": "string"}, "size": {"type": "integer"}, "modified": {"type": ["string", "null"]}, "writable": {"type": "boolean"}}, "required": ["path", "type", "size"]}))),
+        run(read::get_file_info),
+    );
+    tools.add(
         ro(Tool::new("list_allowed_directories", "List the directories this plugin may access, each with its mode (ro or rw).")
             .title("List allowed directories")
             .output_schema(json!({"type": "object", "properties": {"directories": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "mode": {"type": "string", "enum": ["ro", "rw"]}}}}}, "required": ["directories"]}))),
-    ]
+        run(|_: Value| Ok(crate::list_allowed_directories())),
+    );
+}
+
+/// A handler that needs nothing but its typed arguments.
+fn run<A>(
+    f: fn(A) -> Result<CallResult, ToolError>,
+) -> impl Fn(&mut Filesystem, &CallContext, A) -> Result<CallResult, ToolError> {
+    move |_, _, args| f(args)
 }

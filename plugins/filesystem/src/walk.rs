@@ -248,13 +248,12 @@ fn default_true() -> bool {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ListArgs {
+pub struct ListArgs {
     path: String,
     sort_by: Option<String>,
 }
 
-pub fn list_directory(args: Value, with_sizes: bool) -> Result<CallResult, ToolError> {
-    let a: ListArgs = crate::args(args)?;
+pub fn list_directory(a: ListArgs, with_sizes: bool) -> Result<CallResult, ToolError> {
     if !with_sizes && a.sort_by.is_some() {
         return Err(ToolError::Invalid(
             "sortBy belongs to list_directory_with_sizes".into(),
@@ -338,7 +337,7 @@ fn human(n: u64) -> String {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TreeArgs {
+pub struct TreeArgs {
     path: String,
     #[serde(default)]
     exclude_patterns: Vec<String>,
@@ -348,8 +347,7 @@ struct TreeArgs {
     respect_gitignore: bool,
 }
 
-pub fn directory_tree(args: Value) -> Result<CallResult, ToolError> {
-    let a: TreeArgs = crate::args(args)?;
+pub fn directory_tree(a: TreeArgs) -> Result<CallResult, ToolError> {
     let r = resolve(&a.path)?;
     let mut walk = Walk::new(
         &a.exclude_patterns,
@@ -400,7 +398,7 @@ fn close(stack: &mut Vec<(usize, Vec<Value>)>) {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SearchArgs {
+pub struct SearchArgs {
     path: String,
     pattern: String,
     #[serde(default)]
@@ -411,8 +409,7 @@ struct SearchArgs {
     respect_gitignore: bool,
 }
 
-pub fn search_files(args: Value) -> Result<CallResult, ToolError> {
-    let a: SearchArgs = crate::args(args)?;
+pub fn search_files(a: SearchArgs) -> Result<CallResult, ToolError> {
     let r = resolve(&a.path)?;
     let glob = Glob::new(&a.pattern)
         .map_err(|e| ToolError::Invalid(format!("bad pattern {:?}: {e}", a.pattern)))?
@@ -459,7 +456,7 @@ pub fn search_files(args: Value) -> Result<CallResult, ToolError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct GrepArgs {
+pub struct GrepArgs {
     path: String,
     pattern: String,
     include: Option<String>,
@@ -477,8 +474,7 @@ struct GrepArgs {
 
 const GREP_MAX_FILE: u64 = 8 * 1024 * 1024;
 
-pub fn grep(args: Value) -> Result<CallResult, ToolError> {
-    let a: GrepArgs = crate::args(args)?;
+pub fn grep(a: GrepArgs) -> Result<CallResult, ToolError> {
     let r = resolve(&a.path)?;
     let source = if a.fixed_strings {
         regex::escape(&a.pattern)

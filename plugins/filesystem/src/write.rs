@@ -1,6 +1,6 @@
 //! Writing: whole files, exact edits, directories, moves. All refuse read-only roots up front.
 
-use pier_sdk::{CallResult, Value, json};
+use pier_sdk::{CallResult, json};
 use serde::Deserialize;
 use similar::TextDiff;
 
@@ -10,13 +10,12 @@ use crate::util::{sha256_hex, write_atomic};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WriteArgs {
+pub struct WriteArgs {
     path: String,
     content: String,
 }
 
-pub fn write_file(args: Value) -> Result<CallResult, ToolError> {
-    let a: WriteArgs = crate::args(args)?;
+pub fn write_file(a: WriteArgs) -> Result<CallResult, ToolError> {
     let r = resolve_writable(&a.path)?;
     let existed = match std::fs::symlink_metadata(&r.path) {
         Ok(m) if m.is_dir() => {
@@ -49,7 +48,7 @@ struct Edit {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EditArgs {
+pub struct EditArgs {
     path: String,
     edits: Vec<Edit>,
     #[serde(default)]
@@ -143,8 +142,7 @@ fn reindent(matched: &str, old: &str, new: &str) -> String {
     out
 }
 
-pub fn edit_file(args: Value) -> Result<CallResult, ToolError> {
-    let a: EditArgs = crate::args(args)?;
+pub fn edit_file(a: EditArgs) -> Result<CallResult, ToolError> {
     if a.edits.is_empty() {
         return Err(ToolError::Invalid(
             "edits must hold at least one edit".into(),
@@ -223,12 +221,11 @@ pub fn edit_file(args: Value) -> Result<CallResult, ToolError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PathArgs {
+pub struct PathArgs {
     path: String,
 }
 
-pub fn create_directory(args: Value) -> Result<CallResult, ToolError> {
-    let a: PathArgs = crate::args(args)?;
+pub fn create_directory(a: PathArgs) -> Result<CallResult, ToolError> {
     let r = resolve_writable(&a.path)?;
     let existed = r.path.is_dir();
     std::fs::create_dir_all(&r.path).map_err(|e| io_error(&r.path, e))?;
@@ -246,13 +243,12 @@ pub fn create_directory(args: Value) -> Result<CallResult, ToolError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MoveArgs {
+pub struct MoveArgs {
     source: String,
     destination: String,
 }
 
-pub fn move_file(args: Value) -> Result<CallResult, ToolError> {
-    let a: MoveArgs = crate::args(args)?;
+pub fn move_file(a: MoveArgs) -> Result<CallResult, ToolError> {
     let from = resolve_writable(&a.source)?;
     let to = resolve_writable(&a.destination)?;
     std::fs::symlink_metadata(&from.path).map_err(|e| io_error(&from.path, e))?;
@@ -281,7 +277,7 @@ mod tests {
     fn ambiguous_exact_match_is_refused_with_count() {
         let err = find("a\nb\na\n", "a", 1)
             .err()
-            .map(|e| e.message())
+            .map(|e| e.message().to_string())
             .unwrap_or_default();
         assert!(err.contains("matches 2 places"), "{err}");
     }

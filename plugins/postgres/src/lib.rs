@@ -18,11 +18,9 @@ mod settings;
 mod tls;
 mod transaction;
 
-use std::cell::OnceCell;
-
 use pier_sdk::{
     CallContext, CallResult, Content, Error, Plugin, ResourceBody, ResourceContents, ResourceInfo,
-    ResourceTemplate, Tool, Value, json, rt,
+    ResourceTemplate, Resources, Tool, ToolError, Tools, Value, json, rt,
 };
 use serde::Deserialize;
 
@@ -30,26 +28,20 @@ use run::Failure;
 use settings::{Database, Settings};
 use transaction::Mode;
 
-thread_local! {
-    static SETTINGS: OnceCell<&'static Result<Settings, String>> = const { OnceCell::new() };
+/// The instance's state: the parsed `[config]`, read once when the instance starts (pier makes
+/// a new instance when the manifest changes) and kept for its life, so calls borrow it. An
+/// invalid `[config]` is kept as its message: tools are still listed, and every call says what
+/// to fix.
+pub struct Postgres {
+    settings: Result<Settings, String>,
 }
 
-/// The parsed `[config]`, read once per instance (pier makes a new instance when it changes)
-/// and kept for the instance's life, so calls borrow it instead of copying it.
-fn settings() -> Result<&'static Settings, String> {
-    let parsed = SETTINGS.with(|s| {
-        *s.get_or_init(|| {
-            Box::leak(Box::new(
-                Settings::from_entries(&pier_sdk::host::config_all()).map_err(|e| {
-                    format!(
-                        "the [config] of {} is invalid: {e}",
-                        pier_sdk::host::manifest_path()
-                    )
-                }),
-            ))
-        })
-    });
-    parsed.as_ref().map_err(Clone::clone)
+impl Postgres {
+    fn settings(&self) -> Result<&Settings, ToolError> {
+        self.settings
+            .as_ref()
+            .map_err(|e| ToolError::Failed(e.clone()))
+    }
 }
 
 const DATABASE: &str = "Configured database name (list_databases); defaults to the first.";
@@ -88,9 +80,10 @@ fn rows_output_schema() -> Value {
     })
 }
 
-fn tools(settings: &Settings) -> Vec<Tool> {
+/// Declares every tool with its handler; `execute` only when a database allows writes.
+fn declare(settings: &Settings, tools: &mut Tools<Postgres>) {
     let closed = |t: Tool| t.read_only().open_world(false);
-    let mut tools = vec![
+    tools.add(
         closed(Tool::new(
             "list_databases",
             "Lists the databases this server is configured for: name, host, database, user, TLS \
@@ -98,6 +91,9 @@ fn tools(settings: &Settings) -> Vec<Tool> {
         ))
         .title("List databases")
         .output_schema(json!({"type": "object", "properties": {"databases": {"type": "array", "items": {"type": "object"}}}, "required": ["databases"]})),
+        |pg, _, _: Value| Ok(list_databases(pg.settings()?)),
+    );
+    tools.add(
         closed(Tool::new(
             "list_schemas",
             "Lists schemas with owner, comment and number of tables. System schemas are hidden \
@@ -109,6 +105,9 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             "include_system": {"type": "boolean", "default": false}
         }, "additionalProperties": false}))
         .output_schema(json!({"type": "object", "properties": {"database": {"type": "string"}, "schemas": {"type": "array", "items": {"type": "object"}}}, "required": ["database", "schemas"]})),
+        list_schemas,
+    );
+    tools.add(
         closed(Tool::new(
             "list_tables",
             "Lists the tables and views you can read: schema, name, kind, estimated rows, \
@@ -124,6 +123,9 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             "limit": {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500}
         }, "additionalProperties": false}))
         .output_schema(json!({"type": "object", "properties": {"database": {"type": "string"}, "tables": {"type": "array", "items": {"type": "object"}}}, "required": ["database", "tables"]})),
+        list_tables,
+    );
+    tools.add(
         closed(Tool::new(
             "describe_table",
             "Describes one or more tables or views: columns (type, nullable, default, comment), \
@@ -140,6 +142,9 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             "sample_values": {"type": "boolean", "default": false}
         }, "additionalProperties": false}))
         .output_schema(json!({"type": "object", "properties": {"database": {"type": "string"}, "tables": {"type": "array", "items": {"type": "object"}}}, "required": ["database", "tables"]})),
+        |pg, _, a: DescribeArgs| describe_tables(pg.settings()?, a),
+    );
+    tools.add(
         closed(Tool::new(
             "query",
             "Runs one read-only SQL statement and returns typed rows: column names and types, \
@@ -153,6 +158,9 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             "max_rows": {"type": "integer", "minimum": 1, "description": "Return at most this many rows (capped by the server's max_rows)."}
         })))
         .output_schema(rows_output_schema()),
+        |pg, cx, a: Statement| statement(cx, pg.settings()?, a, Mode::Read),
+    );
+    tools.add(
         closed(Tool::new(
             "explain",
             "Shows PostgreSQL's plan for one statement as JSON (EXPLAIN FORMAT JSON). With \
@@ -164,7 +172,8 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             "analyze": {"type": "boolean", "default": false, "description": "Run it and report real timings and row counts (EXPLAIN ANALYZE, BUFFERS)."}
         })))
         .output_schema(json!({"type": "object", "properties": {"database": {"type": "string"}, "plan": {}}, "required": ["database", "plan"]})),
-    ];
+        |pg, cx, a: Statement| explain(cx, pg.settings()?, a),
+    );
     if settings.any_writes() {
         let writable: Vec<&str> = settings
             .databases
@@ -172,7 +181,7 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             .filter(|d| d.writes)
             .map(|d| d.name.as_str())
             .collect();
-        tools.push(
+        tools.add(
             Tool::new(
                 "execute",
                 &format!(
@@ -188,32 +197,16 @@ fn tools(settings: &Settings) -> Vec<Tool> {
             .destructive(true)
             .idempotent(false)
             .open_world(false),
+            |pg, cx, a: Statement| statement(cx, pg.settings()?, a, Mode::Write),
         );
     }
-    tools
 }
 
-/// A failure the model should read (a tool error), or a malformed call.
-enum Problem {
-    UnknownTool,
-    Invalid(String),
-    Failed(String),
-}
-
-impl From<String> for Problem {
-    fn from(m: String) -> Self {
-        Problem::Failed(m)
-    }
-}
-
-impl From<Failure> for Problem {
+/// A failed query is a tool error the model reads.
+impl From<Failure> for ToolError {
     fn from(f: Failure) -> Self {
-        Problem::Failed(f.message)
+        ToolError::Failed(f.message)
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, Problem> {
-    serde_json::from_value(args).map_err(|e| Problem::Invalid(format!("invalid arguments: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -309,21 +302,20 @@ fn rls_identity<'a>(db: &'a Database, cx: &'a CallContext) -> Result<Option<&'a 
 fn statement(
     cx: &CallContext,
     settings: &Settings,
-    args: Value,
+    a: Statement,
     mode: Mode,
-) -> Result<CallResult, Problem> {
-    let a: Statement = parse(args)?;
+) -> Result<CallResult, ToolError> {
     if a.sql.trim().is_empty() {
-        return Err(Problem::Invalid("sql is empty".into()));
+        return Err(ToolError::Invalid("sql is empty".into()));
     }
     if a.analyze {
-        return Err(Problem::Invalid(
+        return Err(ToolError::Invalid(
             "analyze belongs to the explain tool".into(),
         ));
     }
     let db = settings.database(a.database.as_deref())?;
     if mode == Mode::Write && !db.writes {
-        return Err(Problem::Failed(format!(
+        return Err(ToolError::Failed(format!(
             "database {:?} is read-only here: set writes = true for it in [config] of {} to allow execute",
             db.name,
             pier_sdk::host::manifest_path()
@@ -365,10 +357,9 @@ fn statement(
     })
 }
 
-fn explain(cx: &CallContext, settings: &Settings, args: Value) -> Result<CallResult, Problem> {
-    let a: Statement = parse(args)?;
+fn explain(cx: &CallContext, settings: &Settings, a: Statement) -> Result<CallResult, ToolError> {
     if a.max_rows.is_some() {
-        return Err(Problem::Invalid("explain takes no max_rows".into()));
+        return Err(ToolError::Invalid("explain takes no max_rows".into()));
     }
     let db = settings.database(a.database.as_deref())?;
     let identity = rls_identity(db, cx)?;
@@ -407,7 +398,7 @@ fn catalog_call<F, Fut>(
     database: Option<&str>,
     key: &str,
     read: F,
-) -> Result<CallResult, Problem>
+) -> Result<CallResult, ToolError>
 where
     F: Fn(std::rc::Rc<connection::Connection>) -> Fut,
     Fut: std::future::Future<Output = Result<Value, Failure>>,
@@ -448,12 +439,11 @@ fn list_databases(settings: &Settings) -> CallResult {
     structured(json!({"databases": databases}).to_string())
 }
 
-fn describe_tables(settings: &Settings, args: Value) -> Result<CallResult, Problem> {
-    let a: DescribeArgs = parse(args)?;
+fn describe_tables(settings: &Settings, a: DescribeArgs) -> Result<CallResult, ToolError> {
     let mut names = a.tables;
     names.extend(a.table);
     if names.is_empty() {
-        return Err(Problem::Invalid(
+        return Err(ToolError::Invalid(
             "name a table (table) or several (tables)".into(),
         ));
     }
@@ -472,42 +462,34 @@ fn describe_tables(settings: &Settings, args: Value) -> Result<CallResult, Probl
     })
 }
 
-fn dispatch(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Problem> {
-    let settings = settings()?;
-    match name {
-        "list_databases" => Ok(list_databases(settings)),
-        "list_schemas" => {
-            let a: SchemaArgs = parse(args)?;
-            catalog_call(
-                settings,
-                a.database.as_deref(),
-                "schemas",
-                |conn| async move { catalog::schemas(&conn.client, a.include_system).await },
+fn list_schemas(
+    pg: &mut Postgres,
+    _: &CallContext,
+    a: SchemaArgs,
+) -> Result<CallResult, ToolError> {
+    catalog_call(
+        pg.settings()?,
+        a.database.as_deref(),
+        "schemas",
+        |conn| async move { catalog::schemas(&conn.client, a.include_system).await },
+    )
+}
+
+fn list_tables(pg: &mut Postgres, _: &CallContext, a: TableArgs) -> Result<CallResult, ToolError> {
+    let limit = a.limit.unwrap_or(500).clamp(1, 5000);
+    catalog_call(pg.settings()?, a.database.as_deref(), "tables", |conn| {
+        let a = &a;
+        async move {
+            catalog::tables(
+                &conn.client,
+                a.schema.as_deref(),
+                a.pattern.as_deref(),
+                a.verbose,
+                limit,
             )
+            .await
         }
-        "list_tables" => {
-            let a: TableArgs = parse(args)?;
-            let limit = a.limit.unwrap_or(500).clamp(1, 5000);
-            catalog_call(settings, a.database.as_deref(), "tables", |conn| {
-                let a = &a;
-                async move {
-                    catalog::tables(
-                        &conn.client,
-                        a.schema.as_deref(),
-                        a.pattern.as_deref(),
-                        a.verbose,
-                        limit,
-                    )
-                    .await
-                }
-            })
-        }
-        "describe_table" => describe_tables(settings, args),
-        "query" => statement(cx, settings, args, Mode::Read),
-        "explain" => explain(cx, settings, args),
-        "execute" if settings.any_writes() => statement(cx, settings, args, Mode::Write),
-        _ => Err(Problem::UnknownTool),
-    }
+    })
 }
 
 /// Resource URIs: `postgres://DATABASE` and `postgres://DATABASE/SCHEMA/TABLE`.
@@ -532,30 +514,33 @@ fn quote_name(schema: &str, table: &str) -> String {
     )
 }
 
-struct Postgres;
-
 impl Plugin for Postgres {
-    fn tools() -> Vec<Tool> {
-        match settings() {
-            Ok(s) => tools(s),
+    fn new() -> Self {
+        let settings = Settings::from_entries(&pier_sdk::host::config_all()).map_err(|e| {
+            format!(
+                "the [config] of {} is invalid: {e}",
+                pier_sdk::host::manifest_path()
+            )
+        });
+        Postgres { settings }
+    }
+
+    fn tools(&self, tools: &mut Tools<Self>) {
+        match &self.settings {
+            Ok(s) => declare(s, tools),
             Err(e) => {
-                pier_sdk::host::warn(&e);
-                tools(&Settings::none())
+                pier_sdk::host::warn(e);
+                declare(&Settings::none(), tools)
             }
         }
     }
+}
 
-    fn call(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
-        match dispatch(cx, name, args) {
-            Ok(result) => Ok(result),
-            Err(Problem::UnknownTool) => Err(Error::unknown_tool(name)),
-            Err(Problem::Invalid(m)) => Err(Error::InvalidParams(m)),
-            Err(Problem::Failed(m)) => Ok(CallResult::error(m)),
-        }
-    }
-
-    fn resources(_cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
-        let settings = settings().map_err(Error::Internal)?;
+impl Resources for Postgres {
+    fn resources(&mut self, _cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
+        let settings = self
+            .settings()
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mut out = Vec::new();
         for db in &settings.databases {
             out.push(ResourceInfo {
@@ -601,7 +586,7 @@ impl Plugin for Postgres {
         Ok(out)
     }
 
-    fn resource_templates() -> Vec<ResourceTemplate> {
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
         vec![ResourceTemplate {
             uri_template: "postgres://{database}/{schema}/{table}".into(),
             name: "table".into(),
@@ -611,8 +596,14 @@ impl Plugin for Postgres {
         }]
     }
 
-    fn read_resource(_cx: &CallContext, uri: &str) -> Result<Vec<ResourceContents>, Error> {
-        let settings = settings().map_err(Error::Internal)?;
+    fn read_resource(
+        &mut self,
+        _cx: &CallContext,
+        uri: &str,
+    ) -> Result<Vec<ResourceContents>, Error> {
+        let settings = self
+            .settings()
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let Some((name, table)) = parse_uri(uri) else {
             return Err(Error::NotFound(format!("no resource {uri}")));
         };
@@ -643,4 +634,4 @@ impl Plugin for Postgres {
     }
 }
 
-pier_sdk::export_plugin!(Postgres);
+pier_sdk::export_plugin!(Postgres, resources);

@@ -10,9 +10,9 @@ use std::time::Duration;
 use pier_sdk::host::LogLevel;
 
 use pier_sdk::{
-    CallContext, CallResult, CompletionTarget, Content, Error, Media, Plugin, Prompt,
-    PromptArgument, PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo,
-    ResourceTemplate, Role, Tool, Value, json,
+    CallContext, CallResult, CompletionTarget, Completions, Content, Error, Media, Plugin, Prompt,
+    PromptArgument, PromptMessage, PromptResult, Prompts, ResourceBody, ResourceContents,
+    ResourceInfo, ResourceTemplate, Resources, Role, Tool, ToolError, Tools, Value, json,
 };
 
 /// A 1x1 red pixel PNG.
@@ -53,96 +53,136 @@ fn result(content: Vec<Content>) -> CallResult {
 
 struct Conformance;
 
+type Outcome = Result<CallResult, ToolError>;
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+fn logging(_: &mut Conformance, _: &CallContext, _: Value) -> Outcome {
+    pier_sdk::host::log(LogLevel::Info, "Tool execution started");
+    pause();
+    pier_sdk::host::log(LogLevel::Info, "Tool processing data");
+    pause();
+    pier_sdk::host::log(LogLevel::Info, "Tool execution completed");
+    Ok(CallResult::text("Tool with logging executed successfully"))
+}
+
+fn progress(_: &mut Conformance, cx: &CallContext, _: Value) -> Outcome {
+    for (i, step) in [0.0, 50.0, 100.0].into_iter().enumerate() {
+        if i > 0 {
+            pause();
+        }
+        pier_sdk::host::progress(&cx.request_id, step, Some(100.0), None);
+    }
+    Ok(CallResult::text("Tool with progress executed successfully"))
+}
+
+fn multiple(_: &mut Conformance, _: &CallContext, _: Value) -> Outcome {
+    Ok(result(vec![
+        Content::Text("Multiple content types test:".into()),
+        png(),
+        Content::Embedded(text_resource(
+            "test://mixed-content-resource",
+            "application/json",
+            r#"{"test":"data","value":123}"#,
+        )),
+    ]))
+}
+
 impl Plugin for Conformance {
-    fn tools() -> Vec<Tool> {
+    fn new() -> Self {
+        Conformance
+    }
+
+    fn tools(&self, tools: &mut Tools<Self>) {
         let plain = |name: &str, description: &str| Tool::new(name, description).read_only();
-        vec![
-            plain("simple_text", "Returns one text block."),
-            plain("image_content", "Returns a PNG image."),
-            plain("audio_content", "Returns a WAV clip."),
-            plain("embedded_resource", "Returns an embedded text resource."),
-            plain(
-                "multiple_content_types",
-                "Returns text, an image and a resource.",
-            ),
-            plain("tool_with_logging", "Logs three messages while it runs."),
-            plain("error_handling", "Always fails with a tool error."),
-            plain(
-                "tool_with_progress",
-                "Reports progress 0, 50 and 100 of 100.",
-            ),
-            Tool::new(
-                "json_schema_2020_12_tool",
-                "Tool with JSON Schema 2020-12 features",
+        tools
+            .add(
+                plain("simple_text", "Returns one text block."),
+                |_, _, _: Value| {
+                    Ok(CallResult::text(
+                        "This is a simple text response for testing.",
+                    ))
+                },
             )
-            .read_only()
-            .input_schema(json!({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "type": "object",
-                "$defs": {
-                    "address": {
-                        "type": "object",
-                        "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
-                    }
+            .add(
+                plain("image_content", "Returns a PNG image."),
+                |_, _, _: Value| Ok(result(vec![png()])),
+            )
+            .add(
+                plain("audio_content", "Returns a WAV clip."),
+                |_, _, _: Value| {
+                    Ok(result(vec![Content::Audio(Media {
+                        data: WAV.to_vec(),
+                        mime_type: "audio/wav".into(),
+                    })]))
                 },
-                "properties": {
-                    "name": {"type": "string"},
-                    "address": {"$ref": "#/$defs/address"}
+            )
+            .add(
+                plain("embedded_resource", "Returns an embedded text resource."),
+                |_, _, _: Value| {
+                    Ok(result(vec![Content::Embedded(text_resource(
+                        "test://embedded-resource",
+                        "text/plain",
+                        "This is an embedded resource content.",
+                    ))]))
                 },
-                "additionalProperties": false
-            })),
-        ]
+            )
+            .add(
+                plain(
+                    "multiple_content_types",
+                    "Returns text, an image and a resource.",
+                ),
+                multiple,
+            )
+            .add(
+                plain("tool_with_logging", "Logs three messages while it runs."),
+                logging,
+            )
+            .add(
+                plain("error_handling", "Always fails with a tool error."),
+                |_, _, _: Value| {
+                    Err(ToolError::Failed(
+                        "This tool intentionally returns an error for testing".into(),
+                    ))
+                },
+            )
+            .add(
+                plain(
+                    "tool_with_progress",
+                    "Reports progress 0, 50 and 100 of 100.",
+                ),
+                progress,
+            )
+            .add(
+                Tool::new(
+                    "json_schema_2020_12_tool",
+                    "Tool with JSON Schema 2020-12 features",
+                )
+                .read_only()
+                .input_schema(json!({
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "type": "object",
+                    "$defs": {
+                        "address": {
+                            "type": "object",
+                            "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
+                        }
+                    },
+                    "properties": {
+                        "name": {"type": "string"},
+                        "address": {"$ref": "#/$defs/address"}
+                    },
+                    "additionalProperties": false
+                })),
+                |_, _, args: Value| Ok(CallResult::text(format!("received {args}"))),
+            );
     }
+}
 
-    fn call(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
-        let pause = || std::thread::sleep(Duration::from_millis(50));
-        Ok(match name {
-            "simple_text" => CallResult::text("This is a simple text response for testing."),
-            "image_content" => result(vec![png()]),
-            "audio_content" => result(vec![Content::Audio(Media {
-                data: WAV.to_vec(),
-                mime_type: "audio/wav".into(),
-            })]),
-            "embedded_resource" => result(vec![Content::Embedded(text_resource(
-                "test://embedded-resource",
-                "text/plain",
-                "This is an embedded resource content.",
-            ))]),
-            "multiple_content_types" => result(vec![
-                Content::Text("Multiple content types test:".into()),
-                png(),
-                Content::Embedded(text_resource(
-                    "test://mixed-content-resource",
-                    "application/json",
-                    r#"{"test":"data","value":123}"#,
-                )),
-            ]),
-            "tool_with_logging" => {
-                pier_sdk::host::log(LogLevel::Info, "Tool execution started");
-                pause();
-                pier_sdk::host::log(LogLevel::Info, "Tool processing data");
-                pause();
-                pier_sdk::host::log(LogLevel::Info, "Tool execution completed");
-                CallResult::text("Tool with logging executed successfully")
-            }
-            "error_handling" => {
-                CallResult::error("This tool intentionally returns an error for testing")
-            }
-            "tool_with_progress" => {
-                for (i, step) in [0.0, 50.0, 100.0].into_iter().enumerate() {
-                    if i > 0 {
-                        pause();
-                    }
-                    pier_sdk::host::progress(&cx.request_id, step, Some(100.0), None);
-                }
-                CallResult::text("Tool with progress executed successfully")
-            }
-            "json_schema_2020_12_tool" => CallResult::text(format!("received {args}")),
-            other => return Err(Error::unknown_tool(other)),
-        })
-    }
-
-    fn resources(_cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
+impl Resources for Conformance {
+    fn resources(&mut self, _cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
         let info = |uri: &str, name: &str, description: &str, mime: &str| ResourceInfo {
             uri: uri.into(),
             name: name.into(),
@@ -179,7 +219,7 @@ impl Plugin for Conformance {
         ])
     }
 
-    fn resource_templates() -> Vec<ResourceTemplate> {
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
         vec![ResourceTemplate {
             uri_template: "test://template/{id}/data".into(),
             name: "template".into(),
@@ -189,7 +229,11 @@ impl Plugin for Conformance {
         }]
     }
 
-    fn read_resource(_cx: &CallContext, uri: &str) -> Result<Vec<ResourceContents>, Error> {
+    fn read_resource(
+        &mut self,
+        _cx: &CallContext,
+        uri: &str,
+    ) -> Result<Vec<ResourceContents>, Error> {
         let contents = match uri {
             "test://static-text" => text_resource(
                 uri,
@@ -217,8 +261,10 @@ impl Plugin for Conformance {
         };
         Ok(vec![contents])
     }
+}
 
-    fn prompts() -> Vec<Prompt> {
+impl Prompts for Conformance {
+    fn prompts(&self) -> Vec<Prompt> {
         let arg = |name: &str, description: &str| PromptArgument {
             name: name.into(),
             title: None,
@@ -251,6 +297,7 @@ impl Plugin for Conformance {
     }
 
     fn get_prompt(
+        &mut self,
         _cx: &CallContext,
         name: &str,
         args: Vec<(String, String)>,
@@ -298,8 +345,11 @@ impl Plugin for Conformance {
             messages,
         })
     }
+}
 
+impl Completions for Conformance {
     fn complete(
+        &mut self,
         _cx: &CallContext,
         target: &CompletionTarget,
         _argument: &str,
@@ -318,4 +368,4 @@ impl Plugin for Conformance {
     }
 }
 
-pier_sdk::export_plugin!(Conformance);
+pier_sdk::export_plugin!(Conformance, resources, prompts, completions);

@@ -3,114 +3,157 @@
 //! count calls (to see instance replacement), read an environment variable. It also offers one
 //! resource, one template and one prompt so their routing is tested end to end.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use pier_sdk::{
-    CallContext, CallResult, CompletionTarget, Content, Error, Plugin, Prompt, PromptArgument,
-    PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate,
-    Role, Tool, Value, json,
+    CallContext, CallResult, CompletionTarget, Completions, Content, Error, Plugin, Prompt,
+    PromptArgument, PromptMessage, PromptResult, Prompts, ResourceBody, ResourceContents,
+    ResourceInfo, ResourceTemplate, Resources, Role, Tool, ToolError, Tools, Value, json,
 };
+use serde::Deserialize;
 
-static CALLS: AtomicU64 = AtomicU64::new(0);
+/// The instance's state: calls it has served (to see instance replacement).
+struct Probe {
+    calls: u64,
+}
 
-struct Probe;
+#[derive(Deserialize)]
+struct Mb {
+    mb: usize,
+}
 
-fn num(args: &Value, key: &str) -> Result<u64, Error> {
-    args.get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| Error::InvalidParams(format!("`{key}` must be a non-negative integer")))
+#[derive(Deserialize)]
+struct Name {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Ms {
+    ms: u64,
+}
+
+type Outcome = Result<CallResult, ToolError>;
+
+/// Counts the call, then runs `f`.
+fn counted<A>(
+    f: impl Fn(&mut Probe, &CallContext, A) -> Outcome,
+) -> impl Fn(&mut Probe, &CallContext, A) -> Outcome {
+    move |probe, cx, args| {
+        probe.calls += 1;
+        f(probe, cx, args)
+    }
+}
+
+fn echo(_: &mut Probe, cx: &CallContext, args: Value) -> Outcome {
+    let out = json!({
+        "args": args,
+        "requestId": cx.request_id,
+        "identity": cx.identity,
+        "session": cx.session,
+        "config": pier_sdk::host::config_all(),
+        "plugin": pier_sdk::host::plugin_name(),
+        "manifest": pier_sdk::host::manifest_path(),
+    });
+    Ok(CallResult::structured(out.to_string(), &out))
+}
+
+fn spin(_: &mut Probe, _: &CallContext, _: Value) -> Outcome {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn alloc(_: &mut Probe, _: &CallContext, a: Mb) -> Outcome {
+    let mut v: Vec<u8> = Vec::with_capacity(a.mb * 1024 * 1024);
+    v.resize(a.mb * 1024 * 1024, 1);
+    Ok(CallResult::text(format!("allocated {} bytes", v.len())))
+}
+
+fn progress(_: &mut Probe, cx: &CallContext, _: Value) -> Outcome {
+    for i in 1..=3 {
+        let step = format!("step {i}");
+        pier_sdk::host::progress(&cx.request_id, i as f64, Some(3.0), Some(&step));
+    }
+    Ok(CallResult::text("done"))
+}
+
+fn env(_: &mut Probe, _: &CallContext, a: Name) -> Outcome {
+    Ok(match std::env::var(&a.name) {
+        Ok(v) => CallResult::text(v),
+        Err(_) => CallResult::error(format!("{} is not set", a.name)),
+    })
+}
+
+fn sleep(_: &mut Probe, _: &CallContext, a: Ms) -> Outcome {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(a.ms);
+    while std::time::Instant::now() < until {}
+    Ok(CallResult::text("slept"))
 }
 
 impl Plugin for Probe {
-    fn tools() -> Vec<Tool> {
-        let schema = |props: Value, req: &[&str]| json!({"type": "object", "properties": props, "required": req});
-        // `[config].extra_tool` adds a tool by that name, so tests can provoke name collisions.
-        let extra = pier_sdk::host::config("extra_tool")
-            .map(|name| Tool::new(&name, "Extra tool named by [config].extra_tool.").read_only());
-        let mut tools = vec![
-            Tool::new("echo", "Returns its arguments, call context and config.")
-                .read_only()
-                .input_schema(json!({"type": "object"}))
-                .output_schema(json!({"type": "object"})),
-            Tool::new("spin", "Loops forever (tests the timeout).").read_only(),
-            Tool::new(
-                "alloc",
-                "Allocates and touches `mb` MiB (tests the memory cap).",
-            )
-            .read_only()
-            .input_schema(schema(json!({"mb": {"type": "integer"}}), &["mb"])),
-            Tool::new("panic", "Panics (tests trap recovery).").read_only(),
-            Tool::new("count", "Counts calls served by this instance.").read_only(),
-            Tool::new("progress", "Reports three progress steps.").read_only(),
-            Tool::new("env", "Reads an environment variable.")
-                .read_only()
-                .input_schema(schema(json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("sleep", "Busy-waits `ms` milliseconds, then answers.")
-                .read_only()
-                .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
-        ];
-        tools.extend(extra);
-        tools
+    fn new() -> Self {
+        Probe { calls: 0 }
     }
 
-    fn call(cx: &CallContext, name: &str, args: Value) -> Result<CallResult, Error> {
-        CALLS.fetch_add(1, Ordering::SeqCst);
-        match name {
-            "echo" => {
-                let out = json!({
-                    "args": args,
-                    "requestId": cx.request_id,
-                    "identity": cx.identity,
-                    "session": cx.session,
-                    "config": pier_sdk::host::config_all(),
-                    "plugin": pier_sdk::host::plugin_name(),
-                    "manifest": pier_sdk::host::manifest_path(),
-                });
-                Ok(CallResult::structured(out.to_string(), &out))
-            }
-            "spin" => {
-                let mut x: u64 = 0;
-                loop {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-            }
-            "alloc" => {
-                let mb = num(&args, "mb")? as usize;
-                let mut v: Vec<u8> = Vec::with_capacity(mb * 1024 * 1024);
-                v.resize(mb * 1024 * 1024, 1);
-                Ok(CallResult::text(format!("allocated {} bytes", v.len())))
-            }
-            "panic" => panic!("probe was asked to panic"),
-            "count" => Ok(CallResult::text(CALLS.load(Ordering::SeqCst).to_string())),
-            "progress" => {
-                for i in 1..=3 {
-                    pier_sdk::host::progress(
-                        &cx.request_id,
-                        i as f64,
-                        Some(3.0),
-                        Some(&format!("step {i}")),
-                    );
-                }
-                Ok(CallResult::text("done"))
-            }
-            "env" => {
-                let key = args.get("name").and_then(Value::as_str).unwrap_or_default();
-                Ok(match std::env::var(key) {
-                    Ok(v) => CallResult::text(v),
-                    Err(_) => CallResult::error(format!("{key} is not set")),
-                })
-            }
-            "sleep" => {
-                let ms = num(&args, "ms")?;
-                let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
-                while std::time::Instant::now() < until {}
-                Ok(CallResult::text("slept"))
-            }
-            other => Err(Error::unknown_tool(other)),
+    fn tools(&self, tools: &mut Tools<Self>) {
+        let schema = |props: Value, req: &[&str]| json!({"type": "object", "properties": props, "required": req});
+        tools
+            .add(
+                Tool::new("echo", "Returns its arguments, call context and config.")
+                    .read_only()
+                    .input_schema(json!({"type": "object"}))
+                    .output_schema(json!({"type": "object"})),
+                counted(echo),
+            )
+            .add(
+                Tool::new("spin", "Loops forever (tests the timeout).").read_only(),
+                counted(spin),
+            )
+            .add(
+                Tool::new(
+                    "alloc",
+                    "Allocates and touches `mb` MiB (tests the memory cap).",
+                )
+                .read_only()
+                .input_schema(schema(json!({"mb": {"type": "integer"}}), &["mb"])),
+                counted(alloc),
+            )
+            .add(
+                Tool::new("panic", "Panics (tests trap recovery).").read_only(),
+                counted(|_, _, _: Value| panic!("probe was asked to panic")),
+            )
+            .add(
+                Tool::new("count", "Counts calls served by this instance.").read_only(),
+                counted(|probe, _, _: Value| Ok(CallResult::text(probe.calls.to_string()))),
+            )
+            .add(
+                Tool::new("progress", "Reports three progress steps.").read_only(),
+                counted(progress),
+            )
+            .add(
+                Tool::new("env", "Reads an environment variable.")
+                    .read_only()
+                    .input_schema(schema(json!({"name": {"type": "string"}}), &["name"])),
+                counted(env),
+            )
+            .add(
+                Tool::new("sleep", "Busy-waits `ms` milliseconds, then answers.")
+                    .read_only()
+                    .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
+                counted(sleep),
+            );
+        // `[config].extra_tool` adds a tool by that name, so tests can provoke name collisions.
+        if let Some(name) = pier_sdk::host::config("extra_tool") {
+            tools.add(
+                Tool::new(&name, "Extra tool named by [config].extra_tool.").read_only(),
+                counted(|_, _, _: Value| Ok(CallResult::text("extra"))),
+            );
         }
     }
+}
 
-    fn resources(_cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
+impl Resources for Probe {
+    fn resources(&mut self, _cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
         Ok(vec![ResourceInfo {
             uri: "probe://hello".into(),
             name: "hello".into(),
@@ -121,7 +164,7 @@ impl Plugin for Probe {
         }])
     }
 
-    fn resource_templates() -> Vec<ResourceTemplate> {
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
         vec![ResourceTemplate {
             uri_template: "probe://echo/{text}".into(),
             name: "echo".into(),
@@ -131,7 +174,11 @@ impl Plugin for Probe {
         }]
     }
 
-    fn read_resource(_cx: &CallContext, uri: &str) -> Result<Vec<ResourceContents>, Error> {
+    fn read_resource(
+        &mut self,
+        _cx: &CallContext,
+        uri: &str,
+    ) -> Result<Vec<ResourceContents>, Error> {
         let text = match uri {
             "probe://hello" => "hello from probe".to_string(),
             u if u.starts_with("probe://echo/") => u["probe://echo/".len()..].to_string(),
@@ -143,8 +190,10 @@ impl Plugin for Probe {
             body: ResourceBody::Text(text),
         }])
     }
+}
 
-    fn prompts() -> Vec<Prompt> {
+impl Prompts for Probe {
+    fn prompts(&self) -> Vec<Prompt> {
         vec![Prompt {
             name: "greet".into(),
             title: None,
@@ -159,6 +208,7 @@ impl Plugin for Probe {
     }
 
     fn get_prompt(
+        &mut self,
         _cx: &CallContext,
         name: &str,
         args: Vec<(String, String)>,
@@ -179,8 +229,11 @@ impl Plugin for Probe {
             }],
         })
     }
+}
 
+impl Completions for Probe {
     fn complete(
+        &mut self,
         _cx: &CallContext,
         target: &CompletionTarget,
         argument: &str,
@@ -204,4 +257,4 @@ impl Plugin for Probe {
     }
 }
 
-pier_sdk::export_plugin!(Probe);
+pier_sdk::export_plugin!(Probe, resources, prompts, completions);
