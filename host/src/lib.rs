@@ -44,7 +44,7 @@ pub use plugin::manifest::{
 };
 pub use plugin::manifest_edit;
 pub use plugin::report::{json as reports_json, table as reports_table};
-pub use plugin::{CallError, LoadError, PluginLoad, PluginReport, PluginStatus};
+pub use plugin::{PluginReport, PluginStatus};
 pub use policy::ToolFilter;
 pub use runtime::CacheOutcome;
 

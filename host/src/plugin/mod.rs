@@ -21,13 +21,10 @@ pub(crate) mod report;
 mod requests;
 mod watch;
 
-pub use call_error::CallError;
 pub(crate) use catalog::Catalog;
 pub use catalog::PluginSource;
 pub(crate) use description::{ExposedPrompt, ExposedTool};
-pub use loader::LoadError;
 pub(crate) use loader::LoadedPlugin;
-pub use pool::PluginLoad;
 pub(crate) use registry::Registry;
 pub use report::{PluginReport, PluginStatus};
 pub(crate) use requests::Complete;
