@@ -94,6 +94,13 @@ impl<'a> CallGuard<'a> {
         self.record(outcome, result_bytes);
     }
 
+    /// Ends a request that is not audited: waits until every notification is sent.
+    pub async fn done(mut self) {
+        if let Some(f) = self.forwarder.take() {
+            f.finish().await;
+        }
+    }
+
     /// Ends a call that was refused before it reached a plugin.
     pub fn refuse(self, outcome: Outcome) {
         self.record(outcome, 0);

@@ -55,7 +55,7 @@ impl PierHandler {
             .pool
             .get_prompt(cx, name, arguments, Some(scope))
             .await;
-        call.end(crate::ops::Outcome::Ok, 0).await;
+        call.done().await;
         match outcome {
             Ok(Ok(p)) => Ok(GetPromptResponse::Complete(convert::prompt_result(&p))),
             Ok(Err(e)) => Err(convert::wit_error(plugin.name(), e)),
