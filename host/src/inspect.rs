@@ -221,7 +221,13 @@ fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
                 ),
             ),
             "http" => (
-                m.http.iter().map(|g| g.text.clone()).collect(),
+                m.http
+                    .iter()
+                    .map(|g| match &g.credential {
+                        Some(_) => format!("{} (credential injected for {})", g.text, g.text),
+                        None => g.text.clone(),
+                    })
+                    .collect(),
                 format!(
                     "wants HTTP but has no origin grant: add e.g. \"https://api.example.com\" to [grants].http in {manifest}"
                 ),

@@ -14,7 +14,9 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::credentials::{self, Injected, SecretCell};
 use super::denials::Denials;
+use crate::grammar::http::SecretSource;
 use crate::grammar::http::HttpGrant;
 
 /// The `wasi:http` hooks of one instance: the origin check, the time limit and the size cap.
@@ -22,21 +24,24 @@ pub struct HttpGate {
     pub plugin: String,
     pub manifest: String,
     pub grants: std::sync::Arc<Vec<HttpGrant>>,
+    /// Per grant (same order), the credential to inject.
+    pub secrets: std::sync::Arc<Vec<Option<std::sync::Arc<SecretCell>>>>,
+    pub injected: Injected,
     pub denials: Denials,
     pub timeout: Duration,
     pub max_response: u64,
 }
 
 impl HttpGate {
-    /// Whether a request to this URI may be sent; the refusal text otherwise.
-    pub fn check(&self, uri: &http::Uri) -> Result<(), String> {
+    /// Which grant lets a request to this URI be sent; the refusal text if none does.
+    pub fn check(&self, uri: &http::Uri) -> Result<usize, String> {
         let https = uri
             .scheme_str()
             .is_some_and(|s| s.eq_ignore_ascii_case("https"));
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if self.grants.iter().any(|g| g.matches(https, &host, port)) {
-            return Ok(());
+        if let Some(i) = self.grants.iter().position(|g| g.matches(https, &host, port)) {
+            return Ok(i);
         }
         let scheme = if https { "https" } else { "http" };
         let default = if https { 443 } else { 80 };
@@ -82,10 +87,44 @@ impl WasiHttpHooks for HttpGate {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
         drop(fut);
-        if let Err(refusal) = self.check(request.uri()) {
-            self.denials.record(&self.plugin, refusal);
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        let mut request = request;
+        let grant = match self.check(request.uri()) {
+            Ok(i) => i,
+            Err(refusal) => {
+                self.denials.record(&self.plugin, refusal);
+                return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            }
+        };
+        // The grant's credential replaces whatever the guest put in its place.
+        let cell = self.secrets.get(grant).cloned().flatten();
+        let mut forms = Vec::new();
+        if let Some(cell) = &cell {
+            match credentials::inject(&mut request, cell, &self.injected) {
+                Ok(f) => forms = f,
+                Err(why) => {
+                    let origin = &self.grants[grant].text;
+                    self.denials.record(
+                        &self.plugin,
+                        format!("no credential for {origin}, so the request was not sent: {why}; set it, or change auth for this origin in [grants].http of {}", self.manifest),
+                    );
+                    return Box::new(async { Err(HttpError::HttpRequestDenied) });
+                }
+            }
         }
+        let rejected_credential = cell.map(|c| {
+            let origin = self.grants[grant].text.clone();
+            let source = c.credential.source.clone();
+            move |status: u16| {
+                let again = match source {
+                    SecretSource::File(_) => "; pier reads the file again when it changes",
+                    SecretSource::Env(_) => "; pier reads it again on its next start",
+                };
+                format!(
+                    "{origin} answered {status} to a request carrying the credential pier injects from {}: check that it is valid and allows this{again}",
+                    source.describe()
+                )
+            }
+        });
         let options = self.clamp(options);
         let timeout = self.timeout;
         let max = self.max_response;
@@ -108,7 +147,15 @@ impl WasiHttpHooks for HttpGate {
             )
             .await
             .map_err(|_| HttpError::ConnectionTimeout)?;
-            let (response, io) = sent?;
+            let (mut response, io) = sent?;
+            if let Some(explain) = rejected_credential
+                && matches!(response.status().as_u16(), 401 | 403)
+            {
+                denials.record(&plugin, explain(response.status().as_u16()));
+            }
+            if !forms.is_empty() {
+                credentials::redact_headers(response.headers_mut(), &forms);
+            }
             if let Some(len) = response
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
@@ -120,7 +167,14 @@ impl WasiHttpHooks for HttpGate {
                 return Err(HttpError::HttpResponseBodySize(Some(len)));
             }
             let overflow = Box::new(move |seen: u64| denials.record(&plugin, too_big(seen)));
-            let response = response.map(|body| Capped::new(body, max, overflow).boxed_unsync());
+            let response = response.map(|body| {
+                let capped = Capped::new(body, max, overflow);
+                if forms.is_empty() {
+                    capped.boxed_unsync()
+                } else {
+                    credentials::Redacted::new(capped, &forms).boxed_unsync()
+                }
+            });
             Ok((
                 response,
                 Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
@@ -204,6 +258,8 @@ mod tests {
                     .map(|g| HttpGrant::parse(g).expect("valid"))
                     .collect(),
             ),
+            secrets: std::sync::Arc::new(vec![None; grants.len()]),
+            injected: Injected::default(),
             denials: Denials::default(),
             timeout: Duration::from_secs(1),
             max_response: 10,

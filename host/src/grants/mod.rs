@@ -2,6 +2,7 @@
 //! anything not granted here is simply absent from the guest's world, and every refusal is
 //! recorded with the manifest line that would allow it.
 
+pub mod credentials;
 pub mod denials;
 mod env;
 mod files;
@@ -15,6 +16,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 pub use denials::Denials;
+use credentials::{Injected, SecretCell};
 use http::HttpGate;
 pub use network::LookupError;
 use network::NetworkPolicy;
@@ -43,6 +45,9 @@ pub struct PluginGrants {
     set: GrantSet,
     network: Arc<NetworkPolicy>,
     http: Arc<Vec<HttpGrant>>,
+    /// Per HTTP grant (same order), the credential pier injects, if any.
+    secrets: Arc<Vec<Option<Arc<SecretCell>>>>,
+    injected: Injected,
 }
 
 impl PluginGrants {
@@ -55,8 +60,20 @@ impl PluginGrants {
                 set.block_private,
             )),
             http: Arc::new(set.http.clone()),
+            secrets: Arc::new(
+                set.http
+                    .iter()
+                    .map(|g| g.credential.clone().map(|c| Arc::new(SecretCell::new(c))))
+                    .collect(),
+            ),
+            injected: Injected::default(),
             set,
         }
+    }
+
+    /// The credential values pier has injected for this plugin, to redact from its results.
+    pub fn injected(&self) -> &Injected {
+        &self.injected
     }
 
     /// Whether the plugin was granted any directory (its calls then run on a thread of their
@@ -135,6 +152,8 @@ pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), Gra
         plugin: set.plugin.clone(),
         manifest: set.manifest_path.clone(),
         grants: grants.http.clone(),
+        secrets: grants.secrets.clone(),
+        injected: grants.injected.clone(),
         denials: denials.clone(),
         timeout: set.http_timeout,
         max_response: set.http_response_size,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::grammar::files::{FileGrant, FileMode};
-use crate::grammar::http::HttpGrant;
+use crate::grammar::http::{AuthKeys, Credential, HttpGrant};
 use crate::grammar::network::NetworkGrant;
 use crate::policy::ToolFilter;
 
@@ -139,8 +139,73 @@ struct RawGrants {
     network: Vec<String>,
     #[serde(default)]
     block_private: bool,
+    /// Origin strings, or `{ origin = "…", auth = { … } }` tables.
     #[serde(default)]
-    http: Vec<String>,
+    http: Vec<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpGrant {
+    origin: String,
+    auth: Option<RawAuth>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bearer_env: Option<String>,
+    bearer_file: Option<String>,
+    basic_user: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    header: Option<String>,
+    prefix: Option<String>,
+    query: Option<String>,
+    value_env: Option<String>,
+    value_file: Option<String>,
+}
+
+/// One `[grants].http` entry: an origin string, or a table with an origin and its credential.
+fn http_grant(value: &toml::Value, base: &Path) -> Result<HttpGrant, String> {
+    let raw: RawHttpGrant = match value {
+        toml::Value::String(origin) => return HttpGrant::parse(origin),
+        toml::Value::Table(_) => value
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().trim_end().to_string())?,
+        other => {
+            return Err(format!(
+                "expected an origin (\"https://api.example.com\") or a table {{ origin = \"…\", auth = {{ … }} }}, not a {}",
+                other.type_str()
+            ));
+        }
+    };
+    let mut grant = HttpGrant::parse(&raw.origin)?;
+    if let Some(a) = raw.auth {
+        if grant.host.starts_with("*.") {
+            return Err(format!(
+                "{:?}: a credential needs an exact origin; with a wildcard pier would send it to every subdomain",
+                raw.origin
+            ));
+        }
+        let file = |f: Option<String>| f.map(|f| resolve_host_path(&f, base));
+        let keys = AuthKeys {
+            bearer_env: a.bearer_env,
+            bearer_file: file(a.bearer_file),
+            basic_user: a.basic_user,
+            password_env: a.password_env,
+            password_file: file(a.password_file),
+            header: a.header,
+            prefix: a.prefix,
+            query: a.query,
+            value_env: a.value_env,
+            value_file: file(a.value_file),
+        };
+        let credential = Credential::from_keys(keys).map_err(|e| format!("auth: {e}"))?;
+        grant.credential = Some(credential);
+    }
+    Ok(grant)
 }
 
 #[derive(Deserialize)]
@@ -288,8 +353,21 @@ impl Manifest {
             .http
             .iter()
             .enumerate()
-            .map(|(i, g)| HttpGrant::parse(g).map_err(|e| err(format!("[grants].http[{i}]: {e}"))))
+            .map(|(i, g)| http_grant(g, base).map_err(|e| err(format!("[grants].http[{i}]: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        // An origin with a credential must be the only entry for that origin, so it is never
+        // unclear whether a request carries it.
+        for (i, g) in http.iter().enumerate() {
+            let same = |o: &HttpGrant| o.https == g.https && o.host == g.host && o.port == g.port;
+            if let Some(j) = http[..i].iter().position(same)
+                && (g.credential.is_some() || http[j].credential.is_some())
+            {
+                return Err(err(format!(
+                    "[grants].http[{i}]: {} is already granted at [grants].http[{j}]; give an origin with a credential once",
+                    g.text
+                )));
+            }
+        }
 
         let mut limits = Limits::default();
         if let Some(m) = &raw.limits.memory {
@@ -490,9 +568,55 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grammar::http::{Injection, SecretSource};
 
     fn parse(text: &str) -> Result<Manifest, ManifestError> {
         Manifest::parse(text, Path::new("plugins/x.toml"), Path::new("."))
+    }
+
+    #[test]
+    fn http_grants_may_carry_a_credential_in_one_of_four_forms() {
+        let m = parse(
+            r#"[grants]
+http = [
+  "https://plain.example.com",
+  { origin = "https://api.github.com", auth = { bearer_env = "GITHUB_TOKEN" } },
+  { origin = "https://b.example.com", auth = { basic_user = "bot", password_file = "/run/pw" } },
+  { origin = "https://h.example.com", auth = { header = "X-Api-Key", value_file = "key.txt" } },
+  { origin = "https://q.example.com", auth = { query = "api_key", value_env = "Q_KEY" } },
+]
+"#,
+        )
+        .expect("valid");
+        assert_eq!(m.http.len(), 5);
+        assert!(m.http[0].credential.is_none());
+        let gh = m.http[1].credential.as_ref().expect("credential");
+        assert_eq!(gh.injection, Injection::Bearer);
+        assert_eq!(gh.source, SecretSource::Env("GITHUB_TOKEN".into()));
+        let h = m.http[3].credential.as_ref().expect("credential");
+        assert_eq!(h.source, SecretSource::File(PathBuf::from("./key.txt")));
+    }
+
+    #[test]
+    fn bad_credentials_say_what_is_allowed() {
+        let bad = |auth: &str| {
+            let text = format!(
+                "[grants]\nhttp = [{{ origin = \"https://a.example.com\", auth = {auth} }}]\n"
+            );
+            parse(&text).expect_err("invalid").to_string()
+        };
+        assert!(bad("{ bearer_env = \"A\", bearer_file = \"f\" }").contains("not both"));
+        assert!(bad("{ }").contains("say one way to send the credential"));
+        assert!(bad("{ bearer_env = \"A\", header = \"X\" }").contains("say one way"));
+        assert!(bad("{ header = \"Host\", value_env = \"A\" }").contains("cannot carry a credential"));
+        assert!(bad("{ basic_user = \"bot\" }").contains("password_env or password_file is missing"));
+        assert!(bad("{ token = \"x\" }").contains("unknown field `token`"));
+        let wild = "[grants]\nhttp = [{ origin = \"https://*.example.com\", auth = { bearer_env = \"A\" } }]\n";
+        assert!(parse(wild).expect_err("wildcard").to_string().contains("needs an exact origin"));
+        let twice = "[grants]\nhttp = [\"https://a.example.com\", { origin = \"https://a.example.com\", auth = { bearer_env = \"A\" } }]\n";
+        assert!(parse(twice).expect_err("twice").to_string().contains("already granted at [grants].http[0]"));
+        let number = "[grants]\nhttp = [3]\n";
+        assert!(parse(number).expect_err("number").to_string().contains("not a integer"));
     }
 
     #[test]

@@ -80,6 +80,12 @@ pub(crate) trait Request: Send + 'static {
     fn explain(answer: Self::Answer, _note: &str) -> Self::Answer {
         answer
     }
+
+    /// Replaces credential values pier injected for this plugin wherever the answer carries
+    /// them back (responses are redacted already; this is the second line).
+    fn redact(answer: Self::Answer, _secrets: &[String]) -> Self::Answer {
+        answer
+    }
 }
 
 /// A plugin's live load, for `/metrics`.
@@ -245,6 +251,12 @@ impl Pool {
                 }
             }
             Ok(Ok((mut inst, Ok(answer)))) => {
+                let secrets = self.grants.injected().values();
+                let answer = if secrets.is_empty() {
+                    answer
+                } else {
+                    R::redact(answer, &secrets)
+                };
                 let size = R::size(&answer);
                 if size > limits.result_size {
                     Err(CallError::TooLarge {

@@ -77,7 +77,11 @@ pub(crate) fn describe_grants(m: &Manifest) -> Vec<String> {
     if m.block_private && !m.network.is_empty() {
         out.push("block_private".to_string());
     }
-    out.extend(m.http.iter().map(|g| format!("http {}", g.text)));
+    // Where a credential comes from is the operator's business; reports say only that there is one.
+    out.extend(m.http.iter().map(|g| match &g.credential {
+        Some(_) => format!("http {} (credential injected for {})", g.text, g.text),
+        None => format!("http {}", g.text),
+    }));
     out
 }
 

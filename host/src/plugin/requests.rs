@@ -6,6 +6,7 @@
 
 use super::call_error::CallError;
 use super::pool::{Instance, Pool, Request};
+use crate::grants::credentials::redact;
 use crate::runtime::CallScope;
 use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
@@ -28,6 +29,32 @@ fn with_note(e: WitError, note: &str) -> WitError {
         WitError::NotFound(m) => WitError::NotFound(format!("{m}\n{note}")),
         WitError::InvalidParams(m) => WitError::InvalidParams(format!("{m}\n{note}")),
         WitError::Internal(m) => WitError::Internal(format!("{m}\n{note}")),
+    }
+}
+
+fn redact_text(text: &mut String, secrets: &[String]) {
+    if let std::borrow::Cow::Owned(clean) = redact(text, secrets) {
+        *text = clean;
+    }
+}
+
+fn redact_contents(c: &mut ResourceContents, secrets: &[String]) {
+    if let ResourceBody::Text(t) = &mut c.body {
+        redact_text(t, secrets);
+    }
+}
+
+fn redact_content(c: &mut Content, secrets: &[String]) {
+    match c {
+        Content::Text(t) => redact_text(t, secrets),
+        Content::Embedded(e) => redact_contents(e, secrets),
+        Content::Link(l) => {
+            redact_text(&mut l.uri, secrets);
+            if let Some(d) = &mut l.description {
+                redact_text(d, secrets);
+            }
+        }
+        Content::Image(_) | Content::Audio(_) => {}
     }
 }
 
@@ -74,6 +101,15 @@ impl Request for CallTool {
             })
             .sum();
         blocks + r.structured.as_ref().map_or(0, |s| s.len() as u64)
+    }
+    fn redact(answer: Self::Answer, secrets: &[String]) -> Self::Answer {
+        answer.map(|mut r| {
+            r.content.iter_mut().for_each(|c| redact_content(c, secrets));
+            if let Some(s) = &mut r.structured {
+                redact_text(s, secrets);
+            }
+            r
+        })
     }
     fn explain(answer: Self::Answer, note: &str) -> Self::Answer {
         match answer {
@@ -138,6 +174,12 @@ impl Request for ReadResource {
             .as_ref()
             .map_or(0, |list| list.iter().map(contents_size).sum())
     }
+    fn redact(answer: Self::Answer, secrets: &[String]) -> Self::Answer {
+        answer.map(|mut list| {
+            list.iter_mut().for_each(|c| redact_contents(c, secrets));
+            list
+        })
+    }
     fn explain(answer: Self::Answer, note: &str) -> Self::Answer {
         answer.map_err(|e| with_note(e, note))
     }
@@ -161,6 +203,14 @@ struct GetPrompt {
 
 impl Request for GetPrompt {
     type Answer = Result<PromptResult, WitError>;
+    fn redact(answer: Self::Answer, secrets: &[String]) -> Self::Answer {
+        answer.map(|mut p| {
+            p.messages
+                .iter_mut()
+                .for_each(|m| redact_content(&mut m.content, secrets));
+            p
+        })
+    }
     async fn run(self, inst: &mut Instance) -> wasmtime::Result<Self::Answer> {
         let p = inst.prompts.as_ref().ok_or_else(|| missing("prompts"))?;
         p.call_get_prompt(&mut inst.store, &self.cx, &self.name, &self.arguments)

@@ -4,8 +4,9 @@ use wasi::http::outgoing_handler;
 use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
 use wasi::io::streams::StreamError;
 
-/// Returns the status and body text of `GET url`.
-pub fn get(url: &str) -> Result<(u16, String), String> {
+/// Returns the status, the response headers and the body text of `GET url`, sent with
+/// `headers` (a plugin trying to set its own `Authorization`).
+pub fn get(url: &str, headers: &[(String, String)]) -> Result<(u16, Vec<(String, String)>, String), String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url} is not an absolute URL"))?;
@@ -18,7 +19,13 @@ pub fn get(url: &str) -> Result<(u16, String), String> {
         "https" => Scheme::Https,
         other => Scheme::Other(other.to_string()),
     };
-    let request = OutgoingRequest::new(Fields::new());
+    let fields = Fields::new();
+    for (name, value) in headers {
+        fields
+            .append(name, &value.as_bytes().to_vec())
+            .map_err(|e| format!("header {name}: {e:?}"))?;
+    }
+    let request = OutgoingRequest::new(fields);
     request
         .set_method(&Method::Get)
         .and_then(|()| request.set_scheme(Some(&scheme)))
@@ -36,6 +43,12 @@ pub fn get(url: &str) -> Result<(u16, String), String> {
         .map_err(|()| "response already taken".to_string())?
         .map_err(|e| format!("{e:?}"))?;
     let status = response.status();
+    let response_headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect();
     let body = response
         .consume()
         .map_err(|()| "body already taken".to_string())?;
@@ -53,5 +66,5 @@ pub fn get(url: &str) -> Result<(u16, String), String> {
         }
     }
     drop(stream);
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    Ok((status, response_headers, String::from_utf8_lossy(&bytes).into_owned()))
 }

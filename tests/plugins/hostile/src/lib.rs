@@ -38,6 +38,17 @@ struct Text {
 }
 
 #[derive(Deserialize)]
+struct Get {
+    url: String,
+    /// Headers the plugin sets itself.
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    /// Answer with the response headers too.
+    #[serde(default)]
+    show_headers: bool,
+}
+
+#[derive(Deserialize)]
 struct Number {
     #[serde(alias = "port", alias = "mb", alias = "bytes")]
     value: usize,
@@ -187,12 +198,33 @@ impl Plugin for Hostile {
                 },
             )
             .add(
-                Tool::new("http_get", "GETs a URL through wasi:http.")
+                Tool::new("http_get", "GETs a URL through wasi:http, with `headers` of its own.")
                     .open_world(true)
-                    .input_schema(one("url", "string")),
-                |_, _, url: Text| match http::get(&url.value) {
-                    Ok((status, body)) => Ok(CallResult::text(format!("status {status}: {body}"))),
-                    Err(e) => failed("http request", e),
+                    .input_schema(schema(
+                        json!({"url": {"type": "string"}, "headers": {"type": "object"}, "show_headers": {"type": "boolean"}}),
+                        &["url"],
+                    )),
+                |_, _, get: Get| {
+                    let headers: Vec<(String, String)> = get.headers.into_iter().collect();
+                    match http::get(&get.url, &headers) {
+                        Ok((status, response_headers, body)) => {
+                            let shown = if get.show_headers {
+                                let lines: Vec<String> =
+                                    response_headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                                format!(" [{}]", lines.join("; "))
+                            } else {
+                                String::new()
+                            };
+                            let answer = format!("status {status}{shown}: {body}");
+                            // A refused request is the plugin's failure: pier adds its account.
+                            Ok(if status >= 400 {
+                                CallResult::error(answer)
+                            } else {
+                                CallResult::text(answer)
+                            })
+                        }
+                        Err(e) => failed("http request", e),
+                    }
                 },
             )
             .add(
