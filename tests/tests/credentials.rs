@@ -103,9 +103,7 @@ http = [
         plain.origin(),
     );
     f.install("hostile", "hostile", Some(&manifest));
-    let c = f
-        .connect_with(&[], &[("PIER_TEST_API_KEY", API_KEY)])
-        .await;
+    let c = f.connect_with(&[], &[("PIER_TEST_API_KEY", API_KEY)]).await;
 
     // The bearer token replaces the one the plugin forged, and what echoes it is redacted.
     let forged = json!({"Authorization": "Bearer forged-by-plugin"});
@@ -116,11 +114,17 @@ http = [
     )
     .await;
     let seen = bearer.last();
-    assert!(seen.contains(&format!("authorization: Bearer {FIRST}")), "{seen}");
+    assert!(
+        seen.contains(&format!("authorization: Bearer {FIRST}")),
+        "{seen}"
+    );
     assert_eq!(seen.matches("authorization:").count(), 1, "{seen}");
     assert!(!seen.contains("forged-by-plugin"), "{seen}");
     let answer = text(&r);
-    assert!(!answer.contains(FIRST), "the plugin saw the token: {answer}");
+    assert!(
+        !answer.contains(FIRST),
+        "the plugin saw the token: {answer}"
+    );
     assert!(
         answer.contains("x-echo-auth: Bearer [credential redacted by pier]")
             && answer.contains("authorization: Bearer [credential redacted by pier]"),
@@ -150,7 +154,10 @@ http = [
     .await;
     let seen = plain.last();
     assert!(!seen.contains(FIRST) && !seen.contains(API_KEY), "{seen}");
-    assert!(seen.contains("authorization: Bearer forged-by-plugin"), "{seen}");
+    assert!(
+        seen.contains("authorization: Bearer forged-by-plugin"),
+        "{seen}"
+    );
 
     // The token file is not the plugin's to read.
     let read = tool_error(
@@ -195,13 +202,13 @@ http = [
     // Reports say a credential is injected, never where from or what it is.
     let report = f.plugins_report().to_string();
     assert!(
-        report.contains(&format!(
-            "credential injected for {}",
-            bearer.origin()
-        )),
+        report.contains(&format!("credential injected for {}", bearer.origin())),
         "{report}"
     );
-    assert!(!report.contains("github-token") && !report.contains(FIRST), "{report}");
+    assert!(
+        !report.contains("github-token") && !report.contains(FIRST),
+        "{report}"
+    );
     let log = f.stderr();
     for secret in [FIRST, SECOND, API_KEY] {
         assert!(!log.contains(secret), "pier logged a credential:\n{log}");
@@ -228,6 +235,9 @@ async fn a_missing_credential_stops_the_request_and_says_what_to_set() {
         e.contains("no credential for") && e.contains("$PIER_TEST_UNSET_TOKEN is not set"),
         "{e}"
     );
-    assert!(server.seen.lock().expect("lock").is_empty(), "nothing was sent");
+    assert!(
+        server.seen.lock().expect("lock").is_empty(),
+        "nothing was sent"
+    );
     c.cancel().await.ok();
 }

@@ -373,6 +373,32 @@ async fn resources_list_leaves_plugins_without_resources_alone() {
     c.cancel().await.ok();
 }
 
+/// `[plugin].prefix` replaces the tool prefix; `""` exposes the plugin's own names, so prompts
+/// and allow-lists written for the server a plugin replaces keep working.
+#[tokio::test]
+async fn a_manifest_chooses_the_tool_prefix_or_none() {
+    let f = Fixture::new();
+    f.install("probe", "probe", Some("[plugin]\nprefix = \"\"\n"));
+    f.install(
+        "probe",
+        "other",
+        Some("[plugin]\nname = \"other\"\nprefix = \"p2\"\n"),
+    );
+    let c = f.connect().await;
+    let tools = c.list_all_tools().await.expect("tools/list");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(
+        names.contains(&"echo") && names.contains(&"p2_echo"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("probe_")), "{names:?}");
+    let r = ok(&c, "echo", json!({"x": 1})).await;
+    assert_eq!(structured(&r)["plugin"], json!("probe"));
+    let r = ok(&c, "p2_echo", json!({})).await;
+    assert_eq!(structured(&r)["plugin"], json!("other"));
+    c.cancel().await.ok();
+}
+
 #[test]
 fn second_start_uses_the_compile_cache() {
     let f = Fixture::new();

@@ -93,30 +93,52 @@ impl Credential {
         }
         let unused = |present: bool, key: &str| {
             if present {
-                Err(format!("{key} does not belong with this kind of credential ({AUTH_FORMS})"))
+                Err(format!(
+                    "{key} does not belong with this kind of credential ({AUTH_FORMS})"
+                ))
             } else {
                 Ok(())
             }
         };
         if k.bearer_env.is_some() || k.bearer_file.is_some() {
-            unused(k.password_env.is_some() || k.password_file.is_some(), "password_env/password_file")?;
-            unused(k.value_env.is_some() || k.value_file.is_some() || k.prefix.is_some(), "value_env/value_file/prefix")?;
+            unused(
+                k.password_env.is_some() || k.password_file.is_some(),
+                "password_env/password_file",
+            )?;
+            unused(
+                k.value_env.is_some() || k.value_file.is_some() || k.prefix.is_some(),
+                "value_env/value_file/prefix",
+            )?;
             let source = one(k.bearer_env, k.bearer_file, "bearer")?;
-            return Ok(Credential { injection: Injection::Bearer, source });
+            return Ok(Credential {
+                injection: Injection::Bearer,
+                source,
+            });
         }
         if let Some(user) = k.basic_user {
-            unused(k.value_env.is_some() || k.value_file.is_some() || k.prefix.is_some(), "value_env/value_file/prefix")?;
+            unused(
+                k.value_env.is_some() || k.value_file.is_some() || k.prefix.is_some(),
+                "value_env/value_file/prefix",
+            )?;
             if user.contains(':') {
                 return Err("basic_user cannot contain ':'".into());
             }
             let source = one(k.password_env, k.password_file, "password")?;
-            return Ok(Credential { injection: Injection::Basic { user }, source });
+            return Ok(Credential {
+                injection: Injection::Basic { user },
+                source,
+            });
         }
-        unused(k.password_env.is_some() || k.password_file.is_some(), "password_env/password_file")?;
+        unused(
+            k.password_env.is_some() || k.password_file.is_some(),
+            "password_env/password_file",
+        )?;
         let source = one(k.value_env, k.value_file, "value")?;
         if let Some(name) = k.header {
             let valid = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !valid {
                 return Err(format!("header {name:?} is not a header name"));
             }
@@ -126,14 +148,26 @@ impl Credential {
                 return Err(format!("header {name:?} cannot carry a credential"));
             }
             let prefix = k.prefix.unwrap_or_default();
-            return Ok(Credential { injection: Injection::Header { name, prefix }, source });
+            return Ok(Credential {
+                injection: Injection::Header { name, prefix },
+                source,
+            });
         }
         unused(k.prefix.is_some(), "prefix")?;
         let name = k.query.unwrap_or_default();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
-            return Err(format!("query {name:?} is not a parameter name (letters, digits, - . _ ~)"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        {
+            return Err(format!(
+                "query {name:?} is not a parameter name (letters, digits, - . _ ~)"
+            ));
         }
-        Ok(Credential { injection: Injection::Query { name }, source })
+        Ok(Credential {
+            injection: Injection::Query { name },
+            source,
+        })
     }
 }
 

@@ -356,14 +356,25 @@ mod tests {
         let file = Some(dir.path().join("secret"));
         let injected = Injected::default();
 
-        let bearer = cell(AuthKeys { bearer_file: file.clone(), ..Default::default() }, dir.path(), "t0k");
+        let bearer = cell(
+            AuthKeys {
+                bearer_file: file.clone(),
+                ..Default::default()
+            },
+            dir.path(),
+            "t0k",
+        );
         let mut r = request("https://api.example.com/x");
         inject(&mut r, &bearer, &injected).expect("inject");
         assert_eq!(r.headers()["authorization"], "Bearer t0k");
         assert_eq!(r.headers().get_all("authorization").iter().count(), 1);
 
         let basic = cell(
-            AuthKeys { basic_user: Some("bot".into()), password_file: file.clone(), ..Default::default() },
+            AuthKeys {
+                basic_user: Some("bot".into()),
+                password_file: file.clone(),
+                ..Default::default()
+            },
             dir.path(),
             "pw",
         );
@@ -373,38 +384,71 @@ mod tests {
         assert!(forms.contains(&"Ym90OnB3".to_string()));
 
         let header = cell(
-            AuthKeys { header: Some("X-Api-Key".into()), prefix: Some("Key ".into()), value_file: file.clone(), ..Default::default() },
+            AuthKeys {
+                header: Some("X-Api-Key".into()),
+                prefix: Some("Key ".into()),
+                value_file: file.clone(),
+                ..Default::default()
+            },
             dir.path(),
             "k1",
         );
         let mut r = request("https://api.example.com/x");
         inject(&mut r, &header, &injected).expect("inject");
         assert_eq!(r.headers()["x-api-key"], "Key k1");
-        assert_eq!(r.headers()["authorization"], "Bearer guest", "other headers are left alone");
+        assert_eq!(
+            r.headers()["authorization"],
+            "Bearer guest",
+            "other headers are left alone"
+        );
 
-        let query = cell(AuthKeys { query: Some("api_key".into()), value_file: file, ..Default::default() }, dir.path(), "a b");
+        let query = cell(
+            AuthKeys {
+                query: Some("api_key".into()),
+                value_file: file,
+                ..Default::default()
+            },
+            dir.path(),
+            "a b",
+        );
         let mut r = request("https://api.example.com/x?q=1&api_key=guest");
         inject(&mut r, &query, &injected).expect("inject");
-        assert_eq!(r.uri().to_string(), "https://api.example.com/x?q=1&api_key=a%20b");
+        assert_eq!(
+            r.uri().to_string(),
+            "https://api.example.com/x?q=1&api_key=a%20b"
+        );
         assert!(injected.values().contains(&"a%20b".to_string()));
     }
 
     #[test]
     fn a_changed_file_is_read_again_and_a_missing_value_says_where() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let keys = AuthKeys { bearer_file: Some(dir.path().join("secret")), ..Default::default() };
+        let keys = AuthKeys {
+            bearer_file: Some(dir.path().join("secret")),
+            ..Default::default()
+        };
         let c = cell(keys, dir.path(), "first");
         assert_eq!(c.value().expect("value"), "first");
         std::fs::write(dir.path().join("secret"), "second-and-longer\n").expect("rotate");
         assert_eq!(c.value().expect("value"), "second-and-longer");
         std::fs::remove_file(dir.path().join("secret")).expect("remove");
-        assert!(c.value().expect_err("gone").contains("cannot read the credential file"));
+        assert!(
+            c.value()
+                .expect_err("gone")
+                .contains("cannot read the credential file")
+        );
 
         let env = SecretCell::new(
-            Credential::from_keys(AuthKeys { bearer_env: Some("PIER_TEST_SURELY_UNSET".into()), ..Default::default() })
-                .expect("credential"),
+            Credential::from_keys(AuthKeys {
+                bearer_env: Some("PIER_TEST_SURELY_UNSET".into()),
+                ..Default::default()
+            })
+            .expect("credential"),
         );
-        assert_eq!(env.value().expect_err("unset"), "$PIER_TEST_SURELY_UNSET is not set in pier's environment");
+        assert_eq!(
+            env.value().expect_err("unset"),
+            "$PIER_TEST_SURELY_UNSET is not set in pier's environment"
+        );
     }
 
     /// A body of fixed chunks, sent one per poll.

@@ -16,8 +16,8 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use super::credentials::{self, Injected, SecretCell};
 use super::denials::Denials;
-use crate::grammar::http::SecretSource;
 use crate::grammar::http::HttpGrant;
+use crate::grammar::http::SecretSource;
 
 /// The `wasi:http` hooks of one instance: the origin check, the time limit and the size cap.
 pub struct HttpGate {
@@ -40,7 +40,11 @@ impl HttpGate {
             .is_some_and(|s| s.eq_ignore_ascii_case("https"));
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if let Some(i) = self.grants.iter().position(|g| g.matches(https, &host, port)) {
+        if let Some(i) = self
+            .grants
+            .iter()
+            .position(|g| g.matches(https, &host, port))
+        {
             return Ok(i);
         }
         let scheme = if https { "https" } else { "http" };

@@ -15,8 +15,8 @@ use std::time::Duration;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-pub use denials::Denials;
 use credentials::{Injected, SecretCell};
+pub use denials::Denials;
 use http::HttpGate;
 pub use network::LookupError;
 use network::NetworkPolicy;

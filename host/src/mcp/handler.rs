@@ -128,7 +128,7 @@ impl ServerHandler for PierHandler {
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "pier hosts sandboxed plugins; each tool is named <plugin>_<tool> and can reach only what its manifest grants.",
+                "pier hosts sandboxed plugins; each tool is named <plugin>_<tool> (unless its manifest sets another prefix) and can reach only what its manifest grants.",
             )
     }
 

@@ -110,7 +110,7 @@ impl<P: AsRef<Description>> Catalog<P> {
         }
         for denied in &d.denied_tools {
             self.denied
-                .insert(format!("{}_{}", d.name, denied), d.manifest.path.clone());
+                .insert(d.exposed(denied), d.manifest.path.clone());
         }
         for p in &d.prompts {
             self.prompts.entry(p.exposed.clone()).or_insert(Route {
@@ -280,6 +280,31 @@ mod tests {
             "none of the failed plugin's tools"
         );
         assert_eq!(c.tool("a_b_c").map(|(p, _)| p.name.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn an_unprefixed_plugin_collides_by_its_bare_names() {
+        // github-mcp-server's names, exposed as they are, next to a plugin named `get`.
+        let slots = [
+            ready(described(
+                "github",
+                "[plugin]\nprefix = \"\"\n",
+                &["get_me"],
+            )),
+            ready(described("get", "", &["me"])),
+        ];
+        let c = Catalog::assemble(&slots.iter().collect::<Vec<_>>());
+        assert_eq!(
+            c.tool("get_me").map(|(p, t)| (p.name.as_str(), t)),
+            Some(("github", "get_me"))
+        );
+        let PluginStatus::Failed(reason) = status(&c, "get") else {
+            panic!("get should fail");
+        };
+        assert!(
+            reason.contains("tool `get_me` collides with the same name from plugin `github`"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Description {
     /// skipped with a problem (bad name, listed twice, schema that is not a JSON object).
     pub fn add_tools(&mut self, tools: Vec<WitTool>) {
         for tool in tools {
-            let exposed = format!("{}_{}", self.name, tool.name);
+            let exposed = self.exposed(&tool.name);
             if !valid_exposed_name(&exposed) {
                 self.problems.push(format!(
                     "tool {:?} skipped: `{exposed}` does not match ^[a-zA-Z0-9_-]{{1,64}}$",
@@ -153,7 +153,7 @@ impl Description {
     /// Takes the plugin's `list-prompts` answer; prompts with unusable names are skipped.
     pub fn add_prompts(&mut self, prompts: Vec<WitPrompt>) {
         for prompt in prompts {
-            let exposed = format!("{}_{}", self.name, prompt.name);
+            let exposed = self.exposed(&prompt.name);
             if valid_exposed_name(&exposed) {
                 self.prompts.push(ExposedPrompt {
                     exposed,
@@ -164,6 +164,16 @@ impl Description {
                 self.problems
                     .push(format!("prompt {:?} skipped: bad name", prompt.name));
             }
+        }
+    }
+
+    /// The name clients see for the plugin's own tool or prompt `local`: `<prefix>_<local>`, the
+    /// prefix being the plugin's name unless `[plugin].prefix` says otherwise (`""`: none).
+    pub fn exposed(&self, local: &str) -> String {
+        match self.manifest.prefix.as_deref() {
+            Some("") => local.to_string(),
+            Some(prefix) => format!("{prefix}_{local}"),
+            None => format!("{}_{local}", self.name),
         }
     }
 
@@ -228,6 +238,15 @@ pub(crate) mod tests {
         assert_eq!(d.problems.len(), 2, "{:?}", d.problems);
         assert!(d.problems[0].contains("\"has space\" skipped"));
         assert!(d.problems[1].contains("^[a-zA-Z0-9_-]{1,64}$"));
+    }
+
+    #[test]
+    fn a_manifest_may_choose_the_prefix_or_none() {
+        let d = described("github", "[plugin]\nprefix = \"gh\"\n", &["get_me"]);
+        assert_eq!(d.tools[0].exposed, "gh_get_me");
+        let d = described("github", "[plugin]\nprefix = \"\"\n", &["get_me"]);
+        assert_eq!(d.tools[0].exposed, "get_me");
+        assert_eq!(d.tools[0].local, "get_me");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct Manifest {
     pub path: PathBuf,
     /// `[plugin].name`: overrides the file stem as the tool prefix.
     pub name: Option<String>,
+    /// `[plugin].prefix`: what exposed tool and prompt names start with instead of the plugin's
+    /// name; `""` exposes them as the plugin names them (for a plugin that replaces a server
+    /// whose tool names prompts and allow-lists already use).
+    pub prefix: Option<String>,
     /// `[plugin].sha256`: refuse to load a binary with any other digest.
     pub sha256: Option<String>,
     pub files: Vec<FileGrant>,
@@ -125,6 +129,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
     name: Option<String>,
+    prefix: Option<String>,
     sha256: Option<String>,
 }
 
@@ -245,6 +250,7 @@ impl Manifest {
         Manifest {
             path: path.into(),
             name: None,
+            prefix: None,
             sha256: None,
             files: Vec::new(),
             env: Vec::new(),
@@ -279,6 +285,9 @@ impl Manifest {
 
         if let Some(name) = &raw.plugin.name {
             validate_plugin_name(name).map_err(|m| err(format!("[plugin].name: {m}")))?;
+        }
+        if let Some(prefix) = raw.plugin.prefix.as_deref().filter(|p| !p.is_empty()) {
+            validate_plugin_name(prefix).map_err(|m| err(format!("[plugin].prefix: {m}")))?;
         }
         let sha256 = match raw.plugin.sha256 {
             None => None,
@@ -441,6 +450,7 @@ impl Manifest {
         Ok(Manifest {
             path: path.to_path_buf(),
             name: raw.plugin.name,
+            prefix: raw.plugin.prefix,
             sha256,
             files,
             env: raw.grants.env,
@@ -608,15 +618,34 @@ http = [
         assert!(bad("{ bearer_env = \"A\", bearer_file = \"f\" }").contains("not both"));
         assert!(bad("{ }").contains("say one way to send the credential"));
         assert!(bad("{ bearer_env = \"A\", header = \"X\" }").contains("say one way"));
-        assert!(bad("{ header = \"Host\", value_env = \"A\" }").contains("cannot carry a credential"));
-        assert!(bad("{ basic_user = \"bot\" }").contains("password_env or password_file is missing"));
+        assert!(
+            bad("{ header = \"Host\", value_env = \"A\" }").contains("cannot carry a credential")
+        );
+        assert!(
+            bad("{ basic_user = \"bot\" }").contains("password_env or password_file is missing")
+        );
         assert!(bad("{ token = \"x\" }").contains("unknown field `token`"));
         let wild = "[grants]\nhttp = [{ origin = \"https://*.example.com\", auth = { bearer_env = \"A\" } }]\n";
-        assert!(parse(wild).expect_err("wildcard").to_string().contains("needs an exact origin"));
+        assert!(
+            parse(wild)
+                .expect_err("wildcard")
+                .to_string()
+                .contains("needs an exact origin")
+        );
         let twice = "[grants]\nhttp = [\"https://a.example.com\", { origin = \"https://a.example.com\", auth = { bearer_env = \"A\" } }]\n";
-        assert!(parse(twice).expect_err("twice").to_string().contains("already granted at [grants].http[0]"));
+        assert!(
+            parse(twice)
+                .expect_err("twice")
+                .to_string()
+                .contains("already granted at [grants].http[0]")
+        );
         let number = "[grants]\nhttp = [3]\n";
-        assert!(parse(number).expect_err("number").to_string().contains("not a integer"));
+        assert!(
+            parse(number)
+                .expect_err("number")
+                .to_string()
+                .contains("not a integer")
+        );
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl Request for CallTool {
     }
     fn redact(answer: Self::Answer, secrets: &[String]) -> Self::Answer {
         answer.map(|mut r| {
-            r.content.iter_mut().for_each(|c| redact_content(c, secrets));
+            r.content
+                .iter_mut()
+                .for_each(|c| redact_content(c, secrets));
             if let Some(s) = &mut r.structured {
                 redact_text(s, secrets);
             }

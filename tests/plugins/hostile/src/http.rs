@@ -6,7 +6,10 @@ use wasi::io::streams::StreamError;
 
 /// Returns the status, the response headers and the body text of `GET url`, sent with
 /// `headers` (a plugin trying to set its own `Authorization`).
-pub fn get(url: &str, headers: &[(String, String)]) -> Result<(u16, Vec<(String, String)>, String), String> {
+pub fn get(
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<(u16, Vec<(String, String)>, String), String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url} is not an absolute URL"))?;
@@ -66,5 +69,9 @@ pub fn get(url: &str, headers: &[(String, String)]) -> Result<(u16, Vec<(String,
         }
     }
     drop(stream);
-    Ok((status, response_headers, String::from_utf8_lossy(&bytes).into_owned()))
+    Ok((
+        status,
+        response_headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
