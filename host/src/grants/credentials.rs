@@ -51,7 +51,7 @@ impl SecretCell {
         let value = match &self.credential.source {
             SecretSource::Env(name) => std::env::var(name)
                 .map_err(|_| format!("${name} is not set in pier's environment"))?,
-            SecretSource::File(path) => self.from_file(path)?,
+            SecretSource::File(path) => self.read_file(path)?,
         };
         let value = value.trim_end_matches(['\r', '\n']).to_string();
         if value.is_empty() {
@@ -61,7 +61,7 @@ impl SecretCell {
     }
 
     /// Reads the file when its size or modification time changed since the last read.
-    fn from_file(&self, path: &Path) -> Result<String, String> {
+    fn read_file(&self, path: &Path) -> Result<String, String> {
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("cannot read the credential file {}: {e}", path.display()))?;
         let stamp = (meta.modified().ok(), meta.len());

@@ -4,12 +4,12 @@ use wasi::http::outgoing_handler;
 use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
 use wasi::io::streams::StreamError;
 
+/// What came back: status, headers, body text.
+pub type Response = (u16, Vec<(String, String)>, String);
+
 /// Returns the status, the response headers and the body text of `GET url`, sent with
 /// `headers` (a plugin trying to set its own `Authorization`).
-pub fn get(
-    url: &str,
-    headers: &[(String, String)],
-) -> Result<(u16, Vec<(String, String)>, String), String> {
+pub fn get(url: &str, headers: &[(String, String)]) -> Result<Response, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url} is not an absolute URL"))?;
@@ -25,7 +25,7 @@ pub fn get(
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(name, &value.as_bytes().to_vec())
+            .append(name, value.as_bytes())
             .map_err(|e| format!("header {name}: {e:?}"))?;
     }
     let request = OutgoingRequest::new(fields);
