@@ -40,11 +40,15 @@ impl HttpGate {
             .is_some_and(|s| s.eq_ignore_ascii_case("https"));
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if let Some(i) = self
+        // An origin with a credential is granted once and exactly, so it wins over a wildcard
+        // that also covers it: its requests always carry the credential.
+        let matches = |g: &HttpGrant| g.matches(https, &host, port);
+        let found = self
             .grants
             .iter()
-            .position(|g| g.matches(https, &host, port))
-        {
+            .position(|g| g.credential.is_some() && matches(g))
+            .or_else(|| self.grants.iter().position(matches));
+        if let Some(i) = found {
             return Ok(i);
         }
         let scheme = if https { "https" } else { "http" };
@@ -272,6 +276,20 @@ mod tests {
 
     fn uri(s: &str) -> http::Uri {
         s.parse().expect("uri")
+    }
+
+    #[test]
+    fn the_origin_with_a_credential_wins_over_a_wildcard() {
+        let mut g = gate(&["https://*.example.com", "https://api.example.com"]);
+        let mut grants: Vec<HttpGrant> = g.grants.iter().cloned().collect();
+        grants[1].credential = Some(crate::grammar::http::Credential {
+            injection: crate::grammar::http::Injection::Bearer,
+            source: SecretSource::Env("T".into()),
+        });
+        g.grants = std::sync::Arc::new(grants);
+        let uri = |u: &str| u.parse::<http::Uri>().expect("uri");
+        assert_eq!(g.check(&uri("https://api.example.com/x")), Ok(1));
+        assert_eq!(g.check(&uri("https://www.example.com/x")), Ok(0));
     }
 
     #[test]
