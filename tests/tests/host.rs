@@ -340,18 +340,28 @@ async fn resources_and_prompts_are_routed_to_their_plugin() {
 async fn resources_list_leaves_plugins_without_resources_alone() {
     let f = Fixture::new();
     f.install("probe", "probe", Some(PROBE));
-    let busy = "[limits]\ninstances = 1\nqueue = 0\ntimeout = \"5s\"\n";
+    let busy = "[limits]\ninstances = 1\nqueue = 0\ntimeout = \"60s\"\n";
     f.install("hostile", "hostile", Some(busy));
     let c = f.connect_with(&[], &[]).await;
-    let spinner = c.peer().clone();
-    let spin = tokio::spawn(async move {
-        let params = rmcp::model::CallToolRequestParams::new("hostile_spin");
-        spinner.call_tool(params).await
-    });
-    // Until the spin has the instance, a second call would not be refused as busy.
+    // Loaded (a cold compile can take seconds), with its one instance idle.
+    ok(&c, "hostile_env_all", json!({})).await;
+    let start_spin = || {
+        let spinner = c.peer().clone();
+        tokio::spawn(async move {
+            let params = rmcp::model::CallToolRequestParams::new("hostile_spin");
+            spinner.call_tool(params).await
+        })
+    };
+    let mut spin = start_spin();
+    // Until the spin has the instance, a second call would not be refused as busy. A spin that
+    // arrived while a probe call had the instance was itself refused: start another.
     let mut refused = String::new();
-    for _ in 0..50 {
+    for _ in 0..300 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if spin.is_finished() {
+            spin = start_spin();
+            continue;
+        }
         let r = call(&c, "hostile_env_all", json!({})).await.expect("call");
         refused = text(&r);
         if refused.contains("is busy") {
@@ -360,13 +370,14 @@ async fn resources_list_leaves_plugins_without_resources_alone() {
     }
     assert!(refused.contains("hostile is busy"), "{refused}");
 
+    let busy_before = f.stderr().matches("hostile is busy").count();
     let resources = c.list_resources(None).await.expect("resources/list");
     assert!(resources.resources.iter().any(|r| r.uri == "probe://hello"));
     let prompts = c.list_prompts(None).await.expect("prompts/list");
     assert!(prompts.prompts.iter().any(|p| p.name == "probe_greet"));
     let log = f.stderr();
     assert!(
-        !log.contains("list-resources") && log.matches("hostile is busy").count() <= 1,
+        !log.contains("list-resources") && log.matches("hostile is busy").count() == busy_before,
         "resources/list reached hostile:\n{log}"
     );
     spin.abort();
