@@ -24,6 +24,9 @@ use crate::grammar::http::{Credential, Injection, SecretSource};
 /// What replaces a credential wherever pier finds it echoed.
 pub const REDACTED: &str = "[credential redacted by pier]";
 
+/// The largest credential file pier reads.
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
 /// Most values remembered for redaction (rotated tokens stay redacted for a while).
 const MAX_REMEMBERED: usize = 16;
 
@@ -62,8 +65,20 @@ impl SecretCell {
 
     /// Reads the file when its size or modification time changed since the last read.
     fn read_file(&self, path: &Path) -> Result<String, String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read the credential file {}: {e}", path.display()))?;
+        let fail =
+            |why: String| format!("cannot read the credential file {}: {why}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+        // Read in the send hook, on the plugin call's thread: a FIFO or a device would block
+        // or never end, and a credential is small.
+        if !meta.is_file() {
+            return Err(fail("not a regular file".into()));
+        }
+        if meta.len() > MAX_SECRET_BYTES {
+            return Err(fail(format!(
+                "{} bytes, more than a credential's {MAX_SECRET_BYTES}",
+                meta.len()
+            )));
+        }
         let stamp = (meta.modified().ok(), meta.len());
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cached.as_ref()
@@ -71,8 +86,19 @@ impl SecretCell {
         {
             return Ok(c.value.clone());
         }
-        let value = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the credential file {}: {e}", path.display()))?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes)
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        if bytes.len() as u64 > MAX_SECRET_BYTES {
+            return Err(fail(format!(
+                "more than a credential's {MAX_SECRET_BYTES} bytes"
+            )));
+        }
+        let value = String::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
         *cached = Some(Cached {
             stamp,
             value: value.clone(),
@@ -431,7 +457,14 @@ mod tests {
         assert_eq!(c.value().expect("value"), "first");
         std::fs::write(dir.path().join("secret"), "second-and-longer\n").expect("rotate");
         assert_eq!(c.value().expect("value"), "second-and-longer");
+        std::fs::write(dir.path().join("secret"), vec![b'x'; 70 * 1024]).expect("huge");
+        let huge = c.value().expect_err("huge");
+        assert!(huge.contains("more than a credential's 65536"), "{huge}");
         std::fs::remove_file(dir.path().join("secret")).expect("remove");
+        std::fs::create_dir(dir.path().join("secret")).expect("mkdir");
+        let dir_err = c.value().expect_err("dir");
+        assert!(dir_err.contains("not a regular file"), "{dir_err}");
+        std::fs::remove_dir(dir.path().join("secret")).expect("rmdir");
         assert!(
             c.value()
                 .expect_err("gone")
