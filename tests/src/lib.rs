@@ -4,6 +4,7 @@
 //! `cargo xtask test` builds the binary and the plugins and passes their locations in
 //! `PIER_BIN` and `PIER_TEST_PLUGINS`.
 
+pub mod github;
 pub mod http;
 pub mod postgres;
 

@@ -14,6 +14,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-probe", "probe"),
     ("pier-hostile", "hostile"),
     ("pier-postgres", "postgres"),
+    ("pier-github", "github"),
     ("pier-conformance", "conformance"),
 ];
 /// The Python test client, pinned so a new release cannot change the tests under us.
@@ -233,6 +234,8 @@ fn test() -> Result<(), String> {
         "--exclude",
         "pier-postgres",
         "--exclude",
+        "pier-github",
+        "--exclude",
         "pier-conformance",
     ]);
     env(&mut rust);
@@ -244,6 +247,8 @@ fn test() -> Result<(), String> {
         "pier-filesystem",
         "-p",
         "pier-postgres",
+        "-p",
+        "pier-github",
         "--lib",
     ]))?;
     let py = python_env()?;
@@ -271,12 +276,34 @@ fn bench() -> Result<(), String> {
         "native_server",
         "--example",
         "pg_native",
+        "--example",
+        "fake_github",
     ]))?;
     let bench = root().join("bench");
     let reference_postgres = npm_reference(&bench, REFERENCE_POSTGRES, "server-postgres")?;
     let reference = npm_reference(&bench, REFERENCE_FILESYSTEM, "server-filesystem")?;
     let everything = npm_reference(&bench, REFERENCE_EVERYTHING, "server-everything")?;
+    let reference_github = npm_reference(&bench, REFERENCE_GITHUB, "server-github")?;
+    // The TypeScript SDK client of bench/mcp_client.mjs.
+    if !bench
+        .join("node_modules/@modelcontextprotocol/sdk/package.json")
+        .exists()
+    {
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&bench)
+            .arg(TS_SDK))?;
+    }
     let py = python_env()?;
+    run(Command::new(&py)
+        .arg(bench.join("github.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("REFERENCE_SERVER", &reference_github)
+        .env(
+            "FAKE_GITHUB",
+            target_dir().join("release/examples/fake_github"),
+        ))?;
     run(Command::new(&py)
         .arg(bench.join("sandbox.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
@@ -329,6 +356,14 @@ const REFERENCE_POSTGRES: &str = "@modelcontextprotocol/server-postgres@0.6.2";
 
 /// The yardstick for the HTTP benchmark (its `echo` over Streamable HTTP), pinned.
 const REFERENCE_EVERYTHING: &str = "@modelcontextprotocol/server-everything@2026.8.31";
+
+/// The TypeScript SDK the benchmark's second client is built on, pinned (npm `latest` on
+/// 2026-12-02).
+const TS_SDK: &str = "@modelcontextprotocol/sdk@1.32.2";
+
+/// The yardstick for the github benchmark: the last npm release of the reference GitHub server
+/// (github-mcp-server, its successor, is a Go binary not on any registry this machine reaches).
+const REFERENCE_GITHUB: &str = "@modelcontextprotocol/server-github@2025.4.8";
 
 /// The yardstick for the filesystem benchmark, pinned.
 const REFERENCE_FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";

@@ -287,21 +287,20 @@ impl<B> Redacted<B> {
     }
 }
 
+/// `haystack` with every `needle` replaced by `with`. memchr's two-way search keeps this linear
+/// in the response, whatever the response is built to look like.
 fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     if needle.is_empty() || haystack.len() < needle.len() {
         return haystack.to_vec();
     }
     let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
+    let mut from = 0;
+    for at in memchr::memmem::find_iter(haystack, needle) {
+        out.extend_from_slice(&haystack[from..at]);
+        out.extend_from_slice(with);
+        from = at + needle.len();
     }
+    out.extend_from_slice(&haystack[from..]);
     out
 }
 

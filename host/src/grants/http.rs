@@ -158,6 +158,7 @@ impl WasiHttpHooks for HttpGate {
             let (mut response, io) = sent?;
             if let Some(explain) = rejected_credential
                 && matches!(response.status().as_u16(), 401 | 403)
+                && !rate_limited(response.headers())
             {
                 denials.record(&plugin, explain(response.status().as_u16()));
             }
@@ -250,6 +251,15 @@ where
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Whether a 403/429 is a rate limit (`X-RateLimit-Remaining: 0` or `Retry-After`): the
+/// credential was accepted, so a note blaming it would mislead.
+fn rate_limited(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::RETRY_AFTER)
+        || headers
+            .get("x-ratelimit-remaining")
+            .is_some_and(|v| v.as_bytes() == b"0")
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ pub mod adapter;
 mod builders;
 pub mod grants;
 pub mod host;
+pub mod http;
 pub mod net;
 pub mod rt;
 mod tools;
@@ -145,7 +146,7 @@ pub trait Completions: Plugin {
 /// serde's explanation (which field, which type), so the model can correct its call. (Handlers
 /// declared with [`Tools::add`] get typed arguments without it.)
 pub fn parse_args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
-    serde_json::from_value(args).map_err(|e| ToolError::Invalid(format!("invalid arguments: {e}")))
+    tools::parse_named(args).map_err(|e| ToolError::Invalid(format!("invalid arguments: {e}")))
 }
 
 /// Exports a type implementing [`Plugin`] as this component's `pier:mcp` exports: `tools`, and

@@ -84,6 +84,19 @@ impl std::fmt::Display for ToolError {
 
 impl std::error::Error for ToolError {}
 
+/// Parses arguments, naming the field that does not fit (`issue_number: invalid type: string
+/// "five", expected u64`), so the model can correct that one argument.
+pub(crate) fn parse_named<A: DeserializeOwned>(args: Value) -> Result<A, ToolError> {
+    serde_path_to_error::deserialize::<_, A>(args).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            ToolError::Invalid(e.into_inner().to_string())
+        } else {
+            ToolError::Invalid(format!("{path}: {}", e.into_inner()))
+        }
+    })
+}
+
 type Handler<P> = Box<dyn Fn(&mut P, &CallContext, Value) -> Result<CallResult, ToolError>>;
 
 /// The tools of a plugin whose state is `P`, in the order they are listed.
@@ -115,8 +128,7 @@ impl<P> Tools<P> {
     {
         self.entries.retain(|(t, _)| t.name != tool.name);
         let run = move |state: &mut P, cx: &CallContext, args: Value| {
-            let args =
-                serde_json::from_value::<A>(args).map_err(|e| ToolError::Invalid(e.to_string()))?;
+            let args = parse_named::<A>(args)?;
             handler(state, cx, args)
         };
         self.entries.push((tool, Box::new(run)));
@@ -206,10 +218,7 @@ mod tests {
         let Err(ToolError::Invalid(m)) = bad else {
             panic!("expected invalid arguments");
         };
-        assert!(
-            m.contains("invalid type: string \"x\", expected i64"),
-            "{m}"
-        );
+        assert_eq!(m, "a: invalid type: string \"x\", expected i64");
         let unknown = tools.call(&mut calls, &cx(), "nope", Value::Null);
         assert!(matches!(unknown, Err(ToolError::NotFound(m)) if m == "unknown tool `nope`"));
         assert_eq!(calls, 0);
