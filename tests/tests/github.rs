@@ -142,9 +142,19 @@ async fn read_tools_answer_compactly_and_write_tools_are_absent_by_default() {
         json!({"owner": "octo", "repo": "hello", "path": "src/main.rs", "ref": "main"}),
     )
     .await;
+    let blocks: Vec<&str> = file
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
     assert_eq!(
-        text(&file),
+        blocks[0],
         "fn main() {\n    println!(\"hello \\\"world\\\"\");\n}\n"
+    );
+    assert!(
+        blocks[1].contains("\"sha\":"),
+        "the sha an update needs is in what the model reads: {}",
+        blocks[1]
     );
     assert_eq!(s(&file)["type"], "file");
     let dir = ok(

@@ -552,11 +552,16 @@ fn get_file_contents(
     Ok(
         match contents::fetch(gh, &a.owner, &a.repo, &path, reference)? {
             Fetched::Dir { value } => gh.out(&value, false),
-            Fetched::Text { meta, text } => CallResult {
-                content: vec![Content::Text(text)],
-                structured: Some(meta.to_string()),
-                is_error: false,
-            },
+            // The file as it is, then its metadata (the sha an update needs) for clients that
+            // show the model only the content blocks.
+            Fetched::Text { meta, text } => {
+                let about = meta.to_string();
+                CallResult {
+                    content: vec![Content::Text(text), Content::Text(about.clone())],
+                    structured: Some(about),
+                    is_error: false,
+                }
+            }
             Fetched::Binary { meta, bytes, mime } => {
                 let uri = format!(
                     "repo://{}/{}/contents/{}",
