@@ -29,8 +29,8 @@ pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 pub enum HttpError {
     /// The URL is not one a request can be made of.
     BadUrl(String),
-    /// pier refused it: the origin is not granted, or its credential is missing. The message is
-    /// pier's; pier adds the manifest line to the tool result.
+    /// pier refused it: the origin is not granted, or its credential is missing. pier adds the
+    /// reason and the manifest line to change to the tool result.
     Denied(String),
     /// The connection, TLS or the exchange failed.
     Failed(String),
@@ -253,7 +253,7 @@ fn refused(code: ErrorCode) -> HttpError {
         ErrorCode::HttpRequestDenied => {
             HttpError::Denied("pier refused the request: its origin is not granted".into())
         }
-        ErrorCode::InternalError(Some(m)) => HttpError::Denied(m),
+        ErrorCode::InternalError(Some(m)) => HttpError::Failed(m),
         ErrorCode::DnsError(e) => HttpError::Failed(format!(
             "the name did not resolve ({})",
             e.rcode.unwrap_or_default()
