@@ -293,6 +293,19 @@ pub async fn tool_error(client: &Peer<RoleClient>, tool: &str, args: Value) -> S
     text(&r)
 }
 
+/// The names of every tool the server lists, sorted.
+pub async fn tool_names(client: &Peer<RoleClient>) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 /// All text blocks of a result, joined.
 pub fn text(r: &CallToolResult) -> String {
     r.content

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use pier_e2e::github::FakeGithub;
-use pier_e2e::{Client, Fixture, call, ok, structured, text, tool_error};
+use pier_e2e::{Fixture, call, ok, structured, text, tool_error, tool_names};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
@@ -51,18 +51,6 @@ fn setup(config: &str) -> Setup {
     Setup { f, gh, token_file }
 }
 
-async fn names(c: &Client) -> Vec<String> {
-    let mut names: Vec<String> = c
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    names
-}
-
 fn s(r: &CallToolResult) -> &Value {
     structured(r)
 }
@@ -96,7 +84,7 @@ fn assert_requests_carried_the_token(gh: &FakeGithub) {
 async fn read_tools_answer_compactly_and_write_tools_are_absent_by_default() {
     let t = setup(r#"repos = ["octo/hello"]"#);
     let c = t.f.connect_with(&[], &[]).await;
-    let listed = names(&c).await;
+    let listed = tool_names(&c).await;
     let expected = [
         "get_commit",
         "get_file_contents",
@@ -419,7 +407,7 @@ fn last_query(gh: &FakeGithub, path: &str) -> String {
 async fn write_tools_work_once_allowed() {
     let t = setup("writes = true\ntoolsets = \"all\"\nrepos = [\"octo/*\", \"octocat/*\"]");
     let c = t.f.connect_with(&[], &[]).await;
-    let listed = names(&c).await;
+    let listed = tool_names(&c).await;
     assert_eq!(listed.len(), 32, "{listed:?}");
     let tools = c.list_all_tools().await.expect("tools/list");
     let merge = tools
@@ -666,7 +654,7 @@ async fn scope_errors_rotation_and_redaction() {
     let m = std::fs::read_to_string(&path).expect("manifest");
     std::fs::write(&path, format!("[plugin]\nprefix = \"\"\n\n{m}")).expect("write");
     let c = t.f.connect_with(&[], &[]).await;
-    assert!(names(&c).await.contains(&"get_me".to_string()));
+    assert!(tool_names(&c).await.contains(&"get_me".to_string()));
 
     let before = t.gh.requests().len();
     let e = tool_error(

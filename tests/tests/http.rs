@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pier_e2e::http::{HttpServer, http_client, initialize_body, post_mcp};
-use pier_e2e::{Fixture, call, ok, structured, text, tool_error};
+use pier_e2e::{Fixture, call, ok, structured, text, tool_error, tool_names};
 use serde_json::{Value, json};
 
 const ALICE: &str = "alice-token-0123456789abcdef";
@@ -94,18 +94,6 @@ async fn start(f: &Fixture) -> HttpServer {
 /// The identity the probe plugin sees in its call context.
 async fn identity_seen(client: &pier_e2e::Client) -> Value {
     structured(&ok(client, "probe_echo", json!({})).await)["identity"].clone()
-}
-
-async fn tool_names(client: &pier_e2e::Client) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pier_e2e::{
     Changes, Fixture, WatchingClient, call, ok, plugin_wasm, structured, text, tool_error,
+    tool_names,
 };
 use serde_json::{Value, json};
 
@@ -20,21 +21,11 @@ fn put(dest: &Path, bytes: &[u8]) {
     std::fs::rename(&tmp, dest).expect("rename into place");
 }
 
-async fn tool_names(c: &WatchingClient) -> Vec<String> {
-    c.peer()
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect()
-}
-
 /// Waits for list_changed notifications until the tool list satisfies `want`.
 async fn until_tools(c: &WatchingClient, changes: &mut Changes, want: impl Fn(&[String]) -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let names = tool_names(c).await;
+        let names = tool_names(c.peer()).await;
         if want(&names) {
             return;
         }
@@ -58,7 +49,11 @@ async fn plugins_dropped_in_replaced_broken_and_removed_while_a_client_is_connec
     let f = Fixture::new();
     f.install("probe", "base", None);
     let (c, mut changes) = f.connect_watching(&[]).await;
-    assert!(tool_names(&c).await.contains(&"base_echo".to_string()));
+    assert!(
+        tool_names(c.peer())
+            .await
+            .contains(&"base_echo".to_string())
+    );
 
     // Drop in a new plugin: the client is told, and its tools work.
     let dir = f.plugins();
