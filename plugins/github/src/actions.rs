@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::settings::Settings;
 use crate::shape::{self, Page};
-use crate::{Github, Paging, offer, paging, props, reads, repo_schema};
+use crate::{Github, Paging, offer, paging, props, push_set, reads, repo_schema};
 
 #[derive(Deserialize, Default)]
 struct RunsFilter {
@@ -221,16 +221,15 @@ fn actions_list(gh: &mut Github, _: &CallContext, a: ActionsList) -> Result<Call
             ),
             "list_workflow_runs" => {
                 if let Some(f) = &a.workflow_runs_filter {
-                    for (k, v) in [
-                        ("branch", &f.branch),
-                        ("status", &f.status),
-                        ("event", &f.event),
-                        ("actor", &f.actor),
-                    ] {
-                        if let Some(v) = v {
-                            query.push((k, v.clone()));
-                        }
-                    }
+                    push_set(
+                        &mut query,
+                        &[
+                            ("branch", &f.branch),
+                            ("status", &f.status),
+                            ("event", &f.event),
+                            ("actor", &f.actor),
+                        ],
+                    );
                 }
                 let url = match &id {
                     Some(w) => format!("{base}/actions/workflows/{}/runs", crate::api::encode(w)),
@@ -343,10 +342,16 @@ fn actions_get(gh: &mut Github, _: &CallContext, a: ActionsGet) -> Result<CallRe
 }
 
 /// The last `n` lines of `text`, and whether lines were left out.
+/// Scans back from the end, so a log of millions of lines costs no list of them.
 fn tail(text: &str, n: usize) -> (String, usize) {
-    let lines: Vec<&str> = text.lines().collect();
-    let skip = lines.len().saturating_sub(n);
-    (lines[skip..].join("\n"), skip)
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(n.saturating_sub(1)) {
+        Some((at, _)) if n > 0 => {
+            let skipped = body[..at].matches('\n').count() + 1;
+            (body[at + 1..].to_string(), skipped)
+        }
+        _ => (body.to_string(), 0),
+    }
 }
 
 fn get_job_logs(gh: &mut Github, _: &CallContext, a: JobLogs) -> Result<CallResult, ToolError> {
@@ -418,4 +423,17 @@ fn get_job_logs(gh: &mut Github, _: &CallContext, a: JobLogs) -> Result<CallResu
         structured: Some(value.to_string()),
         is_error: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_and_counts_the_rest() {
+        assert_eq!(tail("a\nb\nc\nd\n", 2), ("c\nd".to_string(), 2));
+        assert_eq!(tail("a\nb", 5), ("a\nb".to_string(), 0));
+        assert_eq!(tail("a\nb\nc", 1), ("c".to_string(), 2));
+        assert_eq!(tail("", 3), (String::new(), 0));
+    }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::repos::{Search, scoped, search, search_page};
 use crate::settings::Settings;
 use crate::shape::{self, LIST_BODY_CHARS, Page, RawIssue};
-use crate::{Github, Paging, offer, paging, props, reads, repo_schema, writes};
+use crate::{Github, Paging, object_of, offer, paging, props, reads, repo_schema, writes};
 
 #[derive(Deserialize)]
 struct IssueRead {
@@ -364,18 +364,19 @@ fn list_issues(gh: &mut Github, _: &CallContext, a: ListIssues) -> Result<CallRe
 
 fn issue_write(gh: &mut Github, _: &CallContext, a: IssueWrite) -> Result<CallResult, ToolError> {
     let base = gh.repo(&a.owner, &a.repo)?;
-    let mut body = serde_json::Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            body.insert(k.into(), v);
-        }
-    };
-    put("title", a.title.clone().map(Value::from));
-    put("body", a.body.map(Value::from));
-    put("assignees", a.assignees.map(|v| json!(v)));
-    put("labels", a.labels.map(|v| json!(v)));
-    put("milestone", a.milestone.map(Value::from));
-    put("type", a.kind);
+    let mut fields = vec![
+        ("title", a.title.clone().map(Value::from)),
+        ("body", a.body.map(Value::from)),
+        ("assignees", a.assignees.map(|v| json!(v))),
+        ("labels", a.labels.map(|v| json!(v))),
+        ("milestone", a.milestone.map(Value::from)),
+        ("type", a.kind),
+    ];
+    if a.method == "update" {
+        fields.push(("state", a.state.map(Value::from)));
+        fields.push(("state_reason", a.state_reason.map(Value::from)));
+    }
+    let body = object_of(fields);
     let made = match a.method.as_str() {
         "create" => {
             if a.title.as_deref().is_none_or(str::is_empty) {
@@ -392,7 +393,6 @@ fn issue_write(gh: &mut Github, _: &CallContext, a: IssueWrite) -> Result<CallRe
             let n = a
                 .issue_number
                 .ok_or_else(|| ToolError::Invalid("method=update needs issue_number".into()))?;
-            put_state(&mut body, a.state, a.state_reason);
             gh.api.send(
                 "PATCH",
                 &format!("{base}/issues/{n}"),
@@ -411,19 +411,6 @@ fn issue_write(gh: &mut Github, _: &CallContext, a: IssueWrite) -> Result<CallRe
         &json!({"number": i["number"], "state": i["state"], "html_url": i["html_url"]}),
         false,
     ))
-}
-
-fn put_state(
-    body: &mut serde_json::Map<String, Value>,
-    state: Option<String>,
-    reason: Option<String>,
-) {
-    if let Some(s) = state {
-        body.insert("state".into(), json!(s));
-    }
-    if let Some(r) = reason {
-        body.insert("state_reason".into(), json!(r));
-    }
 }
 
 fn add_issue_comment(

@@ -88,7 +88,20 @@ impl Github {
         key: &'static str,
         item: &dyn Fn(&Value) -> Value,
     ) -> Result<Value, ToolError> {
-        let answer = self.api.get(url, &paging.query())?;
+        self.list_page_with(url, &paging.query(), paging.page(), key, item, None)
+    }
+
+    /// [`Github::list_page`] with a query of its own and a `fields` projection.
+    fn list_page_with(
+        &mut self,
+        url: &str,
+        query: &[(&str, String)],
+        page: u32,
+        key: &'static str,
+        item: &dyn Fn(&Value) -> Value,
+        fields: Option<&[String]>,
+    ) -> Result<Value, ToolError> {
+        let answer = self.api.get(url, query)?;
         let items = answer
             .json
             .as_array()
@@ -97,11 +110,11 @@ impl Github {
         let page = shape::Page {
             key,
             items,
-            page: paging.page(),
+            page,
             next_page: answer.next_page,
             total_count: None,
         };
-        Ok(page.value(None, self.max_bytes()))
+        Ok(page.value(fields, self.max_bytes()))
     }
 
     /// The login the token belongs to (asked once per instance).
@@ -187,6 +200,23 @@ fn props(parts: &[Value]) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// Adds the optional query parameters that are set.
+fn push_set(query: &mut Vec<(&'static str, String)>, optional: &[(&'static str, &Option<String>)]) {
+    for (key, value) in optional {
+        if let Some(v) = value {
+            query.push((key, v.clone()));
+        }
+    }
+}
+
+/// A JSON object of the entries that are set (a request body of optional fields).
+fn object_of(entries: Vec<(&str, Option<Value>)>) -> serde_json::Map<String, Value> {
+    entries
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
 }
 
 /// Paging arguments shared by list tools (both spellings GitHub's servers use).

@@ -6,8 +6,10 @@ use serde::Deserialize;
 
 use crate::issues::{search_issues, search_schema};
 use crate::settings::Settings;
-use crate::shape::{self, LIST_BODY_CHARS, Page};
-use crate::{Github, Paging, offer, paging, props, reads, repo_schema, writes};
+use crate::shape::{self, LIST_BODY_CHARS};
+use crate::{
+    Github, Paging, object_of, offer, paging, props, push_set, reads, repo_schema, writes,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -431,31 +433,25 @@ fn list_pull_requests(
 ) -> Result<CallResult, ToolError> {
     let base = gh.repo(&a.owner, &a.repo)?;
     let mut query = a.paging.query();
-    for (k, v) in [
-        ("state", &a.state),
-        ("head", &a.head),
-        ("base", &a.base),
-        ("sort", &a.sort),
-        ("direction", &a.direction),
-    ] {
-        if let Some(v) = v {
-            query.push((k, v.clone()));
-        }
-    }
-    let answer = gh.api.get(&format!("{base}/pulls"), &query)?;
-    let items = answer
-        .json
-        .as_array()
-        .map(|v| v.iter().map(|p| shape::pull(p, LIST_BODY_CHARS)).collect())
-        .unwrap_or_default();
-    let page = Page {
-        key: "pull_requests",
-        items,
-        page: a.paging.page(),
-        next_page: answer.next_page,
-        total_count: None,
-    };
-    Ok(gh.out(&page.value(a.fields.as_deref(), gh.max_bytes()), true))
+    push_set(
+        &mut query,
+        &[
+            ("state", &a.state),
+            ("head", &a.head),
+            ("base", &a.base),
+            ("sort", &a.sort),
+            ("direction", &a.direction),
+        ],
+    );
+    let page = gh.list_page_with(
+        &format!("{base}/pulls"),
+        &query,
+        a.paging.page(),
+        "pull_requests",
+        &|p| shape::pull(p, LIST_BODY_CHARS),
+        a.fields.as_deref(),
+    )?;
+    Ok(gh.out(&page, true))
 }
 
 /// Asks for reviewers: logins, and `ORG/team` (or a bare slug with a slash) for teams.
@@ -508,8 +504,7 @@ fn update_pull_request(
     a: UpdatePull,
 ) -> Result<CallResult, ToolError> {
     let base = gh.repo(&a.owner, &a.repo)?;
-    let mut body = serde_json::Map::new();
-    for (k, v) in [
+    let body = object_of(vec![
         ("title", a.title.map(Value::from)),
         ("body", a.body.map(Value::from)),
         ("state", a.state.map(Value::from)),
@@ -518,11 +513,7 @@ fn update_pull_request(
             "maintainer_can_modify",
             a.maintainer_can_modify.map(Value::from),
         ),
-    ] {
-        if let Some(v) = v {
-            body.insert(k.into(), v);
-        }
-    }
+    ]);
     let path = format!("{base}/pulls/{}", a.pull_number);
     let mut pr = if body.is_empty() {
         gh.api.get(&path, &[])?.json

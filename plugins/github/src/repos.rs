@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::contents::{self, Fetched};
 use crate::settings::Settings;
 use crate::shape::{self, LIST_BODY_CHARS, Page};
-use crate::{Github, Paging, api, offer, paging, props, reads, repo_schema, writes};
+use crate::{Github, Paging, api, offer, paging, props, push_set, reads, repo_schema, writes};
 
 #[derive(Deserialize)]
 struct Repo {
@@ -593,35 +593,25 @@ fn list_commits(
 ) -> Result<CallResult, ToolError> {
     let base = gh.repo(&a.owner, &a.repo)?;
     let mut query = a.paging.query();
-    for (key, value) in [
-        ("sha", &a.sha),
-        ("path", &a.path),
-        ("author", &a.author),
-        ("since", &a.since),
-        ("until", &a.until),
-    ] {
-        if let Some(v) = value {
-            query.push((key, v.clone()));
-        }
-    }
-    let answer = gh.api.get(&format!("{base}/commits"), &query)?;
-    let items = answer
-        .json
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .map(|c| shape::commit(c, LIST_BODY_CHARS))
-                .collect()
-        })
-        .unwrap_or_default();
-    let page = Page {
-        key: "commits",
-        items,
-        page: a.paging.page(),
-        next_page: answer.next_page,
-        total_count: None,
-    };
-    Ok(gh.out(&page.value(a.fields.as_deref(), gh.max_bytes()), true))
+    push_set(
+        &mut query,
+        &[
+            ("sha", &a.sha),
+            ("path", &a.path),
+            ("author", &a.author),
+            ("since", &a.since),
+            ("until", &a.until),
+        ],
+    );
+    let page = gh.list_page_with(
+        &format!("{base}/commits"),
+        &query,
+        a.paging.page(),
+        "commits",
+        &|c| shape::commit(c, LIST_BODY_CHARS),
+        a.fields.as_deref(),
+    )?;
+    Ok(gh.out(&page, true))
 }
 
 fn get_commit(

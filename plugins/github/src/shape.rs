@@ -418,7 +418,7 @@ impl Page {
         let mut size = 0;
         let mut kept = 0;
         for item in &items {
-            size += item.to_string().len() + 1;
+            size += serialized_len(item) + 1;
             if size > max_bytes && kept > 0 {
                 break;
             }
@@ -448,6 +448,23 @@ impl Page {
         }
         Value::Object(out)
     }
+}
+
+/// JSON length of `v` without building the text (the answer is written once, later).
+fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 /// An output schema: an object with these keys. Deliberately no `properties`: the official

@@ -60,7 +60,8 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
     /// Bodies beyond this many bytes fail with [`HttpError::TooLarge`].
     pub max_body: usize,
-    /// Time to wait for the connection and for the first byte of the answer, in milliseconds.
+    /// Time to wait for the connection, for the first byte of the answer and between chunks
+    /// of it, in milliseconds.
     pub timeout_ms: Option<u64>,
 }
 
@@ -157,6 +158,8 @@ impl Request {
             let ns = ms.saturating_mul(1_000_000);
             let _ = options.set_connect_timeout(Some(ns));
             let _ = options.set_first_byte_timeout(Some(ns));
+            // A body that trickles stalls no longer than this between chunks.
+            let _ = options.set_between_bytes_timeout(Some(ns));
             options
         });
         let pending = outgoing_handler::handle(request, options).map_err(refused)?;
