@@ -4,9 +4,11 @@
 //! `cargo xtask test` builds the binary and the plugins and passes their locations in
 //! `PIER_BIN` and `PIER_TEST_PLUGINS`.
 
+pub mod fake_http;
 pub mod github;
 pub mod http;
 pub mod postgres;
+pub mod slack;
 
 use std::path::{Path, PathBuf};
 

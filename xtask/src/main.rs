@@ -15,6 +15,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-hostile", "hostile"),
     ("pier-postgres", "postgres"),
     ("pier-github", "github"),
+    ("pier-slack", "slack"),
     ("pier-conformance", "conformance"),
 ];
 /// The Python test client, pinned so a new release cannot change the tests under us.
@@ -236,6 +237,8 @@ fn test() -> Result<(), String> {
         "--exclude",
         "pier-github",
         "--exclude",
+        "pier-slack",
+        "--exclude",
         "pier-conformance",
     ]);
     env(&mut rust);
@@ -249,6 +252,8 @@ fn test() -> Result<(), String> {
         "pier-postgres",
         "-p",
         "pier-github",
+        "-p",
+        "pier-slack",
         "--lib",
     ]))?;
     let py = python_env()?;

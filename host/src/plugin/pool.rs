@@ -46,7 +46,7 @@ pub(crate) struct Instance {
 pub(crate) struct Pool {
     name: String,
     manifest_path: String,
-    limits: Limits,
+    pub(super) limits: Limits,
     runtime: Arc<Runtime>,
     pre: InstancePre<State>,
     exports: Exports,

@@ -252,6 +252,9 @@ impl Request for Complete {
     }
 }
 
+/// The `call-context.meta` key that carries the call's time limit in milliseconds.
+pub const TIME_LIMIT_META: &str = "pier.time-limit-ms";
+
 impl Pool {
     pub async fn list_tools(&self) -> Result<Vec<Tool>, CallError> {
         Ok(self.run(ListTools, None).await?.0)
@@ -280,6 +283,13 @@ impl Pool {
         arguments: String,
         scope: Option<CallScope>,
     ) -> Result<ToolAnswer, CallError> {
+        let mut cx = cx;
+        // The call's wall-clock limit, so a plugin can tell whether waiting out a remote
+        // service's `Retry-After` still fits in the call (namespaced; others ignore it).
+        cx.meta.push((
+            TIME_LIMIT_META.to_string(),
+            self.limits.timeout.as_millis().to_string(),
+        ));
         let request = CallTool {
             cx,
             name: name.to_string(),

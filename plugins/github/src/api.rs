@@ -29,18 +29,7 @@ pub struct Api {
     pub max_body: usize,
 }
 
-/// Percent-encodes one path segment or query value.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use pier_sdk::http::encode;
 
 /// Percent-encodes a path that keeps its slashes (`src/main.rs`).
 pub fn encode_path(path: &str) -> String {
@@ -354,39 +343,12 @@ pub fn pages(link: Option<&str>) -> (Option<u32>, Option<u32>) {
 }
 
 fn now_secs() -> u64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        wasi::clocks::wall_clock::now().seconds
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
+    pier_sdk::time::now_secs()
 }
 
 /// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn iso_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    pier_sdk::time::iso(secs as i64)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! touched, and how answers are shaped. Read once per instance; an invalid config is kept as
 //! its message so every call says what to fix.
 
-use serde_json::{Map, Value};
+use pier_sdk::config::{Config, checked_url};
 
 use crate::catalog::{self, Toolset};
 use crate::scope::Scope;
@@ -70,58 +70,48 @@ impl Default for Settings {
 impl Settings {
     /// Parses `[config]` as pier hands it over (strings as they are, other values as JSON text).
     pub fn from_entries(entries: &[(String, String)]) -> Result<Settings, String> {
-        let mut map = Map::new();
-        for (key, text) in entries {
-            let value = match text.trim_start().chars().next() {
-                Some('[' | '{' | '0'..='9') => {
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
-                }
-                _ if text == "true" || text == "false" => Value::Bool(text == "true"),
-                _ => Value::String(text.clone()),
-            };
-            map.insert(key.clone(), value);
-        }
-        if let Some(unknown) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            let hint = if unknown.contains("token") || unknown.as_str() == "pat" {
-                ". The token does not go in [config]: grant the API origin with it, e.g. \
-                 http = [{ origin = \"https://api.github.com\", auth = { bearer_env = \
-                 \"GITHUB_TOKEN\" } }], and pier adds it to each request"
+        let map = Config::from_entries(entries, "github", KNOWN).map_err(|e| {
+            let token = entries
+                .iter()
+                .any(|(k, _)| !KNOWN.contains(&k.as_str()) && (k.contains("token") || k == "pat"));
+            if token {
+                format!(
+                    "{e}. The token does not go in [config]: grant the API origin with it, e.g. \
+                     http = [{{ origin = \"https://api.github.com\", auth = {{ bearer_env = \
+                     \"GITHUB_TOKEN\" }} }}], and pier adds it to each request"
+                )
             } else {
-                ""
-            };
-            return Err(format!(
-                "[config].{unknown} is not a setting of the github plugin; known: {}{hint}",
-                KNOWN.join(", ")
-            ));
-        }
+                e
+            }
+        })?;
         let mut s = Settings::default();
-        if let Some(host) = string(&map, "host")? {
+        if let Some(host) = map.string("host")? {
             (s.rest, s.graphql) = endpoints(&host)?;
         }
-        if let Some(url) = string(&map, "api_url")? {
-            s.rest = checked_url(&url, "api_url")?
+        if let Some(url) = map.string("api_url")? {
+            s.rest = checked_url(&url, "api_url", "GitHub")?
                 .trim_end_matches('/')
                 .to_string();
         }
-        if let Some(url) = string(&map, "graphql_url")? {
-            s.graphql = checked_url(&url, "graphql_url")?;
+        if let Some(url) = map.string("graphql_url")? {
+            s.graphql = checked_url(&url, "graphql_url", "GitHub")?;
         }
-        s.writes = flag(&map, "writes")?.unwrap_or(false);
-        s.fence_untrusted = flag(&map, "fence_untrusted")?.unwrap_or(true);
-        if let Some(n) = number(&map, "max_bytes")? {
+        s.writes = map.flag("writes")?.unwrap_or(false);
+        s.fence_untrusted = map.flag("fence_untrusted")?.unwrap_or(true);
+        if let Some(n) = map.number("max_bytes")? {
             s.max_bytes = n.max(1_000) as usize;
         }
-        if let Some(n) = number(&map, "timeout_ms")? {
+        if let Some(n) = map.number("timeout_ms")? {
             s.timeout_ms = n;
         }
-        if let Some(names) = list(&map, "toolsets")? {
+        if let Some(names) = map.list("toolsets")? {
             s.toolsets = toolsets(&names)?;
         }
         for (key, target) in [
             ("tools", &mut s.tools),
             ("exclude_tools", &mut s.exclude_tools),
         ] {
-            if let Some(names) = list(&map, key)? {
+            if let Some(names) = map.list(key)? {
                 for name in &names {
                     if catalog::find(name).is_none() {
                         return Err(format!(
@@ -133,7 +123,7 @@ impl Settings {
                 *target = names;
             }
         }
-        if let Some(patterns) = list(&map, "repos")? {
+        if let Some(patterns) = map.list("repos")? {
             s.scope = Scope::parse(&patterns)?;
         }
         Ok(s)
@@ -158,7 +148,7 @@ pub fn endpoints(host: &str) -> Result<(String, String), String> {
     } else {
         format!("https://{host}")
     };
-    let base = checked_url(&with_scheme, "host")?;
+    let base = checked_url(&with_scheme, "host", "GitHub")?;
     let base = base.trim_end_matches('/');
     let (scheme, name) = base.split_once("://").unwrap_or(("https", base));
     if name.contains('/') {
@@ -186,32 +176,6 @@ pub fn endpoints(host: &str) -> Result<(String, String), String> {
     })
 }
 
-/// A URL GitHub may be reached at: HTTPS, or plain HTTP only on a loopback address (a token
-/// must not cross a network in the clear).
-fn checked_url(url: &str, key: &str) -> Result<String, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("[config].{key} must be an http(s) URL, not {url:?}"))?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => authority.split(':').next().unwrap_or(authority),
-    };
-    let loopback = host == "localhost"
-        || host.starts_with("127.")
-        || host == "::1"
-        || host == "0:0:0:0:0:0:0:1";
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(url.to_string()),
-        "http" if loopback => Ok(url.to_string()),
-        "http" => Err(format!(
-            "[config].{key} = {url:?} uses plain HTTP: GitHub is reached over HTTPS (plain HTTP \
-             only on a loopback address)"
-        )),
-        other => Err(format!("[config].{key}: unsupported scheme {other:?}")),
-    }
-}
-
 fn toolsets(names: &[String]) -> Result<Vec<Toolset>, String> {
     let mut out = Vec::new();
     for name in names {
@@ -232,57 +196,6 @@ fn toolsets(names: &[String]) -> Result<Vec<Toolset>, String> {
         out.push(set);
     }
     Ok(out)
-}
-
-fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("[config].{key} must be a string, not {other}")),
-    }
-}
-
-fn flag(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(format!("[config].{key} must be true or false, not {other}")),
-    }
-}
-
-fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-        Some(other) => Err(format!(
-            "[config].{key} must be a positive integer, not {other}"
-        )),
-    }
-}
-
-/// A list of strings; a single string is a list of one (`toolsets = "repos"`), and a string
-/// with commas is split (`GITHUB_TOOLSETS`-style).
-fn list(map: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s.trim().to_string()),
-                other => Err(format!("[config].{key} must list strings, not {other}")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(other) => Err(format!(
-            "[config].{key} must be a list of strings, not {other}"
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,20 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// Percent-encodes one path segment, query value or form field (RFC 3986 unreserved
+/// characters stay as they are).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A request to send.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -120,6 +134,21 @@ impl Request {
         self.headers
             .push(("Content-Type".into(), "application/json".into()));
         self.body = Some(body.to_string().into_bytes());
+        self
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`), the one every method of APIs such
+    /// as Slack's Web API accepts.
+    pub fn form(mut self, fields: &[(&str, String)]) -> Request {
+        self.headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        self.body = Some(body.join("&").into_bytes());
         self
     }
 

@@ -45,12 +45,15 @@
 #[doc(hidden)]
 pub mod adapter;
 mod builders;
+pub mod config;
 pub mod grants;
 pub mod host;
 pub mod http;
 pub mod net;
 pub mod rt;
+pub mod time;
 mod tools;
+pub mod untrusted;
 
 /// Raw bindings of the imports (`pier:mcp/host` and the shared types) generated from
 /// `wit/pier.wit`. Most plugins never need them directly. The exports are generated in the
@@ -147,6 +150,19 @@ pub trait Completions: Plugin {
 /// declared with [`Tools::add`] get typed arguments without it.)
 pub fn parse_args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
     tools::parse_named(args).map_err(|e| ToolError::Invalid(format!("invalid arguments: {e}")))
+}
+
+/// The `call-context.meta` key under which pier passes the call's time limit (milliseconds).
+pub const TIME_LIMIT_META: &str = "pier.time-limit-ms";
+
+/// The call's wall-clock time limit as pier enforces it (`[limits].timeout`), when pier said
+/// (tool calls). A plugin uses it to decide whether waiting out a remote `Retry-After` still
+/// fits in the call, instead of being stopped mid-wait.
+pub fn time_limit_ms(cx: &CallContext) -> Option<u64> {
+    cx.meta
+        .iter()
+        .find(|(k, _)| k == TIME_LIMIT_META)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// Exports a type implementing [`Plugin`] as this component's `pier:mcp` exports: `tools`, and
