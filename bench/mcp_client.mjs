@@ -1,6 +1,6 @@
 // The benchmark's TypeScript client: the official @modelcontextprotocol/sdk Client over stdio,
 // which validates each result's structuredContent against the tool's outputSchema (ajv, compiled
-// once per tool). bench/github.py runs it once per server with a JSON plan on argv[2]:
+// once per tool). bench/sdk_bench.py runs it once per server with a JSON plan on argv[2]:
 //   {"command": [...], "env": {...}, "starts": N, "calls": N, "throughput_calls": N,
 //    "in_flight": N, "workloads": {"name": ["tool", {args}]}}
 // and reads one JSON line of results from stdout. It measures; it asserts nothing.

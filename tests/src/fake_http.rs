@@ -17,6 +17,8 @@ pub struct Recorded {
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Which TCP connection of this server it came on (0, 1, …), to see reuse.
+    pub connection: u64,
 }
 
 impl Recorded {
@@ -74,9 +76,10 @@ pub fn serve_into(
     let port = listener.local_addr().expect("addr").port();
     let log = seen.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for (id, stream) in listener.incoming().flatten().enumerate() {
             let (log, handler) = (log.clone(), handler.clone());
-            std::thread::spawn(move || connection(stream, &log, defaults, &handler, port));
+            let id = id as u64;
+            std::thread::spawn(move || connection(stream, id, &log, defaults, &handler, port));
         }
     });
     (port, seen)
@@ -85,6 +88,7 @@ pub fn serve_into(
 /// Serves requests on one connection until the client closes it (keep-alive).
 fn connection(
     stream: TcpStream,
+    id: u64,
     seen: &Mutex<Vec<Recorded>>,
     defaults: Defaults,
     handler: &Handler,
@@ -143,6 +147,7 @@ fn connection(
             target,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            connection: id,
         };
         let answer = handler(&request, port);
         seen.lock().expect("lock").push(request);

@@ -360,12 +360,15 @@ fn offset(p: &BTreeMap<String, String>) -> Result<usize, Reply> {
     }
 }
 
-/// One page of `items` by `limit` and `cursor`, with `response_metadata.next_cursor`.
-fn page(items: Vec<Value>, p: &BTreeMap<String, String>, key: &str, default: usize) -> Reply {
-    let start = match offset(p) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+/// One page of `items` by `limit` and `cursor`, under `key`, with
+/// `response_metadata.next_cursor`; only the page's items are cloned.
+fn page_of(
+    items: &[&Value],
+    p: &BTreeMap<String, String>,
+    key: &str,
+    default: usize,
+) -> Result<Value, Reply> {
+    let start = offset(p)?;
     let limit = p
         .get("limit")
         .and_then(|l| l.parse().ok())
@@ -377,11 +380,20 @@ fn page(items: Vec<Value>, p: &BTreeMap<String, String>, key: &str, default: usi
     } else {
         String::new()
     };
-    let slice = items
+    let slice: Vec<Value> = items
         .get(start..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    ok(json!({key: slice, "response_metadata": {"next_cursor": next}}))
+        .unwrap_or_default()
+        .iter()
+        .map(|v| (*v).clone())
+        .collect();
+    Ok(json!({key: slice, "response_metadata": {"next_cursor": next}}))
+}
+
+fn page(items: &[&Value], p: &BTreeMap<String, String>, key: &str, default: usize) -> Reply {
+    match page_of(items, p, key, default) {
+        Ok(v) => ok(v),
+        Err(r) => r,
+    }
 }
 
 fn channel_json(c: &Channel) -> Value {
@@ -470,7 +482,7 @@ fn api(state: &Mutex<State>, r: &Recorded, user_host: bool) -> Reply {
                 })
                 .map(channel_json)
                 .collect();
-            page(items, &p, "channels", 100)
+            page(&items.iter().collect::<Vec<_>>(), &p, "channels", 100)
         }
         "conversations.info" => match find(&st, &get("channel")) {
             Some(i) if !st.channels[i].private || st.channels[i].member => {
@@ -512,19 +524,15 @@ fn api(state: &Mutex<State>, r: &Recorded, user_host: bool) -> Reply {
                     .unwrap_or(0.0);
                 ts >= oldest && ts <= latest
             };
-            let items: Vec<Value> = if method == "conversations.history" {
-                c.messages
-                    .iter()
-                    .rev()
-                    .filter(|m| within(m))
-                    .cloned()
-                    .collect()
+            let mut thread = Vec::new();
+            let items: Vec<&Value> = if method == "conversations.history" {
+                c.messages.iter().rev().filter(|m| within(m)).collect()
             } else {
                 let ts = get("ts");
                 let Some(root) = c.messages.iter().find(|m| m["ts"] == json!(ts)) else {
                     return fail("thread_not_found");
                 };
-                let mut thread = vec![root.clone()];
+                thread.push(root.clone());
                 if ts == THREAD_TS {
                     for (n, who) in [(2, BOB), (3, ALICE)] {
                         let mut m = message(
@@ -537,21 +545,19 @@ fn api(state: &Mutex<State>, r: &Recorded, user_host: bool) -> Reply {
                         thread.push(m);
                     }
                 }
-                thread.into_iter().filter(|m| within(m)).collect()
+                thread.iter().filter(|m| within(m)).collect()
             };
-            let total = items.len();
-            let mut a = page(items, &p, "messages", 100);
-            if let Ok(mut v) = serde_json::from_slice::<Value>(&a.body) {
-                let more = v["response_metadata"]["next_cursor"]
-                    .as_str()
-                    .is_some_and(|c| !c.is_empty());
-                v["has_more"] = json!(more);
-                v["pin_count"] = json!(0);
-                v["channel_actions_ts"] = Value::Null;
-                let _ = total;
-                a.body = v.to_string().into_bytes();
-            }
-            a
+            let mut v = match page_of(&items, &p, "messages", 100) {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let more = v["response_metadata"]["next_cursor"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty());
+            v["has_more"] = json!(more);
+            v["pin_count"] = json!(0);
+            v["channel_actions_ts"] = Value::Null;
+            ok(v)
         }
         "chat.postMessage" => {
             if let Some(r) = needs(&st, "chat:write") {
@@ -603,7 +609,7 @@ fn api(state: &Mutex<State>, r: &Recorded, user_host: bool) -> Reply {
             }
             ok(json!({}))
         }
-        "users.list" => page(st.users.clone(), &p, "members", 100),
+        "users.list" => page(&st.users.iter().collect::<Vec<_>>(), &p, "members", 100),
         "users.info" => match st.users.iter().find(|u| u["id"] == json!(get("user"))) {
             Some(u) => ok(json!({"user": u})),
             None => fail("user_not_found"),

@@ -123,6 +123,16 @@ async fn read_tools_answer_compactly_and_writes_are_absent_by_default() {
         inside.contains(slack::INJECTION),
         "the injection is inside the fence: {fenced}"
     );
+    // One call after another, the plugin's requests share one kept-alive connection.
+    let histories = t.sl.calls("conversations.history");
+    assert!(histories.len() >= 2);
+    assert!(
+        histories
+            .iter()
+            .all(|r| r.connection == histories[0].connection),
+        "each request opened a connection: {:?}",
+        histories.iter().map(|r| r.connection).collect::<Vec<_>>()
+    );
     // Time windows: an absolute range, inclusive.
     let r = history(
         &c,

@@ -283,12 +283,15 @@ fn bench() -> Result<(), String> {
         "pg_native",
         "--example",
         "fake_github",
+        "--example",
+        "fake_slack",
     ]))?;
     let bench = root().join("bench");
     let reference_postgres = npm_reference(&bench, REFERENCE_POSTGRES, "server-postgres")?;
     let reference = npm_reference(&bench, REFERENCE_FILESYSTEM, "server-filesystem")?;
     let everything = npm_reference(&bench, REFERENCE_EVERYTHING, "server-everything")?;
     let reference_github = npm_reference(&bench, REFERENCE_GITHUB, "server-github")?;
+    let reference_slack = npm_reference(&bench, REFERENCE_SLACK, "server-slack")?;
     // The TypeScript SDK client of bench/mcp_client.mjs.
     if !bench
         .join("node_modules/@modelcontextprotocol/sdk/package.json")
@@ -308,6 +311,15 @@ fn bench() -> Result<(), String> {
         .env(
             "FAKE_GITHUB",
             target_dir().join("release/examples/fake_github"),
+        ))?;
+    run(Command::new(&py)
+        .arg(bench.join("slack.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("REFERENCE_SERVER", &reference_slack)
+        .env(
+            "FAKE_SLACK",
+            target_dir().join("release/examples/fake_slack"),
         ))?;
     run(Command::new(&py)
         .arg(bench.join("sandbox.py"))
@@ -369,6 +381,10 @@ const TS_SDK: &str = "@modelcontextprotocol/sdk@1.32.2";
 /// The yardstick for the github benchmark: the last npm release of the reference GitHub server
 /// (github-mcp-server, its successor, is a Go binary not on any registry this machine reaches).
 const REFERENCE_GITHUB: &str = "@modelcontextprotocol/server-github@2025.4.8";
+
+/// The yardstick for the slack benchmark: the reference Slack server's last npm release
+/// (archived upstream; korotovsky's Go server is on no registry this machine reaches).
+const REFERENCE_SLACK: &str = "@modelcontextprotocol/server-slack@2025.4.25";
 
 /// The yardstick for the filesystem benchmark, pinned.
 const REFERENCE_FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";

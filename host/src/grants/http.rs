@@ -16,6 +16,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use super::credentials::{self, Injected, SecretCell};
 use super::denials::Denials;
+use super::http_pool::ConnectionPool;
 use crate::grammar::http::HttpGrant;
 use crate::grammar::http::SecretSource;
 
@@ -30,6 +31,8 @@ pub struct HttpGate {
     pub denials: Denials,
     pub timeout: Duration,
     pub max_response: u64,
+    /// The plugin's open connections, shared by its instances.
+    pub pool: std::sync::Arc<ConnectionPool>,
 }
 
 impl HttpGate {
@@ -138,6 +141,7 @@ impl WasiHttpHooks for HttpGate {
         let max = self.max_response;
         let denials = self.denials.clone();
         let plugin = self.plugin.clone();
+        let pool = self.pool.clone();
         let too_big = {
             let uri = request.uri().clone();
             let plugin = self.plugin.clone();
@@ -149,13 +153,10 @@ impl WasiHttpHooks for HttpGate {
             }
         };
         Box::new(async move {
-            let sent = tokio::time::timeout(
-                timeout,
-                wasmtime_wasi_http::default_send_request(request, Some(options)),
-            )
-            .await
-            .map_err(|_| HttpError::ConnectionTimeout)?;
-            let (mut response, io) = sent?;
+            let sent = tokio::time::timeout(timeout, pool.send(request, options))
+                .await
+                .map_err(|_| HttpError::ConnectionTimeout)?;
+            let mut response = sent?;
             if let Some(explain) = rejected_credential
                 && matches!(response.status().as_u16(), 401 | 403)
                 && !rate_limited(response.headers())
@@ -184,6 +185,8 @@ impl WasiHttpHooks for HttpGate {
                     credentials::Redacted::new(capped, &forms).boxed_unsync()
                 }
             });
+            // The connection's I/O runs on a task of the pool; its failures reach the body.
+            let io = async { Ok(()) };
             Ok((
                 response,
                 Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
@@ -281,6 +284,7 @@ mod tests {
             denials: Denials::default(),
             timeout: Duration::from_secs(1),
             max_response: 10,
+            pool: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod denials;
 mod env;
 mod files;
 pub mod http;
+mod http_pool;
 pub mod network;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct PluginGrants {
     /// Per HTTP grant (same order), the credential pier injects, if any.
     secrets: Arc<Vec<Option<Arc<SecretCell>>>>,
     injected: Injected,
+    /// Connections to the HTTP origins, kept open between requests.
+    pool: Arc<http_pool::ConnectionPool>,
 }
 
 impl PluginGrants {
@@ -67,6 +70,7 @@ impl PluginGrants {
                     .collect(),
             ),
             injected: Injected::default(),
+            pool: Arc::default(),
             set,
         }
     }
@@ -157,6 +161,7 @@ pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), Gra
         denials: denials.clone(),
         timeout: set.http_timeout,
         max_response: set.http_response_size,
+        pool: grants.pool.clone(),
     };
     let sandbox = Sandbox {
         network: grants.network.clone(),

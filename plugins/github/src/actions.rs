@@ -2,12 +2,12 @@
 //! failed jobs of a run). Logs are served from another host by a signed link: the manifest must
 //! grant that origin, and the token is never sent there.
 
-use pier_sdk::{CallContext, CallResult, ToolError, Tools, Value, json};
+use pier_sdk::{CallContext, CallResult, Tool, ToolError, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::settings::Settings;
 use crate::shape::{self, Page};
-use crate::{Github, Paging, offer, paging, props, push_set, reads, repo_schema};
+use crate::{Github, Paging, offer, paging, props, push_set, repo_schema};
 
 #[derive(Deserialize, Default)]
 struct RunsFilter {
@@ -136,7 +136,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "actions_list",
             "List GitHub Actions",
             "Lists Actions items. method: list_workflows; list_workflow_runs (resource_id = a \
@@ -162,7 +162,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "actions_get",
             "Get a GitHub Actions item",
             "One Actions item by id. method: get_workflow (id or file name), get_workflow_run, \
@@ -181,7 +181,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_job_logs",
             "Get job logs",
             "The log of a job (job_id), or of every failed job of a run (run_id with \

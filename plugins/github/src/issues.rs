@@ -1,13 +1,13 @@
 //! The `issues` toolset. Bodies and comments are other people's text: answers carrying them
 //! are fenced (unless `fence_untrusted = false`).
 
-use pier_sdk::{CallContext, CallResult, ToolError, Tools, Value, json};
+use pier_sdk::{CallContext, CallResult, Tool, ToolError, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::repos::{Search, scoped, search, search_page};
 use crate::settings::Settings;
 use crate::shape::{self, LIST_BODY_CHARS, Page, RawIssue};
-use crate::{Github, Paging, object_of, offer, paging, props, reads, repo_schema, writes};
+use crate::{Github, Paging, object_of, offer, paging, props, repo_schema};
 
 #[derive(Deserialize)]
 struct IssueRead {
@@ -102,7 +102,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "issue_read",
             "Read issue",
             "One issue and what belongs to it. method: get (the issue with its whole body), \
@@ -124,7 +124,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "list_issues",
             "List issues",
             "Issues of a repository (pull requests left out), newest first unless ordered \
@@ -150,7 +150,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_issues",
             "Search issues",
             "Searches issues (not pull requests) with GitHub's issue search syntax (e.g. \
@@ -163,7 +163,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "issue_write",
             "Create or update issue",
             "method=create opens an issue (title required); method=update changes an issue's \
@@ -191,7 +191,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "add_issue_comment",
             "Comment on issue",
             "Adds a comment to an issue or pull request, or a reaction (to it, or to one of its \

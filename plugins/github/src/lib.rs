@@ -158,18 +158,6 @@ where
     }
 }
 
-/// Read-only tool on GitHub (open world).
-fn reads(name: &str, title: &str, description: &str) -> Tool {
-    Tool::new(name, description).title(title).read_only()
-}
-
-/// A write; `destructive` when it can overwrite or remove what exists.
-fn writes(name: &str, title: &str, description: &str, destructive: bool) -> Tool {
-    Tool::new(name, description)
-        .title(title)
-        .destructive(destructive)
-}
-
 /// An object schema with `owner` and `repo` first, then `props`; `required` adds to them.
 fn repo_schema(props: Value, required: &[&str]) -> Value {
     // No descriptions: `owner` and `repo` say what they are, and every byte here is paid in

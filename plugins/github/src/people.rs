@@ -1,11 +1,11 @@
 //! The `context` and `users` toolsets: who the token is, and user search.
 
-use pier_sdk::{Tools, Value, json};
+use pier_sdk::{Tool, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::settings::Settings;
 use crate::shape::{self, Page};
-use crate::{Github, Paging, offer, paging, props, reads};
+use crate::{Github, Paging, offer, paging, props};
 
 #[derive(Deserialize)]
 struct SearchUsers {
@@ -22,7 +22,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_me",
             "Get my user profile",
             "The GitHub user the token belongs to: login, name, profile and counts. Use it to \
@@ -42,7 +42,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_users",
             "Search users",
             "Finds GitHub users with GitHub's user search syntax (type:user is added): \

@@ -1,15 +1,13 @@
 //! The `pull_requests` toolset. Diffs come back as text; bodies, comments and reviews are
 //! fenced as other people's text.
 
-use pier_sdk::{CallContext, CallResult, Content, ToolError, Tools, Value, json};
+use pier_sdk::{CallContext, CallResult, Content, Tool, ToolError, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::issues::{search_issues, search_schema};
 use crate::settings::Settings;
 use crate::shape::{self, LIST_BODY_CHARS};
-use crate::{
-    Github, Paging, object_of, offer, paging, props, push_set, reads, repo_schema, writes,
-};
+use crate::{Github, Paging, object_of, offer, paging, props, push_set, repo_schema};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,7 +141,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "pull_request_read",
             "Read pull request",
             "One pull request and what belongs to it. method: get, get_diff (the unified diff \
@@ -163,7 +161,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "list_pull_requests",
             "List pull requests",
             "Pull requests of a repository, filtered by state, head (user:branch) and base; \
@@ -189,7 +187,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_pull_requests",
             "Search pull requests",
             "Searches pull requests with GitHub's issue search syntax (e.g. 'is:open \
@@ -202,7 +200,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "create_pull_request",
             "Open pull request",
             "Opens a pull request from head into base, optionally as a draft and with reviewers.",
@@ -226,7 +224,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "update_pull_request",
             "Update pull request",
             "Changes a pull request's title, body, state, base, draft state or reviewers.",
@@ -250,7 +248,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "merge_pull_request",
             "Merge pull request",
             "Merges a pull request (merge, squash or rebase). It cannot be undone from here.",
@@ -290,7 +288,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "pull_request_review_write",
             "Write pull request review",
             "method=create submits a review (event APPROVE, REQUEST_CHANGES or COMMENT; without \

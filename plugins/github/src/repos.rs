@@ -2,13 +2,13 @@
 //! search, and the writes (branches, files, commits, forks, new repositories).
 
 use base64::Engine;
-use pier_sdk::{CallResult, Content, ToolError, Tools, Value, json};
+use pier_sdk::{CallResult, Content, Tool, ToolError, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::contents::{self, Fetched};
 use crate::settings::Settings;
 use crate::shape::{self, LIST_BODY_CHARS, Page};
-use crate::{Github, Paging, api, offer, paging, props, push_set, reads, repo_schema, writes};
+use crate::{Github, Paging, api, offer, paging, props, push_set, repo_schema};
 
 #[derive(Deserialize)]
 struct Repo {
@@ -161,7 +161,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_file_contents",
             "Get file or directory contents",
             "Reads a file (its text as text, not JSON; binary files as an embedded resource) or \
@@ -182,7 +182,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "list_commits",
             "List commits",
             "Commits of a branch, tag or SHA (default branch when omitted), newest first, \
@@ -208,7 +208,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_commit",
             "Get commit details",
             "One commit: message, author, parents, stats and changed files; detail=full_patch \
@@ -256,7 +256,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
         offer(
             tools,
             settings,
-            reads(name, title, description)
+            Tool::reads(name, title, description)
                 .input_schema(repo_schema(paging(), &[]))
                 .output_schema(shape::page_schema(key)),
             move |gh: &mut Github, _, a: Repo| {
@@ -269,7 +269,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_latest_release",
             "Get latest release",
             "The latest published (not draft, not prerelease) release, with its notes.",
@@ -295,7 +295,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_code",
             "Search code",
             "Searches file contents with GitHub's code search syntax (e.g. 'content:TODO \
@@ -316,7 +316,7 @@ pub fn declare(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_repositories",
             "Search repositories",
             "Finds repositories with GitHub's repository search syntax (e.g. 'topic:mcp \
@@ -351,7 +351,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "create_branch",
             "Create branch",
             "Creates a branch from another (default: the repository's default branch).",
@@ -380,7 +380,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "create_or_update_file",
             "Create or update file",
             "Writes one file in one commit. To replace an existing file pass its current blob \
@@ -428,7 +428,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "push_files",
             "Push files",
             "Writes several files to a branch in one commit (replacing files of the same path).",
@@ -448,7 +448,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "delete_file",
             "Delete file",
             "Deletes a file from a branch in one commit.",
@@ -478,7 +478,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "fork_repository",
             "Fork repository",
             "Forks a repository to your account or an organization. Both the source and the \
@@ -505,7 +505,7 @@ fn declare_writes(tools: &mut Tools<Github>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "create_repository",
             "Create repository",
             "Creates a repository in your account or an organization (private unless \

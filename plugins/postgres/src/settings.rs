@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use pier_sdk::config::Config;
 use serde_json::{Map, Value};
 use tokio_postgres::config::Host;
 
@@ -134,17 +135,7 @@ impl Settings {
     /// Reads settings from `[config]` entries as pier hands them over (strings as-is,
     /// everything else as JSON text).
     pub fn from_entries(entries: &[(String, String)]) -> Result<Settings, String> {
-        let mut top = Map::new();
-        for (key, text) in entries {
-            let value = match text.trim_start().chars().next() {
-                Some('{' | '[') | Some('0'..='9' | '-') => {
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
-                }
-                _ if text == "true" || text == "false" => Value::Bool(text == "true"),
-                _ => Value::String(text.clone()),
-            };
-            top.insert(key.clone(), value);
-        }
+        let top = Config::parse(entries);
         let known = [
             "databases",
             "max_rows",
@@ -154,14 +145,16 @@ impl Settings {
             "connect_timeout_ms",
             "fence_untrusted",
         ];
+        // Every other top-level key is a database setting: the one database's, or the default
+        // of each one under [config.databases.*].
         let mut defaults = Map::new();
-        for (key, value) in &top {
+        for (key, value) in top.entries() {
             if !known.contains(&key.as_str()) {
                 defaults.insert(key.clone(), value.clone());
             }
         }
         let mut databases = Vec::new();
-        match top.get("databases") {
+        match top.entries().get("databases") {
             Some(Value::Object(tables)) => {
                 for (name, table) in tables {
                     let Value::Object(own) = table else {
@@ -170,12 +163,12 @@ impl Settings {
                     let mut merged = defaults.clone();
                     merged.remove("name");
                     merged.extend(own.clone());
-                    databases.push(database(Some(name), &merged)?);
+                    databases.push(database(Some(name), &Config::from_map(merged))?);
                 }
             }
             Some(_) => return Err("[config].databases must be a table of tables".into()),
             None if defaults.contains_key("url") || defaults.contains_key("host") => {
-                databases.push(database(None, &defaults)?);
+                databases.push(database(None, &Config::from_map(defaults))?);
             }
             None => {}
         }
@@ -187,18 +180,21 @@ impl Settings {
         }
         Ok(Settings {
             databases,
-            max_rows: number(&top, "max_rows")?.unwrap_or(DEFAULT_MAX_ROWS as u64) as usize,
-            max_bytes: number(&top, "max_bytes")?.unwrap_or(DEFAULT_MAX_BYTES as u64) as usize,
-            statement_timeout: number(&top, "statement_timeout_ms")?
+            max_rows: top.number("max_rows")?.unwrap_or(DEFAULT_MAX_ROWS as u64) as usize,
+            max_bytes: top.number("max_bytes")?.unwrap_or(DEFAULT_MAX_BYTES as u64) as usize,
+            statement_timeout: top
+                .number("statement_timeout_ms")?
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_STATEMENT_TIMEOUT),
-            lock_timeout: number(&top, "lock_timeout_ms")?
+            lock_timeout: top
+                .number("lock_timeout_ms")?
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
-            connect_timeout: number(&top, "connect_timeout_ms")?
+            connect_timeout: top
+                .number("connect_timeout_ms")?
                 .map(Duration::from_millis)
                 .unwrap_or(Duration::from_secs(10)),
-            fence_untrusted: flag(&top, "fence_untrusted")?.unwrap_or(false),
+            fence_untrusted: top.flag("fence_untrusted")?.unwrap_or(false),
         })
     }
 
@@ -231,36 +227,6 @@ impl Settings {
     }
 }
 
-fn text(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(format!("[config].{key} must be a string, not {other}")),
-    }
-}
-
-fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| format!("[config].{key} must be a positive integer, not {n}")),
-        Some(other) => Err(format!(
-            "[config].{key} must be a positive integer, not {other}"
-        )),
-    }
-}
-
-fn flag(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(format!("[config].{key} must be true or false, not {other}")),
-    }
-}
-
 /// Splits libpq's TLS parameters (which tokio-postgres does not know) off a URL's query.
 fn split_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
@@ -283,11 +249,11 @@ fn split_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
     (url, mode, root)
 }
 
-fn database(name: Option<&String>, map: &Map<String, Value>) -> Result<Database, String> {
+fn database(name: Option<&String>, map: &Config) -> Result<Database, String> {
     let label = name.map_or("[config]".to_string(), |n| {
         format!("[config.databases.{n}]")
     });
-    let (mut config, url_mode, url_root) = match text(map, "url")? {
+    let (mut config, url_mode, url_root) = match map.string("url")? {
         Some(url) => {
             let (url, mode, root) = split_tls_params(&url);
             let config = tokio_postgres::Config::from_str(&url)
@@ -296,17 +262,17 @@ fn database(name: Option<&String>, map: &Map<String, Value>) -> Result<Database,
         }
         None => (tokio_postgres::Config::new(), None, None),
     };
-    if let Some(host) = text(map, "host")? {
+    if let Some(host) = map.string("host")? {
         config.host(&host);
     }
-    if let Some(port) = number(map, "port")? {
+    if let Some(port) = map.number("port")? {
         let port = u16::try_from(port).map_err(|_| format!("{label} port {port} is too big"))?;
         config.port(port);
     }
-    if let Some(user) = text(map, "user")? {
+    if let Some(user) = map.string("user")? {
         config.user(&user);
     }
-    if let Some(db) = text(map, "dbname")? {
+    if let Some(db) = map.string("dbname")? {
         config.dbname(&db);
     }
     let host = match config.get_hosts().first() {
@@ -323,7 +289,7 @@ fn database(name: Option<&String>, map: &Map<String, Value>) -> Result<Database,
             "{label} names no user: add it to the url or as user = \"…\""
         ));
     }
-    let password_env = text(map, "password_env")?;
+    let password_env = map.string("password_env")?;
     if let Some(var) = &password_env {
         let password = pier_sdk::grants::env_var(var).map_err(|e| match e {
             pier_sdk::Error::InvalidParams(m) | pier_sdk::Error::Internal(m) => m,
@@ -332,11 +298,11 @@ fn database(name: Option<&String>, map: &Map<String, Value>) -> Result<Database,
         config.password(password);
     }
     config.application_name("pier-postgres");
-    let sslmode = match text(map, "sslmode")?.or(url_mode) {
+    let sslmode = match map.string("sslmode")?.or(url_mode) {
         Some(mode) => SslMode::parse(&mode).map_err(|e| format!("{label} {e}"))?,
         None => SslMode::Prefer,
     };
-    let rls = match text(map, "rls_setting")? {
+    let rls = match map.string("rls_setting")? {
         Some(setting) => {
             if !valid_setting_name(&setting) {
                 return Err(format!(
@@ -346,25 +312,26 @@ fn database(name: Option<&String>, map: &Map<String, Value>) -> Result<Database,
             }
             Some(Rls {
                 setting,
-                default: text(map, "rls_default")?,
+                default: map.string("rls_default")?,
             })
         }
         None => None,
     };
     let name = match name {
         Some(n) => n.clone(),
-        None => text(map, "name")?
+        None => map
+            .string("name")?
             .or_else(|| config.get_dbname().map(str::to_string))
             .unwrap_or_else(|| "default".into()),
     };
     Ok(Database {
         name,
-        description: text(map, "description")?,
+        description: map.string("description")?,
         host,
         port,
         sslmode,
-        sslrootcert: text(map, "sslrootcert")?.or(url_root),
-        writes: flag(map, "writes")?.unwrap_or(false),
+        sslrootcert: map.string("sslrootcert")?.or(url_root),
+        writes: map.flag("writes")?.unwrap_or(false),
         rls,
         password_env,
         config,

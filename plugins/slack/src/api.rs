@@ -9,9 +9,34 @@
 
 use pier_sdk::ToolError;
 use pier_sdk::http::{HttpError, Request, Response};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clock::Clock;
+
+/// What an answer is read into. Large pages are read straight into their own types (no
+/// `Value` tree of every block of every message); anything else into a `Value`.
+pub trait SlackAnswer: DeserializeOwned {
+    /// Slack's `ok`.
+    fn ok(&self) -> bool;
+}
+
+/// `response_metadata` of a page read into its own type.
+#[derive(serde::Deserialize)]
+pub struct PageMeta {
+    next_cursor: Option<String>,
+}
+
+/// The cursor of the next page, when there is one.
+pub fn next_page(meta: Option<PageMeta>) -> Option<String> {
+    meta.and_then(|m| m.next_cursor).filter(|c| !c.is_empty())
+}
+
+impl SlackAnswer for Value {
+    fn ok(&self) -> bool {
+        self.get("ok").and_then(Value::as_bool) == Some(true)
+    }
+}
 
 const USER_AGENT: &str = concat!("pier-slack/", env!("CARGO_PKG_VERSION"));
 
@@ -99,6 +124,17 @@ impl Api {
         params: &[(&str, String)],
         clock: &Clock,
     ) -> Result<Value, SlackError> {
+        self.call_as(token, method, params, clock)
+    }
+
+    /// [`Api::call`], with the answer read into `T`.
+    pub fn call_as<T: SlackAnswer>(
+        &self,
+        token: Token,
+        method: &str,
+        params: &[(&str, String)],
+        clock: &Clock,
+    ) -> Result<T, SlackError> {
         let base = match token {
             Token::Bot => &self.base,
             Token::User => self.user_base.as_ref().unwrap_or(&self.base),
@@ -160,7 +196,7 @@ fn rate_limited(method: &str, response: &Response) -> SlackError {
 }
 
 /// The JSON answer, or the error it carries.
-fn answer(method: &str, response: &Response) -> Result<Value, SlackError> {
+fn answer<T: SlackAnswer>(method: &str, response: &Response) -> Result<T, SlackError> {
     if response.status == 429 {
         return Err(rate_limited(method, response));
     }
@@ -173,6 +209,12 @@ fn answer(method: &str, response: &Response) -> Result<Value, SlackError> {
             )),
         ));
     }
+    let why = match serde_json::from_slice::<T>(&response.body) {
+        Ok(t) if t.ok() => return Ok(t),
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    // An error, or not the shape `T` expects: read whole to say which.
     let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
         let text: String = response.text().chars().take(200).collect();
         error(
@@ -183,8 +225,13 @@ fn answer(method: &str, response: &Response) -> Result<Value, SlackError> {
             )),
         )
     })?;
-    if value.get("ok").and_then(Value::as_bool) == Some(true) {
-        return Ok(value);
+    if value.ok() {
+        return Err(error(
+            method,
+            Kind::Failed(format!(
+                "Slack's answer is not shaped as pier's plugin expects ({why}); report it"
+            )),
+        ));
     }
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
     let code = text("error").unwrap_or_else(|| format!("HTTP {}", response.status));
@@ -340,7 +387,7 @@ mod tests {
     }
 
     fn said(r: &Response) -> String {
-        match answer("conversations.history", r) {
+        match answer::<Value>("conversations.history", r) {
             Ok(v) => panic!("expected an error, got {v}"),
             Err(e) => explain(&e.about("#eng (C0123ABCD)")).to_string(),
         }
@@ -385,7 +432,7 @@ mod tests {
         );
         let m = said(&response(502, &[], "<html>"));
         assert!(m.contains("Slack's side"), "{m}");
-        let ok = answer("x", &response(200, &[], r#"{"ok":true,"a":1}"#)).expect("ok");
+        let ok = answer::<Value>("x", &response(200, &[], r#"{"ok":true,"a":1}"#)).expect("ok");
         assert_eq!(ok["a"], 1);
     }
 }

@@ -1,14 +1,16 @@
 //! Channels: the list (only the allowed ones when `[config].channels` is a closed list) and
 //! one channel's details.
 
-use pier_sdk::{Tools, Value, json};
+use pier_sdk::{Tool, Tools, Value, json};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use crate::directory::{Channel, Found, next_cursor};
+use crate::api::{PageMeta, SlackAnswer, next_page};
+use crate::directory::{Channel, Found, RawChannel};
 use crate::scope::Conversation;
 use crate::settings::Settings;
 use crate::shape::{self, Listing};
-use crate::{Slack, api::Token, cursor_params, offer, reads};
+use crate::{Slack, api::Token, cursor_params, offer};
 
 #[derive(Deserialize)]
 struct ListChannels {
@@ -31,7 +33,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "list_channels",
             "List channels",
             "Lists the workspace's channels the plugin may use: id, name, type, members, topic. \
@@ -50,7 +52,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_channel_info",
             "Get channel info",
             "One channel's details: name, type, topic, purpose, members, whether the app is a \
@@ -62,11 +64,30 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
         .output_schema(shape::object_schema(&["id"])),
         |slack: &mut Slack, _, a: ChannelInfo| {
             let c = slack.conversation(&a.channel_id)?;
-            let s = slack.settings()?.clone();
-            let c = slack.dir.channel(&c.id, &slack.api, &slack.clock, &s)?;
+            let s = slack.settings()?;
+            let c = slack
+                .dir
+                .by_id::<Channel>(&c.id, &slack.api, &slack.clock, &s)?;
             Ok(slack.out(&shape::channel(&c), false))
         },
     );
+}
+
+/// A page of `conversations.list`, each channel kept as its text until it is read (one
+/// malformed channel is counted in `unreadable`, not fatal to the page).
+#[derive(Deserialize)]
+struct ChannelPage {
+    #[serde(default)]
+    ok: bool,
+    #[serde(default)]
+    channels: Vec<Box<RawValue>>,
+    response_metadata: Option<PageMeta>,
+}
+
+impl SlackAnswer for ChannelPage {
+    fn ok(&self) -> bool {
+        self.ok
+    }
 }
 
 fn list_channels(
@@ -74,7 +95,7 @@ fn list_channels(
     _: &pier_sdk::CallContext,
     a: ListChannels,
 ) -> Result<pier_sdk::CallResult, pier_sdk::ToolError> {
-    let s = slack.settings()?.clone();
+    let s = slack.settings()?;
     if let Some(entries) = s.scope.allowed_entries() {
         let value = allowed_channels(slack, &s, &entries)?;
         return Ok(slack.out(&value, false));
@@ -85,18 +106,19 @@ fn list_channels(
     if let Some(team) = &s.team_id {
         params.push(("team_id", team.clone()));
     }
-    let answer = slack
-        .api
-        .call(Token::Bot, "conversations.list", &params, &slack.clock)?;
+    let page: ChannelPage =
+        slack
+            .api
+            .call_as(Token::Bot, "conversations.list", &params, &slack.clock)?;
     let mut filtered_out = 0;
+    let mut unreadable = 0;
     let mut items = Vec::new();
-    for raw in answer
-        .get("channels")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let c = Channel::from_json(raw);
+    for raw in page.channels {
+        let Ok(c) = serde_json::from_str::<RawChannel>(raw.get()) else {
+            unreadable += 1;
+            continue;
+        };
+        let c = Channel::from(c);
         let allowed = s.scope.allows(&Conversation {
             id: &c.id,
             name: c.name.as_deref(),
@@ -112,10 +134,13 @@ fn list_channels(
     if filtered_out > 0 {
         extra.push(("filtered_out", json!(filtered_out)));
     }
+    if unreadable > 0 {
+        extra.push(("unreadable", json!(unreadable)));
+    }
     let listing = Listing {
         key: "channels",
         items,
-        next_cursor: next_cursor(&answer),
+        next_cursor: next_page(page.response_metadata),
         extra,
     };
     Ok(slack.out(&listing.value(s.max_bytes), false))
@@ -139,7 +164,7 @@ fn allowed_channels(
             },
             None => slack
                 .dir
-                .channel(entry, &slack.api, &slack.clock, s)
+                .by_id::<Channel>(entry, &slack.api, &slack.clock, s)
                 .map_err(|e| pier_sdk::ToolError::from(e).to_string()),
         };
         match found {

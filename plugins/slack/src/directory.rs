@@ -8,8 +8,9 @@
 //! miss. A miss right after a complete walk (within `min_refresh`) is answered without walking
 //! again. An id needs no walk at all: one `conversations.info`, cached.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{Api, SlackError, Token};
@@ -36,31 +37,71 @@ pub struct Channel {
     fetched: u64,
 }
 
-impl Channel {
-    pub fn from_json(c: &Value) -> Channel {
-        let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
-        let flag = |k: &str| c.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let inner = |k: &str| {
-            c.get(k)
-                .and_then(|t| t.get("value"))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+/// A conversation as Slack sends it, read straight from the answer's bytes: the fields the
+/// plugin keeps, the rest skipped without being built.
+#[derive(Deserialize)]
+pub struct RawChannel {
+    #[serde(default)]
+    id: String,
+    name: Option<String>,
+    #[serde(default)]
+    is_private: bool,
+    #[serde(default)]
+    is_group: bool,
+    #[serde(default)]
+    is_archived: bool,
+    is_member: Option<bool>,
+    #[serde(default)]
+    is_im: bool,
+    #[serde(default)]
+    is_mpim: bool,
+    user: Option<String>,
+    topic: Option<RawText>,
+    purpose: Option<RawText>,
+    num_members: Option<u64>,
+    created: Option<u64>,
+}
+
+/// Slack's `{"value": …, "creator": …, "last_set": …}` of a topic or purpose.
+#[derive(Deserialize)]
+pub struct RawText {
+    #[serde(default)]
+    value: String,
+}
+
+impl From<RawChannel> for Channel {
+    fn from(c: RawChannel) -> Channel {
+        let text = |t: Option<RawText>| t.map(|t| t.value).filter(|v| !v.is_empty());
         Channel {
-            id: text("id").unwrap_or_default(),
-            name: text("name"),
-            is_private: flag("is_private") || flag("is_group"),
-            is_archived: flag("is_archived"),
-            is_member: c.get("is_member").and_then(Value::as_bool),
-            is_im: flag("is_im"),
-            is_mpim: flag("is_mpim"),
-            user: text("user"),
-            topic: inner("topic"),
-            purpose: inner("purpose"),
-            num_members: c.get("num_members").and_then(Value::as_u64),
-            created: c.get("created").and_then(Value::as_u64),
+            id: c.id,
+            name: c.name,
+            is_private: c.is_private || c.is_group,
+            is_archived: c.is_archived,
+            is_member: c.is_member,
+            is_im: c.is_im,
+            is_mpim: c.is_mpim,
+            user: c.user,
+            topic: text(c.topic),
+            purpose: text(c.purpose),
+            num_members: c.num_members,
+            created: c.created,
             fetched: now_secs(),
+        }
+    }
+}
+
+impl Channel {
+    /// The conversation in a `Value`; one Slack sent with a field of the wrong type keeps only
+    /// its id (what every call needs), so a lookup still answers.
+    pub fn from_json(c: &Value) -> Channel {
+        match RawChannel::deserialize(c) {
+            Ok(raw) => Channel::from(raw),
+            Err(_) => Channel::with_id(
+                c.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
         }
     }
 
@@ -151,6 +192,163 @@ struct Walk {
     seen: u64,
 }
 
+impl Walk {
+    /// Whether the last walk reached the end within `within` seconds.
+    fn finished_within(&self, within: u64) -> bool {
+        self.cursor.is_none()
+            && self
+                .finished
+                .is_some_and(|at| now_secs().saturating_sub(at) < within)
+    }
+
+    /// Pages `method` (whose items are under `items`) from where the walk stopped, handing
+    /// each item to `take` until it says stop, the list ends, or the call's budget runs out
+    /// (the cursor is kept for the next miss). A walk that reached the end within
+    /// `min_refresh` is not repeated.
+    fn run(
+        &mut self,
+        list: &List,
+        api: &Api,
+        clock: &Clock,
+        s: &Settings,
+        take: &mut dyn FnMut(&Value) -> bool,
+    ) -> Result<(), SlackError> {
+        if self.cursor.is_none() {
+            if self.finished_within(s.min_refresh) {
+                return Ok(());
+            }
+            self.seen = 0;
+        }
+        loop {
+            if self.seen > 0 && !clock.fits(s.timeout_ms.min(5_000)) {
+                return Ok(());
+            }
+            let mut params = list.params.clone();
+            params.push(("limit", PAGE.to_string()));
+            if let Some(team) = &s.team_id {
+                params.push(("team_id", team.clone()));
+            }
+            if let Some(c) = &self.cursor {
+                params.push(("cursor", c.clone()));
+            }
+            let answer = api.call(Token::Bot, list.method, &params, clock)?;
+            let mut stop = false;
+            for raw in answer
+                .get(list.items)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.seen += 1;
+                stop |= take(raw);
+            }
+            self.cursor = next_cursor(&answer);
+            if self.cursor.is_none() {
+                self.finished = Some(now_secs());
+            }
+            if stop || self.cursor.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn note(&self, what: &str, types: &str) -> String {
+        if self.cursor.is_some() {
+            format!(
+                "not among the first {} {what} (types {types}); the search stopped for this \
+                 call's time limit and goes on from there on the next call, or give the id",
+                self.seen
+            )
+        } else {
+            format!(
+                "not among the {} {what} the token can see (types {types})",
+                self.seen
+            )
+        }
+    }
+}
+
+/// Which list a walk pages.
+struct List {
+    method: &'static str,
+    /// The key of the answer's array.
+    items: &'static str,
+    params: Vec<(&'static str, String)>,
+}
+
+impl List {
+    fn conversations(types: &str) -> List {
+        List {
+            method: "conversations.list",
+            items: "channels",
+            params: vec![
+                ("types", types.to_string()),
+                ("exclude_archived", "false".to_string()),
+            ],
+        }
+    }
+
+    fn users() -> List {
+        List {
+            method: "users.list",
+            items: "members",
+            params: Vec::new(),
+        }
+    }
+}
+
+/// What the directory caches by id, and the `*.info` call that fetches one.
+pub trait Entry: Clone + Sized {
+    /// The info method and the key of its answer.
+    const INFO: (&'static str, &'static str);
+    fn info_params(id: &str) -> Vec<(&'static str, String)>;
+    fn from_json(v: &Value) -> Self;
+    fn fetched(&self) -> u64;
+    fn cached(d: &Directory) -> &HashMap<String, Self>;
+    fn remember(d: &mut Directory, v: Self);
+}
+
+impl Entry for Channel {
+    const INFO: (&'static str, &'static str) = ("conversations.info", "channel");
+    fn info_params(id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("channel", id.to_string()),
+            ("include_num_members", "true".into()),
+        ]
+    }
+    fn from_json(v: &Value) -> Self {
+        Channel::from_json(v)
+    }
+    fn fetched(&self) -> u64 {
+        self.fetched
+    }
+    fn cached(d: &Directory) -> &HashMap<String, Self> {
+        &d.channels
+    }
+    fn remember(d: &mut Directory, v: Self) {
+        d.remember_channel(v);
+    }
+}
+
+impl Entry for User {
+    const INFO: (&'static str, &'static str) = ("users.info", "user");
+    fn info_params(id: &str) -> Vec<(&'static str, String)> {
+        vec![("user", id.to_string())]
+    }
+    fn from_json(v: &Value) -> Self {
+        User::from_json(v)
+    }
+    fn fetched(&self) -> u64 {
+        self.fetched
+    }
+    fn cached(d: &Directory) -> &HashMap<String, Self> {
+        &d.users
+    }
+    fn remember(d: &mut Directory, v: Self) {
+        d.remember_user(v);
+    }
+}
+
 #[derive(Default)]
 pub struct Directory {
     channels: HashMap<String, Channel>,
@@ -204,33 +402,32 @@ impl Directory {
         self.channels.get(id)
     }
 
-    /// The conversation with this id: cached while fresh, else `conversations.info`.
-    pub fn channel(
+    /// The conversation or user with this id: cached while fresh, else fetched with its
+    /// `*.info` call (`conversations.info`, `users.info`).
+    pub fn by_id<T: Entry>(
         &mut self,
         id: &str,
         api: &Api,
         clock: &Clock,
         s: &Settings,
-    ) -> Result<Channel, SlackError> {
-        if let Some(c) = self.channels.get(id)
-            && self.fresh(c.fetched, s)
+    ) -> Result<T, SlackError> {
+        if let Some(v) = T::cached(self).get(id)
+            && self.fresh(v.fetched(), s)
         {
-            return Ok(c.clone());
+            return Ok(v.clone());
         }
+        self.fetch(id, api, clock)
+    }
+
+    /// The entry with this id from Slack, cached.
+    fn fetch<T: Entry>(&mut self, id: &str, api: &Api, clock: &Clock) -> Result<T, SlackError> {
+        let (method, key) = T::INFO;
         let answer = api
-            .call(
-                Token::Bot,
-                "conversations.info",
-                &[
-                    ("channel", id.to_string()),
-                    ("include_num_members", "true".into()),
-                ],
-                clock,
-            )
+            .call(Token::Bot, method, &T::info_params(id), clock)
             .map_err(|e| e.about(id))?;
-        let c = Channel::from_json(answer.get("channel").unwrap_or(&Value::Null));
-        self.remember_channel(c.clone());
-        Ok(c)
+        let v = T::from_json(answer.get(key).unwrap_or(&Value::Null));
+        T::remember(self, v.clone());
+        Ok(v)
     }
 
     /// The channel named `name` (without `#`).
@@ -242,35 +439,31 @@ impl Directory {
         s: &Settings,
     ) -> Result<Found<Channel>, SlackError> {
         let key = name.to_ascii_lowercase();
-        if let Some(id) = self.channel_names.get(&key).cloned() {
-            let cached = self.channels.get(&id).cloned();
-            if let Some(c) = cached {
-                if self.fresh(c.fetched, s)
-                    && c.name.as_deref().map(str::to_ascii_lowercase) == Some(key.clone())
-                {
-                    return Ok(Found::Yes(c));
-                }
-                // Stale: one cheap check that the id still has this name (channels get
-                // renamed, and a new channel can take the old name).
-                match self.refresh_channel(&id, api, clock) {
-                    Ok(c)
-                        if c.name.as_deref().map(str::to_ascii_lowercase) == Some(key.clone()) =>
-                    {
-                        return Ok(Found::Yes(c));
-                    }
-                    Ok(_) | Err(_) => {
-                        self.channel_names.remove(&key);
-                    }
+        let named =
+            |c: &Channel| c.name.as_deref().map(str::to_ascii_lowercase) == Some(key.clone());
+        if let Some(id) = self.channel_names.get(&key).cloned()
+            && let Some(c) = self.channels.get(&id)
+        {
+            if self.fresh(c.fetched, s) && named(c) {
+                return Ok(Found::Yes(c.clone()));
+            }
+            // Stale: one cheap check that the id still has this name (channels get renamed,
+            // and a new channel can take the old name).
+            match self.fetch::<Channel>(&id, api, clock) {
+                Ok(c) if named(&c) => return Ok(Found::Yes(c)),
+                Ok(_) | Err(_) => {
+                    self.channel_names.remove(&key);
                 }
             }
         }
         let types = s.types();
-        let found = self.walk_channels(&types, api, clock, s, &|c: &Channel| {
-            c.name.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(key.as_str())
-        })?;
-        Ok(match found {
+        let mut walk = std::mem::take(&mut self.channel_walk);
+        let found = self.walk_channels(&mut walk, &types, api, clock, s, &named);
+        let note = walk.note("channels", &types);
+        self.channel_walk = walk;
+        Ok(match found? {
             Some(c) => Found::Yes(c),
-            None => Found::No(Self::walk_note("channels", &self.channel_walk, &types)),
+            None => Found::No(note),
         })
     }
 
@@ -290,10 +483,10 @@ impl Directory {
             return Ok(Found::Yes(c.clone()));
         }
         let mut walk = std::mem::take(&mut self.dm_walk);
-        let found = self.walk(&mut walk, "im", api, clock, s, &|c: &Channel| {
+        let found = self.walk_channels(&mut walk, "im", api, clock, s, &|c: &Channel| {
             c.user.as_deref() == Some(user)
         });
-        let note = Self::walk_note("direct messages", &walk, "im");
+        let note = walk.note("direct messages", "im");
         self.dm_walk = walk;
         Ok(match found? {
             Some(c) => Found::Yes(c),
@@ -304,55 +497,8 @@ impl Directory {
         })
     }
 
-    fn walk_note(what: &str, walk: &Walk, types: &str) -> String {
-        if walk.cursor.is_some() {
-            format!(
-                "not among the first {} {what} (types {types}); the search stopped for this \
-                 call's time limit and goes on from there on the next call, or give the id",
-                walk.seen
-            )
-        } else {
-            format!(
-                "not among the {} {what} the token can see (types {types})",
-                walk.seen
-            )
-        }
-    }
-
-    fn refresh_channel(
-        &mut self,
-        id: &str,
-        api: &Api,
-        clock: &Clock,
-    ) -> Result<Channel, SlackError> {
-        let answer = api.call(
-            Token::Bot,
-            "conversations.info",
-            &[("channel", id.to_string())],
-            clock,
-        )?;
-        let c = Channel::from_json(answer.get("channel").unwrap_or(&Value::Null));
-        self.remember_channel(c.clone());
-        Ok(c)
-    }
-
+    /// Walks `conversations.list` of `types` until a channel matches `want`, caching all.
     fn walk_channels(
-        &mut self,
-        types: &str,
-        api: &Api,
-        clock: &Clock,
-        s: &Settings,
-        want: &dyn Fn(&Channel) -> bool,
-    ) -> Result<Option<Channel>, SlackError> {
-        let mut walk = std::mem::take(&mut self.channel_walk);
-        let found = self.walk(&mut walk, types, api, clock, s, want);
-        self.channel_walk = walk;
-        found
-    }
-
-    /// Pages `conversations.list` of `types` until `want` matches, the list ends, or the call's
-    /// budget runs out (then the cursor is kept for the next miss).
-    fn walk(
         &mut self,
         walk: &mut Walk,
         types: &str,
@@ -361,53 +507,39 @@ impl Directory {
         s: &Settings,
         want: &dyn Fn(&Channel) -> bool,
     ) -> Result<Option<Channel>, SlackError> {
-        if walk.cursor.is_none() {
-            if walk
-                .finished
-                .is_some_and(|at| now_secs().saturating_sub(at) < s.min_refresh)
-            {
-                return Ok(None);
+        let mut hit = None;
+        walk.run(&List::conversations(types), api, clock, s, &mut |raw| {
+            let c = Channel::from_json(raw);
+            if hit.is_none() && want(&c) {
+                hit = Some(c.clone());
             }
-            walk.seen = 0;
-        }
-        loop {
-            if walk.seen > 0 && !clock.fits(s.timeout_ms.min(5_000)) {
-                return Ok(None);
+            self.remember_channel(c);
+            hit.is_some()
+        })?;
+        Ok(hit)
+    }
+
+    /// Walks `users.list` until `limit` users match `want`, caching all; how many matched.
+    fn walk_users(
+        &mut self,
+        api: &Api,
+        clock: &Clock,
+        s: &Settings,
+        want: &dyn Fn(&User) -> bool,
+        limit: usize,
+    ) -> Result<Vec<User>, SlackError> {
+        let mut walk = std::mem::take(&mut self.user_walk);
+        let mut hits = Vec::new();
+        let result = walk.run(&List::users(), api, clock, s, &mut |raw| {
+            let u = User::from_json(raw);
+            if hits.len() < limit && want(&u) {
+                hits.push(u.clone());
             }
-            let mut params = vec![
-                ("types", types.to_string()),
-                ("exclude_archived", "false".to_string()),
-                ("limit", PAGE.to_string()),
-            ];
-            if let Some(team) = &s.team_id {
-                params.push(("team_id", team.clone()));
-            }
-            if let Some(c) = &walk.cursor {
-                params.push(("cursor", c.clone()));
-            }
-            let answer = api.call(Token::Bot, "conversations.list", &params, clock)?;
-            let mut hit = None;
-            for raw in answer
-                .get("channels")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let c = Channel::from_json(raw);
-                walk.seen += 1;
-                if hit.is_none() && want(&c) {
-                    hit = Some(c.clone());
-                }
-                self.remember_channel(c);
-            }
-            walk.cursor = next_cursor(&answer);
-            if walk.cursor.is_none() {
-                walk.finished = Some(now_secs());
-            }
-            if hit.is_some() || walk.cursor.is_none() {
-                return Ok(hit);
-            }
-        }
+            self.remember_user(u);
+            hits.len() >= limit
+        });
+        self.user_walk = walk;
+        result.map(|()| hits)
     }
 
     /// The user `key` names: a handle, display name, real name or email (lower-cased).
@@ -444,15 +576,18 @@ impl Directory {
                 Err(e) => Err(e),
             };
         }
-        let hit = self.walk_users(api, clock, s, &mut |u: &User| u.keys().contains(&key), 1)?;
+        let hit = self.walk_users(api, clock, s, &|u: &User| u.keys().contains(&key), 1)?;
         Ok(match hit.into_iter().next() {
             Some(u) => Found::Yes(u),
-            None => Found::No(Self::walk_note("users", &self.user_walk, "users.list")),
+            None => Found::No(self.user_walk.note("users", "users.list")),
         })
     }
 
-    /// Users matching `query` (a part of a handle, name or email), at most `limit`: from the
-    /// cache once the directory was walked to the end within the TTL, else walking it.
+    /// Users matching `query` (a part of a handle, name or email), at most `limit`, and
+    /// whether the whole member list was considered. Answered from the cache once the list was
+    /// walked to the end within the TTL; otherwise the walk goes on from where it stopped (the
+    /// users it already saw are in the cache), so a list too long for one call is covered over
+    /// several calls instead of restarting each time.
     pub fn search_users(
         &mut self,
         query: &str,
@@ -465,103 +600,28 @@ impl Directory {
         let matches = |u: &User| !u.deleted && u.keys().iter().any(|k| k.contains(&q));
         let complete = self.user_walk.cursor.is_none()
             && self.user_walk.finished.is_some_and(|at| self.fresh(at, s));
-        if complete {
-            let mut out: Vec<User> = self
+        if !complete {
+            let known: HashSet<String> = self
                 .users
                 .values()
                 .filter(|u| matches(u))
-                .cloned()
+                .map(|u| u.id.clone())
                 .collect();
-            out.sort_by(|a, b| a.id.cmp(&b.id));
-            out.truncate(limit);
-            return Ok((out, true));
+            if known.len() < limit {
+                let new = |u: &User| matches(u) && !known.contains(&u.id);
+                self.walk_users(api, clock, s, &new, limit - known.len())?;
+            }
         }
-        // Walk from the start so every user is considered once.
-        self.user_walk = Walk::default();
-        let found = self.walk_users(api, clock, s, &mut |u: &User| matches(u), limit)?;
-        let whole = self.user_walk.cursor.is_none();
-        Ok((found, whole))
-    }
-
-    fn walk_users(
-        &mut self,
-        api: &Api,
-        clock: &Clock,
-        s: &Settings,
-        want: &mut dyn FnMut(&User) -> bool,
-        limit: usize,
-    ) -> Result<Vec<User>, SlackError> {
-        let mut walk = std::mem::take(&mut self.user_walk);
-        if walk.cursor.is_none() {
-            if walk
-                .finished
-                .is_some_and(|at| now_secs().saturating_sub(at) < s.min_refresh)
-            {
-                self.user_walk = walk;
-                return Ok(Vec::new());
-            }
-            walk.seen = 0;
-        }
-        let mut hits = Vec::new();
-        let result = loop {
-            if walk.seen > 0 && !clock.fits(s.timeout_ms.min(5_000)) {
-                break Ok(());
-            }
-            let mut params = vec![("limit", PAGE.to_string())];
-            if let Some(team) = &s.team_id {
-                params.push(("team_id", team.clone()));
-            }
-            if let Some(c) = &walk.cursor {
-                params.push(("cursor", c.clone()));
-            }
-            let answer = match api.call(Token::Bot, "users.list", &params, clock) {
-                Ok(a) => a,
-                Err(e) => break Err(e),
-            };
-            for raw in answer
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let u = User::from_json(raw);
-                walk.seen += 1;
-                if hits.len() < limit && want(&u) {
-                    hits.push(u.clone());
-                }
-                self.remember_user(u);
-            }
-            walk.cursor = next_cursor(&answer);
-            if walk.cursor.is_none() {
-                walk.finished = Some(now_secs());
-            }
-            if hits.len() >= limit || walk.cursor.is_none() {
-                break Ok(());
-            }
-        };
-        self.user_walk = walk;
-        result.map(|()| hits)
-    }
-
-    /// The user with this id: cached while fresh, else `users.info`.
-    pub fn user(
-        &mut self,
-        id: &str,
-        api: &Api,
-        clock: &Clock,
-        s: &Settings,
-    ) -> Result<User, SlackError> {
-        if let Some(u) = self.users.get(id)
-            && self.fresh(u.fetched, s)
-        {
-            return Ok(u.clone());
-        }
-        let answer = api
-            .call(Token::Bot, "users.info", &[("user", id.to_string())], clock)
-            .map_err(|e| e.about(id))?;
-        let u = User::from_json(answer.get("user").unwrap_or(&Value::Null));
-        self.remember_user(u.clone());
-        Ok(u)
+        let mut out: Vec<User> = self
+            .users
+            .values()
+            .filter(|u| matches(u))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.truncate(limit);
+        let whole = self.user_walk.cursor.is_none() && self.user_walk.finished.is_some();
+        Ok((out, whole))
     }
 
     /// The shown name of an author, looking it up while this call's budget lasts; `None` when
@@ -585,7 +645,7 @@ impl Directory {
                 .and_then(|u| u.shown().map(str::to_string));
         }
         self.name_budget -= 1;
-        self.user(id, api, clock, s)
+        self.by_id::<User>(id, api, clock, s)
             .ok()
             .and_then(|u| u.shown().map(str::to_string))
     }

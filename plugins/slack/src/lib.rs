@@ -20,6 +20,8 @@ mod settings;
 mod shape;
 mod users;
 
+use std::rc::Rc;
+
 use pier_sdk::{CallContext, CallResult, Plugin, Tool, ToolError, Tools, Value};
 use serde::de::DeserializeOwned;
 
@@ -36,7 +38,8 @@ const NAME_LOOKUPS_PER_CALL: u32 = 25;
 /// are still listed and every call says what to fix), the API client, the name caches (they
 /// live as long as the instance), and the current call's clock.
 pub struct Slack {
-    settings: Result<Settings, String>,
+    /// Shared so a call holds it while it borrows the rest of the state mutably.
+    settings: Result<Rc<Settings>, String>,
     api: Api,
     dir: Directory,
     clock: Clock,
@@ -88,8 +91,8 @@ fn named(text: &str) -> Named<'_> {
 }
 
 impl Slack {
-    fn settings(&self) -> Result<&Settings, ToolError> {
-        self.settings.as_ref().map_err(invalid)
+    fn settings(&self) -> Result<Rc<Settings>, ToolError> {
+        self.settings.clone().map_err(|e| invalid(&e))
     }
 
     fn fence(&self) -> bool {
@@ -118,7 +121,7 @@ impl Slack {
         let channel = match named(text) {
             Named::Id(id) => {
                 if s.scope.needs_name() {
-                    self.dir.channel(&id, &self.api, &self.clock, s)?
+                    self.dir.by_id::<Channel>(&id, &self.api, &self.clock, s)?
                 } else {
                     self.dir
                         .cached_channel(&id)
@@ -220,18 +223,6 @@ where
     }
 }
 
-/// A read-only tool on Slack (open world).
-fn reads(name: &str, title: &str, description: &str) -> Tool {
-    Tool::new(name, description).title(title).read_only()
-}
-
-/// A write; `destructive` when it removes what exists.
-fn writes(name: &str, title: &str, description: &str, destructive: bool) -> Tool {
-    Tool::new(name, description)
-        .title(title)
-        .destructive(destructive)
-}
-
 /// Paging by Slack cursor: `limit` (default `default`, at most `max`) and `cursor`.
 fn cursor_params(
     limit: Option<u32>,
@@ -248,9 +239,9 @@ fn cursor_params(
 
 impl Plugin for Slack {
     fn new() -> Self {
-        let settings = Settings::from_entries(&pier_sdk::host::config_all());
+        let settings = Settings::from_entries(&pier_sdk::host::config_all()).map(Rc::new);
         let d = Settings::default();
-        let s = settings.as_ref().unwrap_or(&d);
+        let s = settings.as_deref().unwrap_or(&d);
         let api = Api {
             base: s.api_url.clone(),
             user_base: s.user_api_url.clone(),
@@ -268,7 +259,7 @@ impl Plugin for Slack {
 
     fn tools(&self, tools: &mut Tools<Self>) {
         let fallback = Settings::default();
-        let settings = self.settings.as_ref().unwrap_or(&fallback);
+        let settings = self.settings.as_deref().unwrap_or(&fallback);
         declare(tools, settings);
     }
 }

@@ -4,20 +4,21 @@
 
 use std::collections::HashMap;
 
-use pier_sdk::{CallContext, CallResult, ToolError, Tools, Value, json};
+use pier_sdk::{CallContext, CallResult, Tool, ToolError, Tools, Value, json};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use crate::api::Token;
+use crate::api::{PageMeta, SlackAnswer, Token, next_page};
 use crate::clock::{now_secs, slack_time};
 use crate::directory::next_cursor;
 use crate::scope::Conversation;
 use crate::settings::Settings;
 use crate::shape::{self, Listing, RawMessage};
-use crate::{Slack, cursor_params, offer, reads, writes};
+use crate::{Slack, cursor_params, offer};
 
+/// The paging and time window every message list takes.
 #[derive(Deserialize)]
-struct History {
-    channel_id: String,
+struct Window {
     #[serde(default)]
     limit: Option<u32>,
     #[serde(default)]
@@ -29,17 +30,18 @@ struct History {
 }
 
 #[derive(Deserialize)]
+struct History {
+    channel_id: String,
+    #[serde(flatten)]
+    window: Window,
+}
+
+#[derive(Deserialize)]
 struct Replies {
     channel_id: String,
     thread_ts: Ts,
-    #[serde(default)]
-    limit: Option<u32>,
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    oldest: Option<Time>,
-    #[serde(default)]
-    latest: Option<Time>,
+    #[serde(flatten)]
+    window: Window,
 }
 
 /// A time argument: text (`"1712345678.123456"`, `"7d"`, `"2026-11-30"`) or a number of
@@ -184,7 +186,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_channel_history",
             "Get channel history",
             "Recent messages of a channel, newest first: ts, time, user and name, text, thread \
@@ -197,22 +199,18 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
         }), window_props()), "required": ["channel_id"]}))
         .output_schema(shape::listing_schema("messages")),
         |slack: &mut Slack, _, a: History| {
-            let c = slack.conversation(&a.channel_id)?;
-            let mut params = cursor_params(a.limit, 10, 999, &a.cursor);
-            params.push(("channel", c.id.clone()));
-            window(&mut params, &a.oldest, &a.latest)?;
-            let answer = slack
-                .api
-                .call(Token::Bot, "conversations.history", &params, &slack.clock)
-                .map_err(|e| e.about(c.label()))?;
-            let value = messages_answer(slack, &c.id, answer);
-            Ok(slack.out(&value, true))
+            let list = MessageList {
+                method: "conversations.history",
+                default_limit: 10,
+                thread: None,
+            };
+            list.read(slack, &a.channel_id, &a.window)
         },
     );
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_thread_replies",
             "Get thread replies",
             "A thread: its first message and the replies, oldest first. thread_ts is the ts of \
@@ -225,24 +223,18 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
         }), window_props()), "required": ["channel_id", "thread_ts"]}))
         .output_schema(shape::listing_schema("messages")),
         |slack: &mut Slack, _, a: Replies| {
-            let ts = a.thread_ts.text("thread_ts")?;
-            let c = slack.conversation(&a.channel_id)?;
-            let mut params = cursor_params(a.limit, 100, 999, &a.cursor);
-            params.push(("channel", c.id.clone()));
-            params.push(("ts", ts));
-            window(&mut params, &a.oldest, &a.latest)?;
-            let answer = slack
-                .api
-                .call(Token::Bot, "conversations.replies", &params, &slack.clock)
-                .map_err(|e| e.about(c.label()))?;
-            let value = messages_answer(slack, &c.id, answer);
-            Ok(slack.out(&value, true))
+            let list = MessageList {
+                method: "conversations.replies",
+                default_limit: 100,
+                thread: Some(a.thread_ts.text("thread_ts")?),
+            };
+            list.read(slack, &a.channel_id, &a.window)
         },
     );
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "post_message",
             "Post a message",
             "Posts a message to a channel as the app (Slack mrkdwn). channel_id: an id, #name or \
@@ -259,7 +251,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "reply_to_thread",
             "Reply to a thread",
             "Replies in a thread. thread_ts: the ts of the thread's first message (a string). \
@@ -298,7 +290,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
         offer(
             tools,
             settings,
-            writes(name, title, description, destructive)
+            Tool::writes(name, title, description, destructive)
                 .idempotent(true)
                 .input_schema(json!({"type": "object", "properties": {
                     "channel_id": {"type": "string"},
@@ -330,7 +322,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_messages",
             "Search messages",
             "Searches messages with Slack's search (needs the user token): query in Slack's \
@@ -355,7 +347,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_unreads",
             "Get unread messages",
             "Channels and DMs with unread messages for the user the user token belongs to, with \
@@ -375,7 +367,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        writes(
+        Tool::writes(
             "mark_read",
             "Mark read",
             "Moves the user's read marker in a channel to the message ts (user token).",
@@ -400,31 +392,109 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     );
 }
 
-/// Adds `oldest`/`latest` (and `inclusive`, so a window's edges count) when given.
-fn window(
-    params: &mut Vec<(&'static str, String)>,
-    oldest: &Option<Time>,
-    latest: &Option<Time>,
-) -> Result<(), ToolError> {
-    if let Some(t) = oldest {
-        params.push(("oldest", t.slack("oldest")?));
+/// A channel's history or a thread: the method, its default page, and the thread's ts.
+struct MessageList {
+    method: &'static str,
+    default_limit: u32,
+    thread: Option<String>,
+}
+
+impl MessageList {
+    fn read(self, slack: &mut Slack, channel: &str, w: &Window) -> Result<CallResult, ToolError> {
+        let c = slack.conversation(channel)?;
+        let mut params = cursor_params(w.limit, self.default_limit, 999, &w.cursor);
+        params.push(("channel", c.id.clone()));
+        if let Some(ts) = self.thread {
+            params.push(("ts", ts));
+        }
+        if let Some(t) = &w.oldest {
+            params.push(("oldest", t.slack("oldest")?));
+        }
+        if let Some(t) = &w.latest {
+            params.push(("latest", t.slack("latest")?));
+        }
+        if w.oldest.is_some() || w.latest.is_some() {
+            // So a window's edges count.
+            params.push(("inclusive", "true".into()));
+        }
+        let page = slack
+            .api
+            .call_as(Token::Bot, self.method, &params, &slack.clock)
+            .map_err(|e| e.about(c.label()))?;
+        let value = messages_answer(slack, self.method, &c.id, page)?;
+        Ok(slack.out(&value, true))
     }
-    if let Some(t) = latest {
-        params.push(("latest", t.slack("latest")?));
+}
+
+/// A page of `conversations.history` or `conversations.replies`, each message kept as its
+/// text until it is read (so one malformed message does not spoil the page).
+#[derive(Deserialize)]
+struct MessagePage {
+    #[serde(default)]
+    ok: bool,
+    messages: Option<Vec<Box<RawValue>>>,
+    #[serde(default)]
+    has_more: bool,
+    response_metadata: Option<PageMeta>,
+}
+
+impl SlackAnswer for MessagePage {
+    fn ok(&self) -> bool {
+        self.ok
     }
-    if oldest.is_some() || latest.is_some() {
-        params.push(("inclusive", "true".into()));
+}
+
+/// Slack's message objects of `list`; what could not be read as a message is counted, not
+/// dropped silently. An answer without the list is Slack breaking its own shape: an error.
+fn raw_messages(
+    method: &str,
+    list: Option<Vec<Box<RawValue>>>,
+) -> Result<(Vec<RawMessage>, usize), ToolError> {
+    let Some(items) = list else {
+        return Err(ToolError::Failed(format!(
+            "Slack's answer to {method} has no list of messages; try again, and report it if \
+             it persists"
+        )));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut unreadable = 0;
+    for item in items {
+        match serde_json::from_str(item.get()) {
+            Ok(m) => out.push(m),
+            Err(_) => unreadable += 1,
+        }
     }
-    Ok(())
+    Ok((out, unreadable))
+}
+
+/// Search results as messages (a search answer is small: read whole); the unreadable counted.
+fn search_matches(matches: Option<&Value>) -> (Vec<RawMessage>, usize) {
+    let items = matches
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let read: Vec<RawMessage> = items
+        .iter()
+        .filter_map(|m| RawMessage::deserialize(m).ok())
+        .collect();
+    let unreadable = items.len() - read.len();
+    (read, unreadable)
+}
+
+/// Says in the answer how many of Slack's messages could not be read.
+fn count_unreadable(extra: &mut Vec<(&'static str, Value)>, unreadable: usize) {
+    if unreadable > 0 {
+        extra.push(("unreadable", json!(unreadable)));
+    }
 }
 
 /// Shapes the `messages` of a history or replies answer, naming their authors.
-fn messages_answer(slack: &mut Slack, channel: &str, mut answer: Value) -> Value {
-    let raw: Vec<RawMessage> = answer
-        .get_mut("messages")
-        .map(Value::take)
-        .and_then(|m| serde_json::from_value(m).ok())
-        .unwrap_or_default();
+fn messages_answer(
+    slack: &mut Slack,
+    method: &str,
+    channel: &str,
+    page: MessagePage,
+) -> Result<Value, ToolError> {
+    let (raw, unreadable) = raw_messages(method, page.messages)?;
     let names = author_names(slack, raw.iter().filter_map(|m| m.user.as_deref()));
     let max = slack
         .settings
@@ -438,17 +508,18 @@ fn messages_answer(slack: &mut Slack, channel: &str, mut answer: Value) -> Value
             m.shaped(name, max)
         })
         .collect();
-    let has_more = answer
-        .get("has_more")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Listing {
+    let mut extra = vec![
+        ("channel", json!(channel)),
+        ("has_more", json!(page.has_more)),
+    ];
+    count_unreadable(&mut extra, unreadable);
+    Ok(Listing {
         key: "messages",
         items,
-        next_cursor: next_cursor(&answer),
-        extra: vec![("channel", json!(channel)), ("has_more", json!(has_more))],
+        next_cursor: next_page(page.response_metadata),
+        extra,
     }
-    .value(slack.max_bytes())
+    .value(slack.max_bytes()))
 }
 
 /// Shown names of the distinct authors (cached; unknown ones looked up within the budget).
@@ -558,12 +629,8 @@ fn search(slack: &mut Slack, _: &CallContext, a: Search) -> Result<CallResult, T
         .pointer("/paging/pages")
         .and_then(Value::as_u64)
         .unwrap_or(1);
-    let raw: Vec<RawMessage> = results
-        .get("matches")
-        .cloned()
-        .and_then(|m| serde_json::from_value(m).ok())
-        .unwrap_or_default();
-    let s = slack.settings()?.clone();
+    let (raw, unreadable) = search_matches(results.get("matches"));
+    let s = slack.settings()?;
     let max = s.max_message_chars;
     let mut filtered_out = 0;
     let mut kept = Vec::new();
@@ -600,6 +667,7 @@ fn search(slack: &mut Slack, _: &CallContext, a: Search) -> Result<CallResult, T
     if filtered_out > 0 {
         extra.push(("filtered_out", json!(filtered_out)));
     }
+    count_unreadable(&mut extra, unreadable);
     if let Some(n) = next_page {
         extra.push((
             "note",
@@ -620,7 +688,7 @@ fn search(slack: &mut Slack, _: &CallContext, a: Search) -> Result<CallResult, T
 }
 
 fn unreads(slack: &mut Slack, _: &CallContext, a: Unreads) -> Result<CallResult, ToolError> {
-    let s = slack.settings()?.clone();
+    let s = slack.settings()?;
     let max_channels = a.max_channels.unwrap_or(20).clamp(1, 100);
     let max_messages = a.max_messages.unwrap_or(10).clamp(1, 100);
     let mut params = cursor_params(Some(max_channels), max_channels, 100, &a.cursor);
@@ -692,9 +760,9 @@ fn unreads(slack: &mut Slack, _: &CallContext, a: Unreads) -> Result<CallResult,
             }
             let history = slack
                 .api
-                .call(Token::User, "conversations.history", &hp, &slack.clock)
+                .call_as(Token::User, "conversations.history", &hp, &slack.clock)
                 .map_err(|e| e.about(c.label()))?;
-            let shaped = messages_answer(slack, &c.id, history);
+            let shaped = messages_answer(slack, "conversations.history", &c.id, history)?;
             entry["messages"] = shaped.get("messages").cloned().unwrap_or(json!([]));
         }
         out.push(entry);
@@ -713,4 +781,56 @@ fn unreads(slack: &mut Slack, _: &CallContext, a: Unreads) -> Result<CallResult,
         extra,
     };
     Ok(slack.out(&listing.value(s.max_bytes), a.include_messages))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_messages_are_counted_and_a_missing_list_is_an_error() {
+        let page: MessagePage = serde_json::from_value(json!({"ok": true, "messages": [
+            {"ts": "1712345678.000100", "user": "U1", "text": "fine"},
+            {"ts": 1712345678.0001, "text": "a number ts"},
+            {"ts": "1712345679.000100", "reactions": "not a list"},
+            {"ts": "1712345680.000100", "text": "also fine", "blocks": [{"type": "x"}]}
+        ]}))
+        .expect("a page");
+        let list = page.messages;
+        let (read, unreadable) = raw_messages("conversations.history", list).expect("a list");
+        assert_eq!(read.len(), 2);
+        assert_eq!(unreadable, 2);
+        assert_eq!(read[1].text.as_deref(), Some("also fine"));
+        let missing = raw_messages("conversations.history", None).map(|(m, n)| (m.len(), n));
+        assert!(
+            matches!(&missing, Err(ToolError::Failed(m)) if m.contains("conversations.history")),
+            "{missing:?}"
+        );
+        // Not a list at all: the page does not read (the API layer says so, naming the method).
+        assert!(
+            serde_json::from_value::<MessagePage>(json!({"ok": true, "messages": {"a": 1}}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn history_and_replies_read_the_same_window() {
+        let h: History = serde_json::from_value(json!({
+            "channel_id": "#eng", "limit": 5, "cursor": "c1", "oldest": "7d", "latest": 1712345678
+        }))
+        .expect("history args");
+        assert_eq!(h.window.limit, Some(5));
+        assert_eq!(h.window.cursor.as_deref(), Some("c1"));
+        assert!(matches!(h.window.oldest, Some(Time::Text(ref t)) if t == "7d"));
+        assert!(matches!(h.window.latest, Some(Time::Seconds(1712345678))));
+        let r: Replies = serde_json::from_value(json!({
+            "channel_id": "C0123ABCD", "thread_ts": "1712345678.000100"
+        }))
+        .expect("replies args");
+        assert!(r.window.limit.is_none() && r.window.oldest.is_none());
+        assert_eq!(
+            r.thread_ts.text("thread_ts").expect("a ts"),
+            "1712345678.000100"
+        );
+    }
 }

@@ -1,13 +1,13 @@
 //! People: the member list, one profile, and a search by part of a name.
 
-use pier_sdk::{Tools, Value, json};
+use pier_sdk::{Tool, Tools, Value, json};
 use serde::Deserialize;
 
 use crate::api::Token;
 use crate::directory::{User, next_cursor};
 use crate::settings::Settings;
 use crate::shape::{self, Listing};
-use crate::{Slack, cursor_params, offer, reads};
+use crate::{Slack, cursor_params, offer};
 
 #[derive(Deserialize)]
 struct GetUsers {
@@ -33,7 +33,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_users",
             "List users",
             "The workspace's members: id, handle, names, title, time zone, bot/admin flags. Page \
@@ -45,7 +45,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
         }}))
         .output_schema(shape::listing_schema("users")),
         |slack: &mut Slack, _, a: GetUsers| {
-            let s = slack.settings()?.clone();
+            let s = slack.settings()?;
             let mut params = cursor_params(a.limit, 100, 1000, &a.cursor);
             if let Some(team) = &s.team_id {
                 params.push(("team_id", team.clone()));
@@ -76,7 +76,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "get_user_profile",
             "Get a user's profile",
             "One person's profile: names, title, email, phone, status, custom fields. user_id: \
@@ -104,7 +104,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
     offer(
         tools,
         settings,
-        reads(
+        Tool::reads(
             "search_users",
             "Search users",
             "Finds people by part of a handle, display name, real name or email (case does not \
@@ -119,7 +119,7 @@ pub fn declare(tools: &mut Tools<Slack>, settings: &Settings) {
             if a.query.trim().trim_start_matches('@').is_empty() {
                 return Err(pier_sdk::ToolError::Invalid("query is empty".into()));
             }
-            let s = slack.settings()?.clone();
+            let s = slack.settings()?;
             let limit = a.limit.unwrap_or(10).clamp(1, 100) as usize;
             let (found, complete) =
                 slack

@@ -27,6 +27,19 @@ impl crate::Tool {
         }
     }
 
+    /// A titled tool that only reads (open world: it reads a service). The shape every
+    /// read of a remote service's plugin starts from.
+    pub fn reads(name: &str, title: &str, description: &str) -> Self {
+        Self::new(name, description).title(title).read_only()
+    }
+
+    /// A titled tool that writes; `destructive` when it can overwrite or remove what exists.
+    pub fn writes(name: &str, title: &str, description: &str, destructive: bool) -> Self {
+        Self::new(name, description)
+            .title(title)
+            .destructive(destructive)
+    }
+
     pub fn title(mut self, title: &str) -> Self {
         self.title = Some(title.to_string());
         self

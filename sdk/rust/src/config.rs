@@ -21,6 +21,19 @@ impl Config {
         plugin: &str,
         known: &[&str],
     ) -> Result<Config, String> {
+        let config = Config::parse(entries);
+        if let Some(unknown) = config.map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!(
+                "[config].{unknown} is not a setting of the {plugin} plugin; known: {}",
+                known.join(", ")
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Parses the entries without checking the keys, for a plugin whose `[config]` has open
+    /// parts (the postgres plugin's per-database defaults).
+    pub fn parse(entries: &[(String, String)]) -> Config {
         let mut map = Map::new();
         for (key, text) in entries {
             let value = match text.trim_start().chars().next() {
@@ -32,13 +45,17 @@ impl Config {
             };
             map.insert(key.clone(), value);
         }
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(format!(
-                "[config].{unknown} is not a setting of the {plugin} plugin; known: {}",
-                known.join(", ")
-            ));
-        }
-        Ok(Config { map })
+        Config { map }
+    }
+
+    /// A table inside `[config]` (`[config.databases.main]`) read with the same getters.
+    pub fn from_map(map: Map<String, Value>) -> Config {
+        Config { map }
+    }
+
+    /// The keys and values, for tables with keys of the user's choosing.
+    pub fn entries(&self) -> &Map<String, Value> {
+        &self.map
     }
 
     /// Whether the key is set.
@@ -50,6 +67,8 @@ impl Config {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
+            // `dbname = 2024` means the text; TOML made it a number.
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(other) => Err(format!("[config].{key} must be a string, not {other}")),
         }
     }
@@ -155,7 +174,12 @@ mod tests {
         assert_eq!(c.list("l"), Ok(Some(vec!["x".into(), "y".into()])));
         assert_eq!(c.list("s"), Ok(Some(vec!["x".into(), "y".into()])));
         assert!(c.flag("n").expect_err("not a flag").contains("[config].n"));
-        assert!(c.number("a").is_err() && c.string("n").is_err());
+        assert!(c.number("a").is_err() && c.string("a").is_err());
+        assert_eq!(
+            c.string("n"),
+            Ok(Some("42".into())),
+            "a TOML number read as text"
+        );
         let e = Config::from_entries(&entries(&[("typo", "1")]), "demo", &["a"])
             .expect_err("unknown key");
         assert!(e.contains("[config].typo") && e.contains("known: a"), "{e}");
