@@ -69,6 +69,7 @@ pub struct HostBuilder {
     memory: Vec<PluginSource>,
     cache: Option<PathBuf>,
     identity: Option<String>,
+    read_only: bool,
     watch: bool,
     ops: ops::Operations,
 }
@@ -102,6 +103,13 @@ impl HostBuilder {
     /// authenticates the caller).
     pub fn identity(mut self, identity: Option<String>) -> Self {
         self.identity = identity;
+        self
+    }
+
+    /// Serve only tools annotated read-only, across all plugins: the others are not listed and
+    /// calls to them are refused, saying why.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -156,7 +164,12 @@ impl HostBuilder {
             plugin::watch_folder(&registry, dir.clone());
         }
         let host = Host {
-            handler: PierHandler::new(registry.clone(), self.identity, Arc::new(self.ops)),
+            handler: PierHandler::new(
+                registry.clone(),
+                self.identity,
+                self.read_only,
+                Arc::new(self.ops),
+            ),
             registry: registry.clone(),
         };
         Ok((host, registry, self.memory))
@@ -176,6 +189,7 @@ impl Host {
             memory: Vec::new(),
             cache: CompileCache::default_dir(),
             identity: None,
+            read_only: false,
             watch: false,
             ops: ops::Operations::default(),
         }

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! identity = "alice"                 # the caller plugins see on stdio
+//! read_only = false                  # true: only tools annotated read-only, for every caller
 //!
 //! [http]
 //! listen = "127.0.0.1:8080"
@@ -16,6 +17,7 @@
 //! identity = "ci"
 //! token_env = "PIER_CI_TOKEN"
 //! scopes = ["filesystem:read_*"]
+//! read_only = true                   # this token: read-only tools only
 //!
 //! [audit]
 //! file = "/var/log/pier/audit.jsonl"
@@ -69,6 +71,9 @@ pub enum SettingsError {
 pub struct Settings {
     /// The caller identity on stdio (where no token says who is calling).
     pub identity: Option<String>,
+    /// Serve only tools annotated read-only, to every caller (`pier serve --read-only`).
+    #[serde(default)]
+    pub read_only: bool,
     #[serde(default)]
     pub http: HttpSettings,
     pub audit: Option<AuditConfig>,

@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
-use pier_e2e::{Answers, Fixture, call, files_manifest, ok, structured, text, tool_error};
+use pier_e2e::{
+    Answers, Fixture, call, files_manifest, ok, structured, text, tool_error, tool_names,
+};
 use serde_json::{Value, json};
 
 const PROBE: &str = "[limits]\nmemory = \"32MiB\"\ntimeout = \"700ms\"\ninstances = 2\n\n[grants]\nenv = [\"PIER_TEST_GRANTED\"]\n\n[config]\ngreeting = \"hi\"\nretries = 3\n\n[tools]\ndeny = [\"sleep\"]\n";
@@ -713,4 +715,50 @@ fn answers_to_slow_calls_still_come_after_stdin_closes() {
     assert_eq!(slow["id"], 2, "{slow}");
     assert!(slow.get("result").is_some(), "{slow}");
     assert!(child.wait().expect("wait").success());
+}
+
+#[tokio::test]
+async fn the_read_only_switch_hides_and_refuses_every_write_tool() {
+    let f = Fixture::new();
+    let files = f.dir("files");
+    f.install(
+        "filesystem",
+        "filesystem",
+        Some(&files_manifest(&[(&files, "rw")])),
+    );
+    f.install("probe", "probe", None);
+    let config = f.path().join("pier.toml");
+    std::fs::write(&config, "read_only = true\n").expect("pier.toml");
+    let config = config.display().to_string();
+    for args in [vec!["--read-only"], vec!["--config", config.as_str()]] {
+        let c = f.connect_with(&args, &[]).await;
+        let listed = tool_names(&c).await;
+        assert!(
+            listed.contains(&"filesystem_read_text_file".to_string())
+                && listed.contains(&"probe_echo".to_string()),
+            "{args:?}: {listed:?}"
+        );
+        for write in [
+            "filesystem_write_file",
+            "filesystem_edit_file",
+            "filesystem_move_file",
+        ] {
+            assert!(!listed.contains(&write.to_string()), "{args:?}: {listed:?}");
+        }
+        let msg = call(
+            &c,
+            "filesystem_write_file",
+            json!({"path": files.join("x.txt").display().to_string(), "content": "x"}),
+        )
+        .await
+        .expect_err("a write while read-only")
+        .to_string();
+        assert!(
+            msg.contains("not annotated read-only") && msg.contains("--read-only"),
+            "{msg}"
+        );
+        assert!(!files.join("x.txt").exists());
+        ok(&c, "probe_echo", json!({})).await;
+        c.cancel().await.expect("close");
+    }
 }

@@ -12,6 +12,7 @@ const ALICE: &str = "alice-token-0123456789abcdef";
 const NARROW: &str = "narrow-token-0123456789abcdef";
 const OTHER: &str = "other-token-0123456789abcdef";
 const GATEWAY: &str = "gateway-token-0123456789abcdef";
+const READER: &str = "reader-token-0123456789abcdef";
 
 /// A probe plugin, four tokens and a pier.toml with an identity header, an audit log and a rate
 /// limit on alice's `probe_count`.
@@ -40,6 +41,11 @@ scopes = ["filesystem"]
 identity = "gateway"
 token_sha256 = "{}"
 trusted_proxy = true
+
+[[tokens]]
+identity = "reader"
+token = "{READER}"
+read_only = true
 "#,
             sha256_hex(GATEWAY)
         ),
@@ -260,6 +266,100 @@ async fn scopes_hide_and_refuse_tools() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn read_only_tokens_and_selected_tools_narrow_what_is_served() {
+    let f = Fixture::new();
+    let files = f.dir("files");
+    f.install(
+        "filesystem",
+        "filesystem",
+        Some(&pier_e2e::files_manifest(&[(&files, "rw")])),
+    );
+    let server = start(&f).await;
+
+    // A read-only token: write tools of every plugin are hidden and refused, reads work.
+    let reader = server.connect(Some(READER), &[]).await;
+    let listed = tool_names(&reader).await;
+    assert!(
+        listed.contains(&"filesystem_read_text_file".to_string())
+            && listed.contains(&"probe_echo".to_string()),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.contains(&"filesystem_write_file".to_string()),
+        "{listed:?}"
+    );
+    let refused = call(
+        &reader,
+        "filesystem_write_file",
+        json!({"path": files.join("x.txt").display().to_string(), "content": "x"}),
+    )
+    .await
+    .expect_err("a write with a read-only token");
+    let msg = refused.to_string();
+    assert!(
+        msg.contains("not annotated read-only")
+            && msg.contains("read_only = true in its [[tokens]] entry"),
+        "{msg}"
+    );
+    assert!(!files.join("x.txt").exists());
+    // The same token without read_only writes.
+    let alice = server.connect(Some(ALICE), &[]).await;
+    ok(
+        &alice,
+        "filesystem_write_file",
+        json!({"path": files.join("x.txt").display().to_string(), "content": "x"}),
+    )
+    .await;
+
+    // X-MCP-Tools narrows one connection's tools to a subset, in the syntax of scopes.
+    let picked = server
+        .connect(
+            Some(ALICE),
+            &[("x-mcp-tools", "probe:echo, filesystem:list_*")],
+        )
+        .await;
+    let mut listed = tool_names(&picked).await;
+    listed.sort();
+    assert!(
+        listed
+            .iter()
+            .all(|t| t == "probe_echo" || t.starts_with("filesystem_list_")),
+        "{listed:?}"
+    );
+    assert!(listed.contains(&"probe_echo".to_string()) && listed.len() >= 2);
+    let msg = call(&picked, "probe_count", json!({}))
+        .await
+        .expect_err("not selected")
+        .to_string();
+    assert!(
+        msg.contains("x-mcp-tools: probe:echo, filesystem:list_*")
+            && msg.contains("\"probe:count\""),
+        "{msg}"
+    );
+    // The header never widens a token's scopes.
+    let narrow = server
+        .connect(Some(NARROW), &[("x-mcp-tools", "probe, filesystem")])
+        .await;
+    assert_eq!(tool_names(&narrow).await, vec!["probe_echo".to_string()]);
+    // A malformed header is a 400 that says what the header takes.
+    let bad = post_mcp(
+        &server,
+        &initialize_body(),
+        &[
+            ("authorization", &format!("Bearer {ALICE}")),
+            ("x-mcp-tools", " , "),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let body = bad.text().await.expect("body");
+    assert!(
+        body.contains("x-mcp-tools") && body.contains("github:get_*"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn identity_header_is_honoured_only_from_trusted_proxies() {
     let f = Fixture::new();
     let server = start(&f).await;
@@ -352,6 +452,52 @@ async fn audit_lines_record_calls_with_secrets_redacted() {
     assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "ok"]);
     let last: Value = serde_json::from_str(&lines[4]).expect("JSON line");
     assert_eq!(last["identity"], "user-7");
+
+    // `pier audit` reads it back, filtered, with [audit].file taken from the same pier.toml.
+    let config = f.path().join("pier.toml").display().to_string();
+    let audit = |args: &[&str]| {
+        let out = std::process::Command::new(pier_e2e::pier_bin())
+            .args(["audit", "--config", &config])
+            .args(args)
+            .output()
+            .expect("pier audit");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (json_lines, summary) = audit(&["--identity", "alice", "--tool", "probe_count", "--json"]);
+    let picked: Vec<Value> = json_lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(picked.len(), 3, "{json_lines}");
+    assert!(
+        picked
+            .iter()
+            .all(|e| e["tool"] == "probe_count" && e["identity"] == "alice")
+    );
+    assert!(summary.contains("3 of 5 calls"), "{summary}");
+    let (table, _) = audit(&["--outcome", "rate_limited", "--since", "1h"]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2, "a header and one row: {table}");
+    assert!(
+        rows[1].contains("alice") && rows[1].contains("rate_limited"),
+        "{table}"
+    );
+    let (none, _) = audit(&["--until", "2020-01-01"]);
+    assert_eq!(none.lines().count(), 1, "only the header: {none}");
+    let bad = std::process::Command::new(pier_e2e::pier_bin())
+        .args(["audit", "--config", &config, "--since", "yesterday"])
+        .output()
+        .expect("pier audit");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("7d"));
 }
 
 async fn wait_for_lines(path: &std::path::Path, n: usize) -> Vec<String> {

@@ -28,6 +28,9 @@ pub struct TokenSpec {
     /// A proxy that authenticates users itself may name the user in the identity header.
     #[serde(default)]
     pub trusted_proxy: bool,
+    /// Only tools annotated read-only are listed and callable with this token.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// A token that passed verification.
@@ -36,6 +39,7 @@ pub struct TokenEntry {
     pub identity: String,
     pub scopes: Option<Arc<Scopes>>,
     pub trusted_proxy: bool,
+    pub read_only: bool,
     digest: [u8; 32],
 }
 
@@ -114,6 +118,7 @@ impl Tokens {
                 identity: spec.identity.clone(),
                 scopes,
                 trusted_proxy: spec.trusted_proxy,
+                read_only: spec.read_only,
                 digest,
             });
         }
@@ -134,6 +139,7 @@ impl Tokens {
                 identity: identity.to_string(),
                 scopes: None,
                 trusted_proxy: false,
+                read_only: false,
                 digest: digest(token),
             }],
         })
@@ -200,6 +206,7 @@ mod tests {
             token_sha256: None,
             scopes: None,
             trusted_proxy: false,
+            read_only: false,
         }
     }
 

@@ -6,7 +6,9 @@
 //! gateway that has authenticated its users passes the user on, while an ordinary caller that
 //! sends the same header is still itself.
 
-use crate::access::{Caller, Tokens};
+use std::sync::Arc;
+
+use crate::access::{Caller, Scopes, TOOLS_HEADER, Tokens};
 
 /// How a request was judged.
 pub enum Verdict {
@@ -16,8 +18,9 @@ pub enum Verdict {
     Missing,
     /// A token was sent but is not one of ours.
     Unknown,
-    /// A trusted proxy sent an identity header that cannot be an identity.
-    BadIdentity(String),
+    /// A header pier reads is malformed: a trusted proxy's identity header that cannot be an
+    /// identity, or an `X-MCP-Tools` that is not a list of scopes.
+    BadHeader(String),
 }
 
 pub struct Authenticator {
@@ -45,11 +48,18 @@ impl Authenticator {
     }
 
     pub fn judge(&self, headers: &http::HeaderMap) -> Verdict {
+        // Read only once the caller is known, so an unauthenticated request learns nothing.
+        let selection = || selection(headers).map_err(Verdict::BadHeader);
         if self.tokens.is_empty() {
+            let selection = match selection() {
+                Ok(s) => s,
+                Err(refused) => return refused,
+            };
             return Verdict::Allowed(
                 Caller {
                     identity: self.anonymous.clone(),
-                    scopes: None,
+                    selection,
+                    ..Caller::default()
                 },
                 None,
             );
@@ -68,7 +78,7 @@ impl Authenticator {
                 match value.to_str().ok().filter(|v| valid_identity(v)) {
                     Some(v) => identity = v.to_string(),
                     None => {
-                        return Verdict::BadIdentity(format!(
+                        return Verdict::BadHeader(format!(
                             "the {name} header must be 1 to {MAX_IDENTITY} printable characters"
                         ));
                     }
@@ -80,14 +90,51 @@ impl Authenticator {
                 );
             }
         }
+        let selection = match selection() {
+            Ok(s) => s,
+            Err(refused) => return refused,
+        };
+        let read_only = entry.read_only.then(|| {
+            Arc::from(format!(
+                "the token of identity `{}` is read-only (read_only = true in its [[tokens]] entry; a token without it can call the tool)",
+                entry.identity
+            ))
+        });
         Verdict::Allowed(
             Caller {
                 identity: Some(identity),
                 scopes: entry.scopes.clone(),
+                read_only,
+                selection,
             },
             Some(*entry.digest()),
         )
     }
+}
+
+/// The tools a request narrows itself to: `X-MCP-Tools: postgres, github:get_*`, comma-separated
+/// entries in the syntax of token scopes (a plugin, or `plugin:tool-glob`). Without the header,
+/// no narrowing.
+fn selection(headers: &http::HeaderMap) -> Result<Option<Arc<Scopes>>, String> {
+    let Some(value) = headers.get(TOOLS_HEADER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| format!("the {TOOLS_HEADER} header must be text"))?;
+    let entries: Vec<String> = text
+        .split(',')
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Err(format!(
+            "the {TOOLS_HEADER} header is empty: list plugins or plugin:tool patterns, as in \"postgres, github:get_*\""
+        ));
+    }
+    Scopes::parse(&entries)
+        .map(|s| Some(Arc::new(s)))
+        .map_err(|e| format!("the {TOOLS_HEADER} header: {e}"))
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {
@@ -116,6 +163,7 @@ mod tests {
             token_sha256: None,
             scopes: None,
             trusted_proxy: trusted,
+            read_only: false,
         };
         let tokens = Tokens::from_specs(
             &[
@@ -162,5 +210,25 @@ mod tests {
         assert!(matches!(a.judge(&wrong), Verdict::Unknown));
         let basic = headers(&[("authorization", "Basic YWxpY2U6eA==")]);
         assert!(matches!(a.judge(&basic), Verdict::Missing));
+    }
+
+    #[test]
+    fn the_tools_header_is_read_after_authentication() {
+        let a = auth();
+        let bad = ("x-mcp-tools", ":x");
+        // Without a token the answer is 401, whatever else the request says.
+        assert!(matches!(a.judge(&headers(&[bad])), Verdict::Missing));
+        let alice = ("authorization", "Bearer alice-token-0123456789");
+        assert!(
+            matches!(a.judge(&headers(&[alice, bad])), Verdict::BadHeader(m) if m.contains("x-mcp-tools"))
+        );
+        match a.judge(&headers(&[alice, ("x-mcp-tools", "probe:echo, files")])) {
+            Verdict::Allowed(c, _) => {
+                let s = c.selection.expect("a selection");
+                assert!(s.permits_tool("probe", "echo") && s.permits_tool("files", "x"));
+                assert!(!s.permits_tool("probe", "count"));
+            }
+            _ => panic!("alice is allowed"),
+        }
     }
 }

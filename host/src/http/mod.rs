@@ -247,7 +247,7 @@ async fn authenticate(
                 _ => next.run(req).await,
             };
         }
-        Verdict::BadIdentity(reason) => {
+        Verdict::BadHeader(reason) => {
             return text(StatusCode::BAD_REQUEST, format!("pier: {reason}"));
         }
         Verdict::Missing => (

@@ -36,6 +36,8 @@ const CALL_WAIT: Duration = Duration::from_secs(120);
 pub struct PierHandler {
     pub(super) registry: Arc<Registry>,
     identity: Option<String>,
+    /// pier's read-only switch: why only read-only tools are served, when it is on.
+    read_only: Option<Arc<str>>,
     pub(super) ops: Arc<Operations>,
     announcer: Arc<Announcer>,
     /// The level the session's client asked for with `logging/setLevel`: plugin logs at or above
@@ -48,12 +50,18 @@ impl PierHandler {
     pub(crate) fn new(
         registry: Arc<Registry>,
         identity: Option<String>,
+        read_only: bool,
         ops: Arc<Operations>,
     ) -> Self {
         PierHandler {
             announcer: Announcer::start(registry.changes()),
             registry,
             identity,
+            read_only: read_only.then(|| {
+                Arc::from(
+                    "pier serves read-only (`pier serve --read-only`, or read_only = true in pier.toml; without it the tool can be called)",
+                )
+            }),
             ops,
             log_level: Arc::default(),
         }
@@ -77,8 +85,14 @@ impl PierHandler {
         &self.ops
     }
 
+    /// The request's caller, under pier's read-only switch when it is on (it wins over a
+    /// token's own `read_only` in the refusal: it is the one to turn off).
     pub(super) fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller {
-        super::request::caller(ctx, &self.identity)
+        let mut caller = super::request::caller(ctx, &self.identity);
+        if self.read_only.is_some() {
+            caller.read_only = self.read_only.clone();
+        }
+        caller
     }
 
     /// The current set of plugins (a snapshot: it is replaced, never changed, on reload).

@@ -34,6 +34,6 @@ pub(super) fn caller(ctx: &RequestContext<RoleServer>, identity: &Option<String>
         .cloned()
         .unwrap_or_else(|| Caller {
             identity: identity.clone(),
-            scopes: None,
+            ..Caller::default()
         })
 }

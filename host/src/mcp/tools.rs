@@ -9,7 +9,17 @@ use tracing::Instrument;
 use super::call_guard::CallGuard;
 use super::convert;
 use super::handler::PierHandler;
+use crate::access::ToolRef;
 use crate::ops::Outcome;
+use crate::plugin::ExposedTool;
+
+fn tool_ref<'a>(plugin: &'a str, t: &'a ExposedTool) -> ToolRef<'a> {
+    ToolRef {
+        plugin,
+        tool: &t.local,
+        read_only: t.definition.annotations.read_only,
+    }
+}
 
 impl PierHandler {
     /// Every tool the caller may call.
@@ -24,7 +34,7 @@ impl PierHandler {
                 p.description
                     .tools
                     .iter()
-                    .filter(move |t| caller.may_call(p.name(), &t.local))
+                    .filter(move |t| caller.may_call(tool_ref(p.name(), t)))
                     .map(convert::tool)
             })
             .collect();
@@ -46,9 +56,19 @@ impl PierHandler {
             return Err(McpError::invalid_params(catalog.why_unknown(name), None));
         };
         call.route(plugin.name(), tool);
-        if !caller.may_call(plugin.name(), tool) {
+        let read_only = plugin
+            .description
+            .tools
+            .iter()
+            .find(|t| t.local == tool)
+            .is_some_and(|t| t.definition.annotations.read_only);
+        let what = ToolRef {
+            plugin: plugin.name(),
+            tool,
+            read_only,
+        };
+        if let Some(refusal) = caller.refusal(name, what) {
             call.refuse(Outcome::Forbidden);
-            let refusal = caller.refusal(name, plugin.name(), tool);
             return Err(McpError::invalid_params(refusal, None));
         }
         if let Err(limited) = self.ops.limits.check(caller.label(), name) {

@@ -3,6 +3,7 @@
 //! limited alike.
 
 pub mod audit;
+pub mod audit_query;
 pub mod metrics;
 pub mod rate_limit;
 mod redact;

@@ -63,6 +63,38 @@ pub struct ServeArgs {
     /// Header in which a trusted proxy names the end user (e.g. x-rls-user-id).
     #[arg(long, value_name = "NAME")]
     pub identity_header: Option<String>,
+    /// Serve only tools annotated read-only, across all plugins: the others are not listed and
+    /// calls to them are refused (also `read_only = true` in pier.toml, or per token).
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// The audit log (default: [audit].file of pier.toml).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// pier.toml to take [audit].file from. Default: $PIER_CONFIG, else the per-user one.
+    #[arg(long, env = "PIER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only calls of these identities (a glob: "alice", "ci-*"; "-" is a caller without one).
+    #[arg(long, value_name = "GLOB")]
+    pub identity: Option<String>,
+    /// Only calls of these tools (a glob over exposed names: "postgres_*").
+    #[arg(long, value_name = "GLOB")]
+    pub tool: Option<String>,
+    /// Only calls with this outcome (ok, tool_error, forbidden, rate_limited, unknown_tool, …).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// From: 2026-12-01T09:30:00Z, a date (2026-12-01), or an age (30s, 15m, 2h, 7d, 2w).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Until: same forms as --since.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Print the matching lines as they are (JSON lines) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +126,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the audit log's calls, filtered by identity, tool, outcome and time.
+    Audit(AuditArgs),
     /// Add pier to an MCP client's config file (or print the snippet with --print).
     Config {
         /// claude, cursor, vscode, kiro, or the path of any JSON config file.

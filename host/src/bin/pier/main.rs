@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, Common, GrantKind, ServeArgs};
+use cli::{AuditArgs, Cli, Command, Common, GrantKind, ServeArgs};
 
 use pier::client_config::Entry as ClientEntry;
 use pier::manifest_edit::{Edit, Grant};
@@ -25,6 +25,7 @@ enum Start {
 async fn build(
     common: &Common,
     identity: Option<String>,
+    read_only: bool,
     ops: pier::ops::Operations,
     start: Start,
 ) -> anyhow::Result<(Host, PathBuf)> {
@@ -38,6 +39,7 @@ async fn build(
     let mut builder = Host::builder()
         .plugin_dir(&dir)
         .identity(identity)
+        .read_only(read_only)
         .operations(ops);
     if common.no_cache {
         builder = builder.cache_dir(None);
@@ -92,7 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { common, serve } => serve_command(&common, serve).await?,
         Command::Plugins { common, json } => {
             let ops = pier::ops::Operations::default();
-            let (host, dir) = build(&common, None, ops, Start::Loaded).await?;
+            let (host, dir) = build(&common, None, false, ops, Start::Loaded).await?;
             if json {
                 let reports = pier::reports_json(&host.reports());
                 println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -112,6 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report.render());
             }
         }
+        Command::Audit(args) => audit_command(&args)?,
         Command::Config {
             client,
             name,
@@ -172,6 +175,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pier audit`: the audit log's lines that match, as a table or as JSON lines.
+fn audit_command(args: &AuditArgs) -> anyhow::Result<()> {
+    use pier::ops::audit_query::{AuditFilters, AuditQuery, header, row};
+    use std::io::Write;
+    let file = match &args.file {
+        Some(f) => f.clone(),
+        None => {
+            let settings = Settings::find(args.config.as_deref())?;
+            settings.audit.map(|a| a.file).context(
+                "no audit log: give --file, or set [audit] file = \"…\" in pier.toml (--config)",
+            )?
+        }
+    };
+    let filters = AuditFilters {
+        identity: args.identity.as_deref(),
+        tool: args.tool.as_deref(),
+        outcome: args.outcome.as_deref(),
+        since: args.since.as_deref(),
+        until: args.until.as_deref(),
+    };
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let query = AuditQuery::new(&filters, now).map_err(anyhow::Error::msg)?;
+    let log = std::fs::File::open(&file)
+        .with_context(|| format!("cannot read the audit log {}", file.display()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !args.json {
+        writeln!(out, "{}", header())?;
+    }
+    let scanned = query.scan(std::io::BufReader::new(log), |entry, line| {
+        if args.json {
+            writeln!(out, "{line}")
+        } else {
+            writeln!(out, "{}", row(entry))
+        }
+    });
+    let scan = match scanned.and_then(|s| out.flush().map(|()| s)) {
+        Ok(s) => s,
+        // `pier audit | head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "{} of {} calls in {}",
+        scan.matched,
+        scan.read - scan.unreadable,
+        file.display()
+    );
+    if scan.unreadable > 0 {
+        eprintln!(
+            "{} lines are not audit entries (a line cut short by a crash, or edited) and were skipped",
+            scan.unreadable
+        );
+    }
+    Ok(())
+}
+
 async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::find(args.config.as_deref())?;
     let identity = args.identity.clone().or_else(|| settings.identity.clone());
@@ -207,7 +266,8 @@ async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     // logged (stderr) as it becomes ready.
     let watching = !args.no_watch;
     let start = Start::Background { watch: watching };
-    let (host, dir) = build(common, identity, ops, start).await?;
+    let read_only = args.read_only || settings.read_only;
+    let (host, dir) = build(common, identity, read_only, ops, start).await?;
     let version = env!("CARGO_PKG_VERSION");
     let Some(opts) = http else {
         tracing::info!(folder = %dir.display(), watching, "pier {version} serving MCP on stdio; plugins load in the background");
