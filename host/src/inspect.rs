@@ -144,7 +144,9 @@ async fn list_tools(
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|n| crate::plugin::manifest::validate_plugin_name(n).is_ok())
         .unwrap_or_else(|| "inspected".to_string());
-    let plugin = LoadedPlugin::load(runtime, &CompileCache::new(None), name, bytes, bare)
+    // Inspecting is looking, not serving: no policy applies.
+    let open = crate::policy::PluginPolicy::default();
+    let plugin = LoadedPlugin::load(runtime, &CompileCache::new(None), &open, name, bytes, bare)
         .await
         .map_err(|e| e.to_string())?;
     Ok(plugin

@@ -31,7 +31,7 @@ pub mod inspect;
 mod mcp;
 pub mod ops;
 mod plugin;
-mod policy;
+pub mod policy;
 mod runtime;
 pub mod settings;
 
@@ -70,6 +70,7 @@ pub struct HostBuilder {
     cache: Option<PathBuf>,
     identity: Option<String>,
     read_only: bool,
+    policy: policy::PluginPolicy,
     watch: bool,
     ops: ops::Operations,
 }
@@ -110,6 +111,13 @@ impl HostBuilder {
     /// calls to them are refused, saying why.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Which plugins may load at all (`[policy]` of pier.toml, see
+    /// [`settings::Settings::plugin_policy`]). Default: any plugin in the folder.
+    pub fn policy(mut self, policy: policy::PluginPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -157,7 +165,7 @@ impl HostBuilder {
     fn prepare(self) -> Result<(Host, Arc<Registry>, Vec<PluginSource>), HostError> {
         let runtime = Runtime::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(self.cache);
-        let registry = Registry::new(runtime, cache, self.plugin_dir.clone());
+        let registry = Registry::new(runtime, cache, self.plugin_dir.clone(), self.policy);
         if self.watch
             && let Some(dir) = &self.plugin_dir
         {
@@ -190,6 +198,7 @@ impl Host {
             cache: CompileCache::default_dir(),
             identity: None,
             read_only: false,
+            policy: policy::PluginPolicy::default(),
             watch: false,
             ops: ops::Operations::default(),
         }

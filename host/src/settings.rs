@@ -27,6 +27,13 @@
 //! tool = "postgres_*"
 //! rate = 5      # calls per second
 //! burst = 10
+//!
+//! [policy]                           # which plugins may load at all
+//! require_approval = true
+//! blocked = ["shell*"]
+//! [[policy.allowed]]
+//! name = "postgres"
+//! sha256 = "…"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -37,6 +44,7 @@ use crate::access::{TokenSpec, Tokens};
 use crate::http::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, HttpOptions};
 use crate::ops::{AuditConfig, AuditLog, Operations, RateLimits, RateRule};
 use crate::plugin::manifest::parse_duration;
+use crate::policy::{PluginPolicy, PolicySettings};
 
 /// The plugin folder when none is given: `pier/plugins` in the per-user data folder.
 pub fn default_plugin_dir() -> PathBuf {
@@ -79,6 +87,9 @@ pub struct Settings {
     pub audit: Option<AuditConfig>,
     #[serde(default)]
     pub rate_limits: Vec<RateRule>,
+    /// Which plugins may load at all.
+    #[serde(default)]
+    pub policy: PolicySettings,
     /// The file these settings came from (relative paths in it are resolved against its folder).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -191,6 +202,14 @@ impl Settings {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// `[policy]`, checked (a bad glob or digest stops pier before any plugin loads).
+    pub fn plugin_policy(&self) -> Result<PluginPolicy, SettingsError> {
+        PluginPolicy::new(&self.policy, &self.origin()).map_err(|reason| SettingsError::Invalid {
+            path: self.origin(),
+            reason,
+        })
     }
 
     fn origin(&self) -> String {

@@ -187,9 +187,15 @@ impl Fixture {
 
     /// Runs `pier plugins --json` and returns the parsed report.
     pub fn plugins_report(&self) -> Value {
+        self.plugins_report_with(&[])
+    }
+
+    /// [`Fixture::plugins_report`] with more arguments (`--config pier.toml`).
+    pub fn plugins_report_with(&self, args: &[&str]) -> Value {
         let out = std::process::Command::new(pier_bin())
             .arg("plugins")
             .arg("--json")
+            .args(args)
             .arg("--plugins")
             .arg(self.plugins())
             .arg("--cache-dir")

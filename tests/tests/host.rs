@@ -762,3 +762,95 @@ async fn the_read_only_switch_hides_and_refuses_every_write_tool() {
         c.cancel().await.expect("close");
     }
 }
+
+/// `sha256sum` of a file, as an administrator would take it.
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_plugin_policy_decides_what_loads_and_says_why() {
+    let f = Fixture::new();
+    f.install("probe", "probe", None);
+    f.install("filesystem", "filesystem", None);
+    f.install("hostile", "hostile", None);
+    f.install("probe", "unlisted", None);
+    let probe = sha256_of(&f.plugins().join("probe.wasm"));
+    let config = f.path().join("pier.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[policy]
+require_approval = true
+blocked = ["host*"]
+
+[[policy.allowed]]
+name = "probe"
+sha256 = "{probe}"
+
+[[policy.allowed]]
+name = "filesystem"
+sha256 = "{}"
+
+[[policy.allowed]]
+name = "hostile"
+"#,
+            "0".repeat(64)
+        ),
+    )
+    .expect("pier.toml");
+    let config = config.display().to_string();
+    let c = f.connect_with(&["--config", &config], &[]).await;
+    let listed = tool_names(&c).await;
+    assert!(
+        !listed.is_empty() && listed.iter().all(|t| t.starts_with("probe_")),
+        "only the approved build serves: {listed:?}"
+    );
+    ok(&c, "probe_echo", json!({})).await;
+    let refused = call(&c, "filesystem_list_allowed_directories", json!({}))
+        .await
+        .expect_err("not loaded");
+    assert!(refused.to_string().contains("filesystem"), "{refused}");
+    c.cancel().await.expect("close");
+
+    // `pier plugins` applies the same policy and gives each refusal its reason.
+    let report = f.plugins_report_with(&["--config", &config]);
+    let reason = |name: &str| {
+        report
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == name))
+            .map(|p| {
+                (
+                    p["status"].clone(),
+                    p["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap_or_else(|| panic!("{name} missing from {report}"))
+    };
+    let (status, _) = reason("probe");
+    assert_eq!(status, "loaded");
+    let (_, why) = reason("filesystem");
+    assert!(
+        why.contains("approved") && why.contains(&"0".repeat(64)),
+        "{why}"
+    );
+    let (_, why) = reason("hostile");
+    assert!(
+        why.contains("[policy].blocked") && why.contains("host*"),
+        "{why}"
+    );
+    let (_, why) = reason("unlisted");
+    assert!(
+        why.contains("require_approval")
+            && why.contains(&format!("name = \"unlisted\" sha256 = \"{probe}\"")),
+        "{why}"
+    );
+}

@@ -12,6 +12,7 @@ use super::description::Description;
 use super::manifest::{FileMode, Manifest, ManifestError};
 use super::pool::{Exports, Pool};
 use crate::grants::{GrantSet, PluginGrants};
+use crate::policy::PluginPolicy;
 use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
 use crate::runtime::{CompileCache, PluginIdentity, Runtime};
 
@@ -43,6 +44,9 @@ pub enum LoadError {
     Start(String),
     #[error("invalid plugin name: {0}")]
     Name(String),
+    /// Refused by `[policy]` in pier.toml (the text names the rule and what to change).
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// A loaded plugin: what it offers, and the pool that runs its calls (with its health).
@@ -62,16 +66,19 @@ impl LoadedPlugin {
         &self.description.name
     }
 
-    /// Loads `wasm` as plugin `name` under `manifest`.
+    /// Loads `wasm` as plugin `name` under `manifest`, if `policy` lets it.
     pub async fn load(
         runtime: Arc<Runtime>,
         cache: &CompileCache,
+        policy: &PluginPolicy,
         name: String,
         wasm: Vec<u8>,
         manifest: Manifest,
     ) -> Result<Self, LoadError> {
         super::manifest::validate_plugin_name(&name).map_err(LoadError::Name)?;
         let digest = hex::encode(Sha256::digest(&wasm));
+        // Before anything is compiled: a refused plugin costs nothing.
+        policy.check(&name, &digest).map_err(LoadError::Policy)?;
         if let Some(pinned) = &manifest.sha256
             && *pinned != digest
         {
@@ -158,6 +165,7 @@ fn one_line(text: &str) -> String {
 pub(crate) async fn load_source(
     runtime: Arc<Runtime>,
     cache: &CompileCache,
+    policy: &PluginPolicy,
     source: PluginSource,
 ) -> Slot<LoadedPlugin> {
     let (name, file, loaded) = match source {
@@ -166,7 +174,7 @@ pub(crate) async fn load_source(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let result = load_file(runtime, cache, &path, &stem).await;
+            let result = load_file(runtime, cache, policy, &path, &stem).await;
             (stem, Some(path), result)
         }
         PluginSource::Memory {
@@ -174,7 +182,7 @@ pub(crate) async fn load_source(
             wasm,
             manifest,
         } => {
-            let r = LoadedPlugin::load(runtime, cache, name.clone(), wasm, *manifest).await;
+            let r = LoadedPlugin::load(runtime, cache, policy, name.clone(), wasm, *manifest).await;
             (name, None, r)
         }
     };
@@ -204,6 +212,7 @@ pub(crate) async fn load_source(
 async fn load_file(
     runtime: Arc<Runtime>,
     cache: &CompileCache,
+    policy: &PluginPolicy,
     path: &Path,
     stem: &str,
 ) -> Result<LoadedPlugin, LoadError> {
@@ -228,5 +237,5 @@ async fn load_file(
         .map_err(|e| LoadError::Read(e.to_string()))?
         .map_err(LoadError::Read)?;
     let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
-    LoadedPlugin::load(runtime, cache, name, wasm, manifest).await
+    LoadedPlugin::load(runtime, cache, policy, name, wasm, manifest).await
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::catalog::{Catalog, PluginSource, Slot, SlotState};
 use super::loader::{LoadedPlugin, load_source};
 use super::report::{PluginReport, PluginStatus};
+use crate::policy::PluginPolicy;
 use crate::runtime::{CompileCache, Runtime};
 
 /// A file younger than this may still be being written; it is loaded on a later scan.
@@ -59,6 +60,8 @@ struct Tracked {
 pub(crate) struct Registry {
     runtime: Arc<Runtime>,
     cache: CompileCache,
+    /// `[policy]`: which plugins may load at all.
+    policy: PluginPolicy,
     dir: Option<PathBuf>,
     /// Held for the length of a load or rescan, so changes apply one at a time.
     tracked: tokio::sync::Mutex<Vec<Tracked>>,
@@ -73,10 +76,16 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub fn new(runtime: Arc<Runtime>, cache: CompileCache, dir: Option<PathBuf>) -> Arc<Self> {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        cache: CompileCache,
+        dir: Option<PathBuf>,
+        policy: PluginPolicy,
+    ) -> Arc<Self> {
         Arc::new(Registry {
             runtime,
             cache,
+            policy,
             dir,
             tracked: tokio::sync::Mutex::new(Vec::new()),
             catalog: RwLock::new(Arc::new(Catalog::assemble(&[]))),
@@ -187,7 +196,7 @@ impl Registry {
         self.loading.send_modify(|n| *n += pending.len());
         self.publish(&tracked);
         for (i, source) in pending.into_iter() {
-            let slot = load_source(self.runtime.clone(), &self.cache, source).await;
+            let slot = load_source(self.runtime.clone(), &self.cache, &self.policy, source).await;
             tracked[i].slot = slot;
             self.publish(&tracked);
             self.loading.send_modify(|n| *n = n.saturating_sub(1));
@@ -264,6 +273,7 @@ impl Registry {
             let new = load_source(
                 self.runtime.clone(),
                 &self.cache,
+                &self.policy,
                 PluginSource::File(file.clone()),
             )
             .await;

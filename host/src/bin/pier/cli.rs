@@ -34,8 +34,8 @@ pub struct Common {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Host settings (identity, [http], [audit], [[rate_limits]]). Default: $PIER_CONFIG, else
-    /// pier.toml in the per-user config folder if it exists.
+    /// Host settings (identity, read_only, [http], [audit], [[rate_limits]], [policy]). Default:
+    /// $PIER_CONFIG, else pier.toml in the per-user config folder if it exists.
     #[arg(long, env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Caller identity passed to plugins in the call context (stdio, or HTTP without tokens).
@@ -111,6 +111,10 @@ pub enum Command {
     Plugins {
         #[command(flatten)]
         common: Common,
+        /// pier.toml whose [policy] decides which plugins may load. Default: $PIER_CONFIG, else
+        /// the per-user one.
+        #[arg(long, env = "PIER_CONFIG")]
+        config: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,

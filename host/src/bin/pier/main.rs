@@ -22,13 +22,15 @@ enum Start {
     Background { watch: bool },
 }
 
-async fn build(
-    common: &Common,
+/// What pier.toml says about serving, for [`build`].
+struct Serving {
     identity: Option<String>,
     read_only: bool,
+    policy: pier::policy::PluginPolicy,
     ops: pier::ops::Operations,
-    start: Start,
-) -> anyhow::Result<(Host, PathBuf)> {
+}
+
+async fn build(common: &Common, serving: Serving, start: Start) -> anyhow::Result<(Host, PathBuf)> {
     let dir = common.plugins.clone().unwrap_or_else(default_plugin_dir);
     if common.plugins.is_none() && !dir.exists() {
         std::fs::create_dir_all(&dir).with_context(|| {
@@ -38,9 +40,10 @@ async fn build(
     // The builder defaults to the per-user cache folder; override only what was asked for.
     let mut builder = Host::builder()
         .plugin_dir(&dir)
-        .identity(identity)
-        .read_only(read_only)
-        .operations(ops);
+        .identity(serving.identity)
+        .read_only(serving.read_only)
+        .policy(serving.policy)
+        .operations(serving.ops);
     if common.no_cache {
         builder = builder.cache_dir(None);
     } else if let Some(cache) = &common.cache_dir {
@@ -92,9 +95,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     match cli.command {
         Command::Serve { common, serve } => serve_command(&common, serve).await?,
-        Command::Plugins { common, json } => {
-            let ops = pier::ops::Operations::default();
-            let (host, dir) = build(&common, None, false, ops, Start::Loaded).await?;
+        Command::Plugins {
+            common,
+            config,
+            json,
+        } => {
+            // The policy decides what loads, so `pier plugins` applies it too.
+            let settings = Settings::find(config.as_deref())?;
+            let serving = Serving {
+                identity: None,
+                read_only: false,
+                policy: settings.plugin_policy()?,
+                ops: pier::ops::Operations::default(),
+            };
+            let (host, dir) = build(&common, serving, Start::Loaded).await?;
             if json {
                 let reports = pier::reports_json(&host.reports());
                 println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -266,8 +280,13 @@ async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     // logged (stderr) as it becomes ready.
     let watching = !args.no_watch;
     let start = Start::Background { watch: watching };
-    let read_only = args.read_only || settings.read_only;
-    let (host, dir) = build(common, identity, read_only, ops, start).await?;
+    let serving = Serving {
+        identity,
+        read_only: args.read_only || settings.read_only,
+        policy: settings.plugin_policy()?,
+        ops,
+    };
+    let (host, dir) = build(common, serving, start).await?;
     let version = env!("CARGO_PKG_VERSION");
     let Some(opts) = http else {
         tracing::info!(folder = %dir.display(), watching, "pier {version} serving MCP on stdio; plugins load in the background");
