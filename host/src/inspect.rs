@@ -146,7 +146,8 @@ async fn list_tools(
         .unwrap_or_else(|| "inspected".to_string());
     // Inspecting is looking, not serving: no policy applies.
     let open = crate::policy::PluginPolicy::default();
-    let plugin = LoadedPlugin::load(runtime, &CompileCache::new(None), &open, name, bytes, bare)
+    let cache = CompileCache::new(None);
+    let plugin = LoadedPlugin::load(runtime, &cache, &open, name, bytes, bare, None)
         .await
         .map_err(|e| e.to_string())?;
     Ok(plugin

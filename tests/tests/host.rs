@@ -763,6 +763,44 @@ async fn the_read_only_switch_hides_and_refuses_every_write_tool() {
     }
 }
 
+/// Connects under `config`, where the policy lets only the probe plugin load.
+async fn only_probe_serves(f: &Fixture, config: &str) {
+    let c = f.connect_with(&["--config", config], &[]).await;
+    let listed = tool_names(&c).await;
+    assert!(
+        !listed.is_empty() && listed.iter().all(|t| t.starts_with("probe_")),
+        "only the probe plugin serves: {listed:?}"
+    );
+    ok(&c, "probe_echo", json!({})).await;
+    let refused = call(&c, "filesystem_list_allowed_directories", json!({}))
+        .await
+        .expect_err("not loaded");
+    assert!(refused.to_string().contains("filesystem"), "{refused}");
+    c.cancel().await.expect("close");
+}
+
+/// A plugin's entry in `pier plugins --json`.
+fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("{name} missing from {report}"))
+}
+
+fn status_of(report: &Value, name: &str) -> String {
+    entry(report, name)["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn reason_of(report: &Value, name: &str) -> String {
+    entry(report, name)["reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
 /// `sha256sum` of a file, as an administrator would take it.
 fn sha256_of(path: &std::path::Path) -> String {
     let out = std::process::Command::new("sha256sum")
@@ -808,49 +846,92 @@ name = "hostile"
     )
     .expect("pier.toml");
     let config = config.display().to_string();
-    let c = f.connect_with(&["--config", &config], &[]).await;
-    let listed = tool_names(&c).await;
-    assert!(
-        !listed.is_empty() && listed.iter().all(|t| t.starts_with("probe_")),
-        "only the approved build serves: {listed:?}"
-    );
-    ok(&c, "probe_echo", json!({})).await;
-    let refused = call(&c, "filesystem_list_allowed_directories", json!({}))
-        .await
-        .expect_err("not loaded");
-    assert!(refused.to_string().contains("filesystem"), "{refused}");
-    c.cancel().await.expect("close");
+    only_probe_serves(&f, &config).await;
 
     // `pier plugins` applies the same policy and gives each refusal its reason.
     let report = f.plugins_report_with(&["--config", &config]);
-    let reason = |name: &str| {
-        report
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == name))
-            .map(|p| {
-                (
-                    p["status"].clone(),
-                    p["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .unwrap_or_else(|| panic!("{name} missing from {report}"))
-    };
-    let (status, _) = reason("probe");
-    assert_eq!(status, "loaded");
-    let (_, why) = reason("filesystem");
+    assert_eq!(status_of(&report, "probe"), "loaded");
+    let why = reason_of(&report, "filesystem");
     assert!(
         why.contains("approved") && why.contains(&"0".repeat(64)),
         "{why}"
     );
-    let (_, why) = reason("hostile");
+    let why = reason_of(&report, "hostile");
     assert!(
         why.contains("[policy].blocked") && why.contains("host*"),
         "{why}"
     );
-    let (_, why) = reason("unlisted");
+    let why = reason_of(&report, "unlisted");
     assert!(
         why.contains("require_approval")
             && why.contains(&format!("name = \"unlisted\" sha256 = \"{probe}\"")),
         "{why}"
     );
+}
+
+#[tokio::test]
+async fn signed_plugins_load_and_unsigned_or_tampered_ones_are_refused() {
+    let f = Fixture::new();
+    let pier = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(pier_e2e::pier_bin())
+            .args(args)
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run pier");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let key = f.path().join("acme.key");
+    let (made, public, _) = pier(&[&os("keygen"), &os("--out"), key.as_os_str()]);
+    assert!(made, "keygen");
+    let public = public.trim().to_string();
+    assert!(public.starts_with("ed25519:"), "{public}");
+    let (again, _, why) = pier(&[&os("keygen"), &os("--out"), key.as_os_str()]);
+    assert!(!again && why.contains("never overwritten"), "{why}");
+
+    f.install("probe", "probe", None);
+    f.install("filesystem", "filesystem", None);
+    f.install("probe", "tampered", None);
+    for name in ["probe", "tampered"] {
+        let wasm = f.plugins().join(format!("{name}.wasm"));
+        let (signed, _, why) =
+            pier(&[&os("sign"), wasm.as_os_str(), &os("--key"), key.as_os_str()]);
+        assert!(signed, "{why}");
+    }
+    // Change the signed build afterwards: its signature no longer matches.
+    std::fs::copy(
+        pier_e2e::plugin_wasm("filesystem"),
+        f.plugins().join("tampered.wasm"),
+    )
+    .expect("replace");
+    let probe = f.plugins().join("probe.wasm");
+    let (good, said, _) = pier(&[&os("verify"), probe.as_os_str(), &os("--key"), &os(&public)]);
+    assert!(good && said.contains("good signature"), "{said}");
+    let tampered = f.plugins().join("tampered.wasm");
+    let (bad, _, why) = pier(&[&os("verify"), tampered.as_os_str()]);
+    assert!(!bad && why.contains("does not match"), "{why}");
+
+    let config = f.path().join("pier.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[policy]\nrequire_signature = true\n\n[[policy.publishers]]\nname = \"acme\"\nkey = \"{public}\"\n"
+        ),
+    )
+    .expect("pier.toml");
+    let config = config.display().to_string();
+    only_probe_serves(&f, &config).await;
+    let report = f.plugins_report_with(&["--config", &config]);
+    let why = reason_of(&report, "filesystem");
+    assert!(
+        why.contains("not signed") && why.contains("pier sign filesystem.wasm"),
+        "{why}"
+    );
+    let why = reason_of(&report, "tampered");
+    assert!(why.contains("does not match"), "{why}");
+    assert_eq!(status_of(&report, "probe"), "loaded");
 }

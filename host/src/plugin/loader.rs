@@ -66,7 +66,8 @@ impl LoadedPlugin {
         &self.description.name
     }
 
-    /// Loads `wasm` as plugin `name` under `manifest`, if `policy` lets it.
+    /// Loads `wasm` as plugin `name` under `manifest`, if `policy` lets it (`signature`: the
+    /// text of its `.wasm.sig`, when there is one).
     pub async fn load(
         runtime: Arc<Runtime>,
         cache: &CompileCache,
@@ -74,11 +75,14 @@ impl LoadedPlugin {
         name: String,
         wasm: Vec<u8>,
         manifest: Manifest,
+        signature: Option<String>,
     ) -> Result<Self, LoadError> {
         super::manifest::validate_plugin_name(&name).map_err(LoadError::Name)?;
         let digest = hex::encode(Sha256::digest(&wasm));
         // Before anything is compiled: a refused plugin costs nothing.
-        policy.check(&name, &digest).map_err(LoadError::Policy)?;
+        policy
+            .check(&name, &digest, signature.as_deref())
+            .map_err(LoadError::Policy)?;
         if let Some(pinned) = &manifest.sha256
             && *pinned != digest
         {
@@ -182,7 +186,8 @@ pub(crate) async fn load_source(
             wasm,
             manifest,
         } => {
-            let r = LoadedPlugin::load(runtime, cache, policy, name.clone(), wasm, *manifest).await;
+            let r = LoadedPlugin::load(runtime, cache, policy, name.clone(), wasm, *manifest, None)
+                .await;
             (name, None, r)
         }
     };
@@ -237,5 +242,27 @@ async fn load_file(
         .map_err(|e| LoadError::Read(e.to_string()))?
         .map_err(LoadError::Read)?;
     let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
-    LoadedPlugin::load(runtime, cache, policy, name, wasm, manifest).await
+    let signature = read_signature(&signature_path(path))?;
+    LoadedPlugin::load(runtime, cache, policy, name, wasm, manifest, signature).await
+}
+
+/// `NAME.wasm.sig`: the publisher's signature of `NAME.wasm` (see `policy::signature`).
+pub(crate) fn signature_path(wasm: &Path) -> std::path::PathBuf {
+    wasm.with_extension("wasm.sig")
+}
+
+/// The signature file's text, if there is one (a signature is one short line).
+fn read_signature(path: &Path) -> Result<Option<String>, LoadError> {
+    const MAX: u64 = 4096;
+    let unreadable =
+        |e: std::io::Error| LoadError::Read(format!("cannot read {}: {e}", path.display()));
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(unreadable(e)),
+        Ok(m) if !m.is_file() || m.len() > MAX => Err(LoadError::Read(format!(
+            "{} is not a signature file (one line of at most {MAX} bytes)",
+            path.display()
+        ))),
+        Ok(_) => std::fs::read_to_string(path).map(Some).map_err(unreadable),
+    }
 }

@@ -21,11 +21,13 @@ use crate::runtime::{CompileCache, Runtime};
 /// A file younger than this may still be being written; it is loaded on a later scan.
 pub const STABLE_AFTER: Duration = Duration::from_millis(300);
 
-/// What identifies one version of a plugin on disk: the `.wasm` and its manifest.
+/// What identifies one version of a plugin on disk: the `.wasm`, its manifest and its
+/// signature file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
     wasm: (u64, SystemTime),
     manifest: Option<(u64, SystemTime)>,
+    signature: Option<(u64, SystemTime)>,
 }
 
 fn stat(path: &Path) -> Option<(u64, SystemTime)> {
@@ -37,6 +39,7 @@ fn fingerprint(wasm: &Path) -> Option<Fingerprint> {
     Some(Fingerprint {
         wasm: stat(wasm)?,
         manifest: stat(&wasm.with_extension("toml")),
+        signature: stat(&super::loader::signature_path(wasm)),
     })
 }
 
@@ -45,7 +48,9 @@ impl Fingerprint {
     fn is_settled(&self) -> bool {
         let now = SystemTime::now();
         let old = |t: SystemTime| now.duration_since(t).is_ok_and(|age| age >= STABLE_AFTER);
-        old(self.wasm.1) && self.manifest.is_none_or(|m| old(m.1))
+        old(self.wasm.1)
+            && self.manifest.is_none_or(|m| old(m.1))
+            && self.signature.is_none_or(|s| old(s.1))
     }
 }
 

@@ -10,13 +10,22 @@
 //! require_approval = true            # only plugins listed below load
 //! blocked = ["shell*"]               # never load (globs over plugin names); wins over allowed
 //!
+//! require_signature = true           # every plugin signed by a publisher below
+//!
+//! [[policy.publishers]]
+//! name = "acme"
+//! key = "ed25519:…"                  # from the publisher's `pier keygen`
+//!
 //! [[policy.allowed]]
 //! name = "postgres"
 //! sha256 = "…"                       # optional: only this build (sha256sum postgres.wasm)
+//! publisher = "acme"                 # optional: any build acme signed
 //! ```
 
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
+
+use super::signature::{self, PublicKey};
 
 /// One approved plugin.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +35,17 @@ pub struct AllowedPlugin {
     pub name: String,
     /// Only the build with this SHA-256 (64 hex digits).
     pub sha256: Option<String>,
+    /// Only builds signed by this publisher of `[[policy.publishers]]`.
+    pub publisher: Option<String>,
+}
+
+/// A publisher whose signatures pier trusts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publisher {
+    pub name: String,
+    /// `ed25519:` and the key in base64.
+    pub key: String,
 }
 
 /// `[policy]` as written in pier.toml.
@@ -38,14 +58,20 @@ pub struct PolicySettings {
     pub blocked: Vec<String>,
     #[serde(default)]
     pub allowed: Vec<AllowedPlugin>,
+    #[serde(default)]
+    pub require_signature: bool,
+    #[serde(default)]
+    pub publishers: Vec<Publisher>,
 }
 
-/// The checked policy: globs compiled, digests validated.
+/// The checked policy: globs compiled, digests and keys validated.
 #[derive(Debug, Clone, Default)]
 pub struct PluginPolicy {
     require_approval: bool,
+    require_signature: bool,
     blocked: Vec<(String, GlobMatcher)>,
     allowed: Vec<AllowedPlugin>,
+    publishers: Vec<(String, PublicKey)>,
     /// Where it was written, for refusals.
     source: String,
 }
@@ -76,28 +102,82 @@ impl PluginPolicy {
                 }
                 None => None,
             };
+            if let Some(p) = &a.publisher
+                && !settings.publishers.iter().any(|k| &k.name == p)
+            {
+                return Err(format!(
+                    "[[policy.allowed]] {:?}: publisher {p:?} is not in [[policy.publishers]]",
+                    a.name
+                ));
+            }
             allowed.push(AllowedPlugin {
                 name: a.name.clone(),
                 sha256,
+                publisher: a.publisher.clone(),
             });
+        }
+        let mut publishers = Vec::new();
+        for p in &settings.publishers {
+            let key = PublicKey::parse(&p.key)
+                .map_err(|e| format!("[[policy.publishers]] {:?}: {e}", p.name))?;
+            publishers.push((p.name.clone(), key));
+        }
+        if settings.require_signature && publishers.is_empty() {
+            return Err(
+                "[policy].require_signature is on but no [[policy.publishers]] key is pinned: nothing could load".into(),
+            );
         }
         Ok(PluginPolicy {
             require_approval: settings.require_approval,
+            require_signature: settings.require_signature,
             blocked,
             allowed,
+            publishers,
             source: source.to_string(),
         })
     }
 
-    /// Whether plugin `name`, whose component has SHA-256 `digest`, may load; the refusal says
-    /// which rule refused it and what to change.
-    pub fn check(&self, name: &str, digest: &str) -> Result<(), String> {
+    /// Which publisher signed the component, from its signature file's text: `Ok(None)` when
+    /// unsigned (or signed by a key the policy does not pin, when no signature is required);
+    /// a signature that does not verify is always a refusal.
+    fn signer(
+        &self,
+        name: &str,
+        digest: &str,
+        signature_text: Option<&str>,
+    ) -> Result<Option<&str>, String> {
+        let src = &self.source;
+        let Some(text) = signature_text else {
+            if self.require_signature {
+                return Err(format!(
+                    "plugin {name} is not signed: [policy].require_signature is on in {src}; the publisher signs it with `pier sign {name}.wasm` and ships {name}.wasm.sig beside it"
+                ));
+            }
+            return Ok(None);
+        };
+        let key = signature::verify(text, digest).map_err(|e| format!("plugin {name}: {e}"))?;
+        match self.publishers.iter().find(|(_, k)| *k == key) {
+            Some((publisher, _)) => Ok(Some(publisher)),
+            None if self.require_signature => Err(format!(
+                "plugin {name} is signed by {}, which no [[policy.publishers]] in {src} pins; if you trust it, add [[policy.publishers]] name = \"…\" key = \"{}\"",
+                key.text(),
+                key.text()
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether plugin `name`, whose component has SHA-256 `digest` (and the signature file
+    /// `signature` beside it, if any), may load; the refusal says which rule refused it and
+    /// what to change.
+    pub fn check(&self, name: &str, digest: &str, signature: Option<&str>) -> Result<(), String> {
         let src = &self.source;
         if let Some((pattern, _)) = self.blocked.iter().find(|(_, g)| g.is_match(name)) {
             return Err(format!(
                 "plugin {name} is blocked by [policy].blocked ({pattern:?}) in {src}"
             ));
         }
+        let signer = self.signer(name, digest, signature)?;
         let entries: Vec<&AllowedPlugin> = self.allowed.iter().filter(|a| a.name == name).collect();
         if entries.is_empty() {
             if self.require_approval {
@@ -107,15 +187,27 @@ impl PluginPolicy {
             }
             return Ok(());
         }
-        if entries
-            .iter()
-            .any(|a| a.sha256.as_deref().is_none_or(|d| d == digest))
-        {
+        if entries.iter().any(|a| {
+            a.sha256.as_deref().is_none_or(|d| d == digest)
+                && a.publisher.as_deref().is_none_or(|p| Some(p) == signer)
+        }) {
             return Ok(());
         }
-        let approved: Vec<&str> = entries.iter().filter_map(|a| a.sha256.as_deref()).collect();
+        let approved: Vec<String> = entries
+            .iter()
+            .map(|a| match (&a.sha256, &a.publisher) {
+                (Some(d), Some(p)) => format!("sha256 {d} signed by {p}"),
+                (Some(d), None) => format!("sha256 {d}"),
+                (None, Some(p)) => format!("signed by {p}"),
+                (None, None) => "any build".into(),
+            })
+            .collect();
+        let this = match signer {
+            Some(p) => format!("this file's digest is {digest}, signed by {p}"),
+            None => format!("this file's digest is {digest}, signed by no pinned publisher"),
+        };
         Err(format!(
-            "plugin {name} is approved in {src} only as sha256 {}, and this file's digest is {digest}; if you trust this build, add it to [[policy.allowed]]",
+            "plugin {name} is approved in {src} only as {}, and {this}; if you trust this build, add it to [[policy.allowed]]",
             approved.join(" or ")
         ))
     }
@@ -130,6 +222,12 @@ mod tests {
         PluginPolicy::new(&s, "pier.toml").expect("valid")
     }
 
+    impl PluginPolicy {
+        fn check_unsigned(&self, name: &str, digest: &str) -> Result<(), String> {
+            self.check(name, digest, None)
+        }
+    }
+
     #[test]
     fn blocked_beats_allowed_and_approval_names_the_line_to_add() {
         let d1 = "a".repeat(64);
@@ -137,16 +235,16 @@ mod tests {
         let p = policy(&format!(
             "require_approval = true\nblocked = [\"shell*\"]\n[[allowed]]\nname = \"postgres\"\nsha256 = \"{d1}\"\n[[allowed]]\nname = \"files\"\n[[allowed]]\nname = \"shellish\"\n"
         ));
-        assert!(p.check("postgres", &d1).is_ok());
-        let e = p.check("postgres", &d2).expect_err("other build");
+        assert!(p.check_unsigned("postgres", &d1).is_ok());
+        let e = p.check_unsigned("postgres", &d2).expect_err("other build");
         assert!(e.contains(&d1) && e.contains(&d2), "{e}");
-        assert!(p.check("files", &d2).is_ok(), "no pin: any build");
-        let e = p.check("shellish", &d1).expect_err("blocked");
+        assert!(p.check_unsigned("files", &d2).is_ok(), "no pin: any build");
+        let e = p.check_unsigned("shellish", &d1).expect_err("blocked");
         assert!(
             e.contains("[policy].blocked") && e.contains("shell*"),
             "{e}"
         );
-        let e = p.check("github", &d1).expect_err("unlisted");
+        let e = p.check_unsigned("github", &d1).expect_err("unlisted");
         assert!(
             e.contains("require_approval")
                 && e.contains(&format!("name = \"github\" sha256 = \"{d1}\"")),
@@ -156,9 +254,72 @@ mod tests {
         let open = policy(&format!(
             "[[allowed]]\nname = \"postgres\"\nsha256 = \"{d1}\"\n"
         ));
-        assert!(open.check("github", &d1).is_ok());
-        assert!(open.check("postgres", &d2).is_err());
-        assert!(PluginPolicy::default().check("anything", &d1).is_ok());
+        assert!(open.check_unsigned("github", &d1).is_ok());
+        assert!(open.check_unsigned("postgres", &d2).is_err());
+        assert!(
+            PluginPolicy::default()
+                .check_unsigned("anything", &d1)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn signatures_are_verified_and_publishers_approve_their_builds() {
+        let (secret, key) = signature::generate().expect("key");
+        let (_, stranger) = signature::generate().expect("key");
+        let d1 = "a".repeat(64);
+        let d2 = "b".repeat(64);
+        let (sig1, _) = signature::sign(&secret, &d1).expect("signed");
+        let p = policy(&format!(
+            "require_signature = true\n[[publishers]]\nname = \"acme\"\nkey = \"{}\"\n[[allowed]]\nname = \"postgres\"\npublisher = \"acme\"\n",
+            key.text()
+        ));
+        assert!(p.check("postgres", &d1, Some(&sig1)).is_ok());
+        assert!(
+            p.check("other", &d1, Some(&sig1)).is_ok(),
+            "signed, and approval is off"
+        );
+        let e = p
+            .check("postgres", &d2, Some(&sig1))
+            .expect_err("another build");
+        assert!(e.contains("does not match"), "{e}");
+        let e = p.check("postgres", &d1, None).expect_err("unsigned");
+        assert!(
+            e.contains("not signed") && e.contains("pier sign postgres.wasm"),
+            "{e}"
+        );
+        let e = p
+            .check(
+                "postgres",
+                &d1,
+                Some(&sig1.replace(&key.text(), &stranger.text())),
+            )
+            .expect_err("forged");
+        assert!(e.contains("does not match"), "{e}");
+        // Signed by a key nobody pinned.
+        let other = policy(&format!(
+            "require_signature = true\n[[publishers]]\nname = \"other\"\nkey = \"{}\"\n",
+            stranger.text()
+        ));
+        let e = other
+            .check("postgres", &d1, Some(&sig1))
+            .expect_err("unpinned");
+        assert!(
+            e.contains(&key.text()) && e.contains("[[policy.publishers]]"),
+            "{e}"
+        );
+        // Without require_signature an unsigned plugin loads, but a publisher-only approval
+        // still needs the publisher's signature.
+        let open = policy(&format!(
+            "[[publishers]]\nname = \"acme\"\nkey = \"{}\"\n[[allowed]]\nname = \"postgres\"\npublisher = \"acme\"\n",
+            key.text()
+        ));
+        assert!(open.check("github", &d1, None).is_ok());
+        let e = open.check("postgres", &d1, None).expect_err("needs acme");
+        assert!(
+            e.contains("signed by acme") && e.contains("no pinned publisher"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -170,5 +331,11 @@ mod tests {
         assert!(bad("blocked = [\"[\"]").contains("not a glob"));
         assert!(bad("[[allowed]]\nname = \"x\"\nsha256 = \"abc\"\n").contains("64 hex"));
         assert!(bad("[[allowed]]\nname = \" \"\n").contains("empty"));
+        assert!(bad("require_signature = true\n").contains("no [[policy.publishers]]"));
+        assert!(
+            bad("[[allowed]]\nname = \"x\"\npublisher = \"nobody\"\n")
+                .contains("not in [[policy.publishers]]")
+        );
+        assert!(bad("[[publishers]]\nname = \"x\"\nkey = \"ed25519:abc\"\n").contains("32 bytes"));
     }
 }

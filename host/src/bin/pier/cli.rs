@@ -132,6 +132,28 @@ pub enum Command {
     },
     /// Show the audit log's calls, filtered by identity, tool, outcome and time.
     Audit(AuditArgs),
+    /// Make a publisher's signing key: writes the secret key file, prints the public key.
+    Keygen {
+        /// Where to write the secret key (created with mode 0600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a plugin: writes NAME.wasm.sig beside NAME.wasm.
+    Sign {
+        /// The component (NAME.wasm).
+        file: PathBuf,
+        /// The secret key file from `pier keygen`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Check a plugin's signature (NAME.wasm.sig), and that the expected key made it.
+    Verify {
+        /// The component (NAME.wasm).
+        file: PathBuf,
+        /// The publisher's public key (ed25519:…); without it, prints who signed.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Add pier to an MCP client's config file (or print the snippet with --print).
     Config {
         /// claude, cursor, vscode, kiro, or the path of any JSON config file.

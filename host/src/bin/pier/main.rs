@@ -2,6 +2,7 @@
 //! it does goes through the public library API.
 
 mod cli;
+mod signing;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -129,6 +130,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Audit(args) => audit_command(&args)?,
+        Command::Keygen { out } => signing::keygen(&out)?,
+        Command::Sign { file, key } => signing::sign(&file, &key)?,
+        Command::Verify { file, key } => signing::verify(&file, key.as_deref())?,
         Command::Config {
             client,
             name,
