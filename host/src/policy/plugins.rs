@@ -155,7 +155,14 @@ impl PluginPolicy {
             }
             return Ok(None);
         };
-        let key = signature::verify(text, digest).map_err(|e| format!("plugin {name}: {e}"))?;
+        let key = signature::verify(text, digest).map_err(|e| {
+            let instead = if self.require_signature {
+                String::new()
+            } else {
+                format!("; to load it unsigned, remove {name}.wasm.sig")
+            };
+            format!("plugin {name}: {e}{instead}")
+        })?;
         match self.publishers.iter().find(|(_, k)| *k == key) {
             Some((publisher, _)) => Ok(Some(publisher)),
             None if self.require_signature => Err(format!(
