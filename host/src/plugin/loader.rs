@@ -251,18 +251,17 @@ pub(crate) fn signature_path(wasm: &Path) -> std::path::PathBuf {
     wasm.with_extension("wasm.sig")
 }
 
-/// The signature file's text, if there is one (a signature is one short line).
+/// The signature file's text, if there is one: a regular file inside the folder, as for
+/// manifests (a symlink out of the folder is refused, so no other file's text is read), and
+/// short (a signature is one line).
 fn read_signature(path: &Path) -> Result<Option<String>, LoadError> {
-    const MAX: u64 = 4096;
-    let unreadable =
-        |e: std::io::Error| LoadError::Read(format!("cannot read {}: {e}", path.display()));
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(unreadable(e)),
-        Ok(m) if !m.is_file() || m.len() > MAX => Err(LoadError::Read(format!(
+    const MAX: usize = 4096;
+    let text = super::folder::manifest_text(path).map_err(LoadError::Read)?;
+    if text.as_ref().is_some_and(|t| t.len() > MAX) {
+        return Err(LoadError::Read(format!(
             "{} is not a signature file (one line of at most {MAX} bytes)",
             path.display()
-        ))),
-        Ok(_) => std::fs::read_to_string(path).map(Some).map_err(unreadable),
+        )));
     }
+    Ok(text)
 }
