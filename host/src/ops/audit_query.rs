@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
+use super::Outcome;
+
 /// Which audit lines to show. Every part that is set must match.
 #[derive(Debug, Default)]
 pub struct AuditQuery {
@@ -87,6 +89,15 @@ impl AuditQuery {
             t.map(|t| parse_time(t, now).map_err(|e| format!("--{key}: {e}")))
                 .transpose()
         };
+        if let Some(o) = f.outcome
+            && !Outcome::ALL.iter().any(|k| k.as_str() == o)
+        {
+            let known: Vec<&str> = Outcome::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(format!(
+                "--outcome {o:?} is not an outcome; the log has {}",
+                known.join(", ")
+            ));
+        }
         let query = AuditQuery {
             identity: f.identity.map(|p| glob("identity", p)).transpose()?,
             tool: f.tool.map(|p| glob("tool", p)).transpose()?,
@@ -279,6 +290,18 @@ not json
                 now()
             )
             .is_err()
+        );
+        let e = AuditQuery::new(
+            &AuditFilters {
+                outcome: Some("failed"),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect_err("no such outcome");
+        assert!(
+            e.contains("tool_error") && e.contains("rate_limited"),
+            "{e}"
         );
         assert_eq!(
             parse_time("7d", now()).expect("age"),

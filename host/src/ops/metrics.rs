@@ -32,7 +32,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Ok,
         Outcome::ToolError,
         Outcome::Forbidden,

@@ -83,7 +83,7 @@ pub struct AuditArgs {
     /// Only calls of these tools (a glob over exposed names: "postgres_*").
     #[arg(long, value_name = "GLOB")]
     pub tool: Option<String>,
-    /// Only calls with this outcome (ok, tool_error, forbidden, rate_limited, unknown_tool, …).
+    /// Only calls with this outcome: ok, tool_error, forbidden, rate_limited or unknown_tool.
     #[arg(long)]
     pub outcome: Option<String>,
     /// From: 2026-12-01T09:30:00Z, a date (2026-12-01), or an age (30s, 15m, 2h, 7d, 2w).
