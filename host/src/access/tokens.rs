@@ -39,7 +39,8 @@ pub struct TokenEntry {
     pub identity: String,
     pub scopes: Option<Arc<Scopes>>,
     pub trusted_proxy: bool,
-    pub read_only: bool,
+    /// Set for a `read_only` token: the refusal's reason, written once at start.
+    pub read_only: Option<Arc<str>>,
     digest: [u8; 32],
 }
 
@@ -118,7 +119,12 @@ impl Tokens {
                 identity: spec.identity.clone(),
                 scopes,
                 trusted_proxy: spec.trusted_proxy,
-                read_only: spec.read_only,
+                read_only: spec.read_only.then(|| {
+                    Arc::from(format!(
+                        "the token of identity `{}` is read-only (read_only = true in its [[tokens]] entry; a token without it can call the tool)",
+                        spec.identity
+                    ))
+                }),
                 digest,
             });
         }
@@ -139,7 +145,7 @@ impl Tokens {
                 identity: identity.to_string(),
                 scopes: None,
                 trusted_proxy: false,
-                read_only: false,
+                read_only: None,
                 digest: digest(token),
             }],
         })

@@ -94,17 +94,11 @@ impl Authenticator {
             Ok(s) => s,
             Err(refused) => return refused,
         };
-        let read_only = entry.read_only.then(|| {
-            Arc::from(format!(
-                "the token of identity `{}` is read-only (read_only = true in its [[tokens]] entry; a token without it can call the tool)",
-                entry.identity
-            ))
-        });
         Verdict::Allowed(
             Caller {
                 identity: Some(identity),
                 scopes: entry.scopes.clone(),
-                read_only,
+                read_only: entry.read_only.clone(),
                 selection,
             },
             Some(*entry.digest()),
@@ -119,6 +113,14 @@ fn selection(headers: &http::HeaderMap) -> Result<Option<Arc<Scopes>>, String> {
     let Some(value) = headers.get(TOOLS_HEADER) else {
         return Ok(None);
     };
+    // Each entry is a glob compiled for this request: bound the work a client can ask for.
+    const MAX_BYTES: usize = 4096;
+    const MAX_ENTRIES: usize = 64;
+    if value.len() > MAX_BYTES {
+        return Err(format!(
+            "the {TOOLS_HEADER} header is longer than {MAX_BYTES} bytes: select plugins or tool patterns, not tools one by one"
+        ));
+    }
     let text = value
         .to_str()
         .map_err(|_| format!("the {TOOLS_HEADER} header must be text"))?;
@@ -127,6 +129,12 @@ fn selection(headers: &http::HeaderMap) -> Result<Option<Arc<Scopes>>, String> {
         .map(|e| e.trim().to_string())
         .filter(|e| !e.is_empty())
         .collect();
+    if entries.len() > MAX_ENTRIES {
+        return Err(format!(
+            "the {TOOLS_HEADER} header lists {} entries; at most {MAX_ENTRIES} (use patterns such as github:get_*)",
+            entries.len()
+        ));
+    }
     if entries.is_empty() {
         return Err(format!(
             "the {TOOLS_HEADER} header is empty: list plugins or plugin:tool patterns, as in \"postgres, github:get_*\""
@@ -221,6 +229,14 @@ mod tests {
         let alice = ("authorization", "Bearer alice-token-0123456789");
         assert!(
             matches!(a.judge(&headers(&[alice, bad])), Verdict::BadHeader(m) if m.contains("x-mcp-tools"))
+        );
+        let many = vec!["p"; 65].join(",");
+        assert!(
+            matches!(a.judge(&headers(&[alice, ("x-mcp-tools", &many)])), Verdict::BadHeader(m) if m.contains("at most 64"))
+        );
+        let long = "p".repeat(5000);
+        assert!(
+            matches!(a.judge(&headers(&[alice, ("x-mcp-tools", &long)])), Verdict::BadHeader(m) if m.contains("4096"))
         );
         match a.judge(&headers(&[alice, ("x-mcp-tools", "probe:echo, files")])) {
             Verdict::Allowed(c, _) => {

@@ -105,6 +105,22 @@ impl CallResult {
         }
     }
 
+    /// A structured answer whose text block is the same JSON, fenced with `fence` when it
+    /// carries words other people wrote (`structuredContent` is never fenced: it is for
+    /// programs).
+    pub fn json(value: &Value, fence: Option<&crate::untrusted::Fence>) -> Self {
+        let json = value.to_string();
+        let text = match fence {
+            Some(f) => f.wrap(&json),
+            None => json.clone(),
+        };
+        CallResult {
+            content: vec![Content::Text(text)],
+            structured: Some(json),
+            is_error: false,
+        }
+    }
+
     /// A failure the model should read and may correct.
     pub fn error(message: impl Into<String>) -> Self {
         CallResult {

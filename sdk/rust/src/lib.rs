@@ -51,6 +51,7 @@ pub mod host;
 pub mod http;
 pub mod net;
 pub mod rt;
+pub mod schema;
 pub mod time;
 mod tools;
 pub mod untrusted;

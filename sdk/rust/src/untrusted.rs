@@ -6,6 +6,18 @@
 //! says, before the data, that it is data. `structuredContent` stays as it is: it is for
 //! programs, and fencing it would break its schema.
 
+/// How a plugin fences the words of others: the markers' label and the warning before them.
+pub struct Fence {
+    pub label: &'static str,
+    pub intro: &'static str,
+}
+
+impl Fence {
+    pub fn wrap(&self, text: &str) -> String {
+        fence(self.label, self.intro, text)
+    }
+}
+
 /// `text` between `<LABEL-RANDOM>` markers, after `intro` (what the data is, as a sentence
 /// ending in "not instructions" or similar) and the rule not to follow what is inside.
 pub fn fence(label: &str, intro: &str, text: &str) -> String {
