@@ -35,7 +35,18 @@ impl HttpServer {
         token: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<Client, String> {
-        let mut config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url());
+        self.try_connect_at("/mcp", token, headers).await
+    }
+
+    /// An rmcp client over Streamable HTTP at `path` (`/mcp`, `/mcp/x/…`).
+    pub async fn try_connect_at(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, String> {
+        let url = format!("{}{path}", self.base);
+        let mut config = StreamableHttpClientTransportConfig::with_uri(url);
         if let Some(t) = token {
             config = config.auth_header(t);
         }

@@ -869,21 +869,87 @@ name = "hostile"
     );
 }
 
+/// Runs the pier binary with `args`: whether it succeeded, its stdout and its stderr.
+fn run_pier(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let out = std::process::Command::new(pier_e2e::pier_bin())
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run pier");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn version_ranges_read_the_signed_version_or_the_declared_one() {
+    let f = Fixture::new();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let key = f.path().join("acme.key");
+    let (made, public, _) = run_pier(&[&os("keygen"), &os("--out"), key.as_os_str()]);
+    assert!(made, "keygen");
+    let public = public.trim().to_string();
+    f.install("probe", "probe", None);
+    f.install("probe", "old", None);
+    f.install("probe", "fine", Some("[plugin]\nversion = \"1.2.0\"\n"));
+    f.install("probe", "declared", Some("[plugin]\nversion = \"2.0.0\"\n"));
+    f.install("probe", "liar", Some("[plugin]\nversion = \"1.5.0\"\n"));
+    for (name, version) in [("probe", "1.4.0"), ("old", "0.9.0"), ("liar", "0.9.0")] {
+        let wasm = f.plugins().join(format!("{name}.wasm"));
+        let (signed, _, why) = run_pier(&[
+            &os("sign"),
+            wasm.as_os_str(),
+            &os("--key"),
+            key.as_os_str(),
+            &os("--version"),
+            &os(version),
+        ]);
+        assert!(signed, "{why}");
+    }
+    let (good, said, _) = run_pier(&[&os("verify"), f.plugins().join("old.wasm").as_os_str()]);
+    assert!(good && said.contains("version 0.9.0"), "{said}");
+    let config = f.path().join("pier.toml");
+    let mut policy = format!(
+        "[policy]\nrequire_approval = true\n[[policy.publishers]]\nname = \"acme\"\nkey = \"{public}\"\n"
+    );
+    for name in ["probe", "old", "liar"] {
+        policy.push_str(&format!(
+            "[[policy.allowed]]\nname = \"{name}\"\npublisher = \"acme\"\nversion = \">=1.0.0, <2\"\n"
+        ));
+    }
+    for name in ["fine", "declared"] {
+        policy.push_str(&format!(
+            "[[policy.allowed]]\nname = \"{name}\"\nversion = \"^1\"\n"
+        ));
+    }
+    std::fs::write(&config, policy).expect("pier.toml");
+    let config = config.display().to_string();
+    let report = f.plugins_report_with(&["--config", &config]);
+    assert_eq!(status_of(&report, "probe"), "loaded");
+    assert_eq!(status_of(&report, "fine"), "loaded");
+    let why = reason_of(&report, "old");
+    assert!(
+        why.contains("version >=1.0.0, <2") && why.contains("version 0.9.0 (signed)"),
+        "{why}"
+    );
+    let why = reason_of(&report, "declared");
+    assert!(
+        why.contains("version ^1") && why.contains("version 2.0.0 (declared by its manifest)"),
+        "{why}"
+    );
+    let why = reason_of(&report, "liar");
+    assert!(
+        why.contains("declares version 1.5.0") && why.contains("signed version 0.9.0"),
+        "{why}"
+    );
+}
+
 #[tokio::test]
 async fn signed_plugins_load_and_unsigned_or_tampered_ones_are_refused() {
     let f = Fixture::new();
-    let pier = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new(pier_e2e::pier_bin())
-            .args(args)
-            .env("RUST_LOG", "off")
-            .output()
-            .expect("run pier");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let pier = run_pier;
     let os = |s: &str| std::ffi::OsString::from(s);
     let key = f.path().join("acme.key");
     let (made, public, _) = pier(&[&os("keygen"), &os("--out"), key.as_os_str()]);

@@ -336,6 +336,41 @@ async fn read_only_tokens_and_selected_tools_narrow_what_is_served() {
             && msg.contains("\"probe:count\""),
         "{msg}"
     );
+    // A URL path selects the same way, for clients that set a URL but no headers; a trailing
+    // /readonly keeps only read-only tools.
+    let by_path = server
+        .try_connect_at("/mcp/x/probe:echo,filesystem:list_%2A", Some(ALICE), &[])
+        .await
+        .expect("connect at /mcp/x/");
+    let mut from_path = tool_names(&by_path).await;
+    from_path.sort();
+    assert_eq!(from_path, listed, "path and header select alike");
+    let reading = server
+        .try_connect_at("/mcp/x/filesystem/readonly", Some(ALICE), &[])
+        .await
+        .expect("connect at /mcp/x/…/readonly");
+    let readable = tool_names(&reading).await;
+    assert!(
+        readable.contains(&"filesystem_read_text_file".to_string())
+            && !readable.contains(&"filesystem_write_file".to_string())
+            && readable.iter().all(|t| t.starts_with("filesystem_")),
+        "{readable:?}"
+    );
+    let msg = call(
+        &reading,
+        "filesystem_write_file",
+        json!({"path": files.join("y.txt").display().to_string(), "content": "y"}),
+    )
+    .await
+    .expect_err("read-only path")
+    .to_string();
+    assert!(msg.contains("/readonly"), "{msg}");
+    assert!(!files.join("y.txt").exists());
+    let twice = server
+        .try_connect_at("/mcp/x/probe", Some(ALICE), &[("x-mcp-tools", "probe")])
+        .await
+        .expect_err("selected twice");
+    assert!(twice.contains("400") || twice.contains("twice"), "{twice}");
     // The header never widens a token's scopes.
     let narrow = server
         .connect(Some(NARROW), &[("x-mcp-tools", "probe, filesystem")])

@@ -933,3 +933,218 @@ async fn restart_tls_writes_fencing_and_ungranted_ports() {
         "{denied}"
     );
 }
+
+/// Roles for the governance test: one whose privileges fit the restrictions, one with more
+/// (a denied table, a denied column through a table grant, UPDATE), one that reaches the
+/// denied table through a view running with its owner's rights.
+fn seed_governance(pg: &Cluster) {
+    pg.psql("postgres", "CREATE DATABASE govdb");
+    pg.psql(
+        "govdb",
+        r#"
+        CREATE ROLE gov_ok LOGIN PASSWORD 'gov-secret';
+        CREATE ROLE gov_over LOGIN PASSWORD 'gov-secret';
+        CREATE ROLE gov_view LOGIN PASSWORD 'gov-secret';
+        CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, qty int NOT NULL);
+        CREATE TABLE customers (id int PRIMARY KEY, name text, ssn text);
+        CREATE TABLE payment_details (id int, card text);
+        INSERT INTO orders (item, qty) VALUES ('bolt', 1), ('nut', 2);
+        INSERT INTO customers VALUES (1, 'ann', '111-22-3333');
+        INSERT INTO payment_details VALUES (1, '4111 1111 1111 1111');
+        CREATE VIEW pay_invoker WITH (security_invoker = true) AS SELECT * FROM payment_details;
+        CREATE VIEW pay_definer AS SELECT card FROM payment_details;
+        CREATE FUNCTION card_count() RETURNS bigint LANGUAGE sql
+            AS 'SELECT count(*) FROM payment_details';
+        GRANT SELECT, INSERT ON orders TO gov_ok;
+        GRANT USAGE ON SEQUENCE orders_id_seq TO gov_ok;
+        GRANT SELECT (id, name) ON customers TO gov_ok;
+        GRANT SELECT ON pay_invoker TO gov_ok;
+        GRANT SELECT, INSERT, UPDATE ON orders TO gov_over;
+        GRANT SELECT ON payment_details, customers TO gov_over;
+        GRANT SELECT ON orders, pay_definer TO gov_view;
+        CREATE ROLE gov_owner LOGIN PASSWORD 'gov-secret' CREATEROLE;
+        GRANT CREATE ON SCHEMA public TO gov_owner;
+        CREATE TABLE scratch (n int);
+        ALTER TABLE scratch OWNER TO gov_owner;
+        "#,
+    );
+}
+
+/// The SQL lines a refusal prints under "Run (as the owner or a superuser)".
+fn printed_fixes(refusal: &str) -> Vec<String> {
+    refusal
+        .split_once("then retry; the role is checked again on the next call:")
+        .map(|(_, fixes)| {
+            fixes
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allowed_operations_and_denied_tables_are_enforced_by_privileges() {
+    let pg = Cluster::start();
+    seed_governance(&pg);
+    let db_url = |user: &str| format!("postgres://{user}@localhost:{}/govdb", pg.port);
+    let config = format!(
+        "password_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n\
+         allowed_operations = [\"read\", \"insert\"]\n\
+         denied_tables = [\"payment_details\"]\ndenied_columns = [\"customers.ssn\"]\n\
+         [config.databases.ok]\nurl = \"{}\"\n\
+         [config.databases.over]\nurl = \"{}\"\n\
+         [config.databases.view]\nurl = \"{}\"\n\
+         [config.databases.owner]\nurl = \"{}\"\n",
+        db_url("gov_ok"),
+        db_url("gov_over"),
+        db_url("gov_view"),
+        db_url("gov_owner"),
+    );
+    let fx = Fixture::new();
+    let client = serve(&fx, &manifest(&pg, &config), "gov-secret", &[]).await;
+    let names = pier_e2e::tool_names(&client).await;
+    assert!(
+        names.iter().any(|n| n == "postgres_execute"),
+        "an allowed insert offers execute: {names:?}"
+    );
+    let listed = ok(&client, "postgres_list_databases", json!({})).await;
+    assert_eq!(
+        structured(&listed)["databases"][0]["restrictions"],
+        json!({"allowed_operations": ["read", "insert"], "denied_tables": ["payment_details"],
+               "denied_columns": ["customers.ssn"]})
+    );
+    let on = |db: &str, sql: &str| json!({"database": db, "sql": sql});
+
+    // A role with more privileges than the configuration allows does not serve; the refusal
+    // prints the statements that fix it, and they do.
+    let refused = tool_error(&client, "postgres_query", on("over", "SELECT 1")).await;
+    for expected in [
+        "refusing to serve database \"over\"",
+        "REVOKE ALL ON TABLE public.payment_details FROM gov_over;",
+        "REVOKE SELECT ON TABLE public.customers FROM gov_over;",
+        "GRANT SELECT (id, name) ON TABLE public.customers TO gov_over;",
+        "REVOKE UPDATE ON ALL TABLES IN SCHEMA public FROM gov_over;",
+    ] {
+        assert!(
+            refused.contains(expected),
+            "{expected} missing in:\n{refused}"
+        );
+    }
+    let fixes = printed_fixes(&refused);
+    assert!(!fixes.is_empty(), "{refused}");
+    pg.psql("govdb", &fixes.join("\n"));
+    let fixed = ok(
+        &client,
+        "postgres_query",
+        on("over", "SELECT id, name FROM customers"),
+    )
+    .await;
+    assert_eq!(rows(&fixed), vec![json!([1, "ann"])]);
+
+    // A view that runs with its owner's rights reaches the denied table: refused too.
+    let refused = tool_error(&client, "postgres_query", on("view", "SELECT 1")).await;
+    assert!(
+        refused.contains("view public.pay_definer, built on public.payment_details")
+            && refused.contains("REVOKE SELECT ON public.pay_definer FROM gov_view;"),
+        "{refused}"
+    );
+
+    // Without ddl the role may not own objects, create in a schema or create roles.
+    let refused = tool_error(&client, "postgres_query", on("owner", "SELECT 1")).await;
+    for expected in [
+        "ALTER TABLE public.scratch OWNER TO <another role>;",
+        "REVOKE CREATE ON SCHEMA public FROM gov_owner;",
+        "ALTER ROLE gov_owner NOCREATEROLE;",
+        "leaves out ddl",
+    ] {
+        assert!(
+            refused.contains(expected),
+            "{expected} missing in:\n{refused}"
+        );
+    }
+
+    // The role that fits: reads what it may; a denied table is refused with the setting
+    // named, directly, through a security-invoker view and inside a function.
+    let orders = ok(
+        &client,
+        "postgres_query",
+        on("ok", "SELECT item FROM orders ORDER BY id"),
+    )
+    .await;
+    assert_eq!(rows(&orders), vec![json!(["bolt"]), json!(["nut"])]);
+    for sql in [
+        "SELECT * FROM payment_details",
+        "SELECT * FROM pay_invoker",
+        "SELECT card_count()",
+    ] {
+        let e = tool_error(&client, "postgres_query", on("ok", sql)).await;
+        assert!(
+            e.contains("42501")
+                && e.contains("permission denied for table payment_details")
+                && e.contains("denied_tables = [\"payment_details\"]"),
+            "{sql}: {e}"
+        );
+    }
+    let e = tool_error(
+        &client,
+        "postgres_query",
+        on("ok", "SELECT ssn FROM customers"),
+    )
+    .await;
+    assert!(e.contains("denied_columns = [\"customers.ssn\"]"), "{e}");
+    let named = ok(
+        &client,
+        "postgres_query",
+        on("ok", "SELECT id, name FROM customers"),
+    )
+    .await;
+    assert_eq!(rows(&named), vec![json!([1, "ann"])]);
+    let e = tool_error(
+        &client,
+        "postgres_describe_table",
+        json!({"database": "ok", "table": "payment_details"}),
+    )
+    .await;
+    assert!(e.contains("denied_tables"), "{e}");
+
+    // allowed_operations splits execute: inserts run, the rest is refused before it is sent
+    // (or by PostgreSQL, where the first word does not tell), and nothing changes.
+    let inserted = ok(
+        &client,
+        "postgres_execute",
+        on("ok", "INSERT INTO orders (item, qty) VALUES ('washer', 3)"),
+    )
+    .await;
+    assert_eq!(structured(&inserted)["rows_affected"], json!(1));
+    for (sql, why) in [
+        ("UPDATE orders SET qty = 9", "(update)"),
+        ("DELETE FROM orders", "(delete)"),
+        ("TRUNCATE orders", "(truncate)"),
+        ("DROP TABLE orders", "(ddl)"),
+        (
+            "INSERT INTO orders (id, item, qty) VALUES (1, 'x', 1) ON CONFLICT (id) DO UPDATE SET qty = 9",
+            "(update)",
+        ),
+        ("DO $$ BEGIN DELETE FROM orders; END $$", "DO is not run"),
+        (
+            "WITH d AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM d",
+            "allowed_operations",
+        ),
+    ] {
+        let e = tool_error(&client, "postgres_execute", on("ok", sql)).await;
+        assert!(
+            e.contains(why) && e.contains("allowed_operations"),
+            "{sql}: {e}"
+        );
+    }
+    let after = ok(
+        &client,
+        "postgres_query",
+        on("ok", "SELECT count(*), sum(qty) FROM orders"),
+    )
+    .await;
+    assert_eq!(rows(&after), vec![json!([3, 6])]);
+}

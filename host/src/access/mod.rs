@@ -20,7 +20,8 @@ pub struct Caller {
     /// Set when only tools annotated read-only may be listed and called: which switch says so
     /// (pier's `--read-only`, or the token's `read_only`), for the refusal.
     pub read_only: Option<Arc<str>>,
-    /// The tools this request narrowed itself to (HTTP `X-MCP-Tools`, in the syntax of scopes).
+    /// The tools this request narrowed itself to (HTTP `X-MCP-Tools` or a `/mcp/x/…` path, in
+    /// the syntax of scopes).
     /// It only narrows: a tool outside the token's scopes stays out.
     pub selection: Option<Arc<Scopes>>,
 }
@@ -95,7 +96,7 @@ impl Caller {
                 self.read_only.as_deref().unwrap_or("pier serves read-only")
             ),
             Denial::Selection => format!(
-                "tool `{exposed}` is not among the tools this request selected ({TOOLS_HEADER}: {}); add \"{plugin}\" or \"{plugin}:{tool}\" to the header to use it",
+                "tool `{exposed}` is not among the tools this request selected ({TOOLS_HEADER}: {}, or the /mcp/x/… path); add \"{plugin}\" or \"{plugin}:{tool}\" to the selection to use it",
                 self.selection
                     .as_ref()
                     .map(|s| s.describe())

@@ -113,17 +113,65 @@ fn selection(headers: &http::HeaderMap) -> Result<Option<Arc<Scopes>>, String> {
     let Some(value) = headers.get(TOOLS_HEADER) else {
         return Ok(None);
     };
-    // Each entry is a glob compiled for this request: bound the work a client can ask for.
-    const MAX_BYTES: usize = 4096;
-    const MAX_ENTRIES: usize = 64;
-    if value.len() > MAX_BYTES {
-        return Err(format!(
-            "the {TOOLS_HEADER} header is longer than {MAX_BYTES} bytes: select plugins or tool patterns, not tools one by one"
-        ));
-    }
     let text = value
         .to_str()
         .map_err(|_| format!("the {TOOLS_HEADER} header must be text"))?;
+    parse_selection(text, &format!("the {TOOLS_HEADER} header")).map(Some)
+}
+
+/// Where a URL path selects tools: `/mcp/x/postgres,github:get_*`, optionally ending in
+/// `/readonly` (github-mcp-server's `/x/{toolset}/readonly`), for clients that can set a URL
+/// but no headers.
+pub const SELECTION_PATH: &str = "/mcp/x/";
+
+/// What a `/mcp/x/…` path selects: the tools, and whether it asks for read-only tools alone.
+/// `None` for any other path.
+pub fn path_selection(path: &str) -> Result<Option<(Arc<Scopes>, bool)>, String> {
+    let Some(rest) = path.strip_prefix(SELECTION_PATH) else {
+        return Ok(None);
+    };
+    let (entries, read_only) = match rest.strip_suffix("/readonly") {
+        Some(entries) => (entries, true),
+        None => (rest.trim_end_matches('/'), false),
+    };
+    if entries.contains('/') {
+        return Err(format!(
+            "{SELECTION_PATH}… takes one path segment of plugins or plugin:tool patterns, optionally followed by /readonly, as in /mcp/x/postgres,github:get_*/readonly"
+        ));
+    }
+    let text = percent_decode(entries)
+        .ok_or_else(|| format!("the {SELECTION_PATH}… path is not valid percent-encoded text"))?;
+    parse_selection(&text, &format!("the {SELECTION_PATH}… path")).map(|s| Some((s, read_only)))
+}
+
+/// `%2C` and friends back to text (a client may encode the commas and stars of a selection).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Comma-separated selection entries from `source` (for messages), bounded: each entry is a
+/// glob compiled for this request.
+fn parse_selection(text: &str, source: &str) -> Result<Arc<Scopes>, String> {
+    const MAX_BYTES: usize = 4096;
+    const MAX_ENTRIES: usize = 64;
+    if text.len() > MAX_BYTES {
+        return Err(format!(
+            "{source} is longer than {MAX_BYTES} bytes: select plugins or tool patterns, not tools one by one"
+        ));
+    }
     let entries: Vec<String> = text
         .split(',')
         .map(|e| e.trim().to_string())
@@ -131,18 +179,18 @@ fn selection(headers: &http::HeaderMap) -> Result<Option<Arc<Scopes>>, String> {
         .collect();
     if entries.len() > MAX_ENTRIES {
         return Err(format!(
-            "the {TOOLS_HEADER} header lists {} entries; at most {MAX_ENTRIES} (use patterns such as github:get_*)",
+            "{source} lists {} entries; at most {MAX_ENTRIES} (use patterns such as github:get_*)",
             entries.len()
         ));
     }
     if entries.is_empty() {
         return Err(format!(
-            "the {TOOLS_HEADER} header is empty: list plugins or plugin:tool patterns, as in \"postgres, github:get_*\""
+            "{source} is empty: list plugins or plugin:tool patterns, as in \"postgres, github:get_*\""
         ));
     }
     Scopes::parse(&entries)
-        .map(|s| Some(Arc::new(s)))
-        .map_err(|e| format!("the {TOOLS_HEADER} header: {e}"))
+        .map(Arc::new)
+        .map_err(|e| format!("{source}: {e}"))
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {
@@ -162,6 +210,35 @@ fn valid_identity(v: &str) -> bool {
 mod tests {
     use super::*;
     use crate::access::TokenSpec;
+
+    #[test]
+    fn a_path_selects_tools_and_may_ask_for_read_only() {
+        assert!(path_selection("/mcp").expect("ok").is_none());
+        let (s, read_only) = path_selection("/mcp/x/probe:echo%2Cfiles")
+            .expect("ok")
+            .expect("selected");
+        assert!(!read_only && s.permits_tool("probe", "echo") && s.permits_tool("files", "x"));
+        assert!(!s.permits_tool("probe", "count"));
+        let (_, read_only) = path_selection("/mcp/x/files/readonly")
+            .expect("ok")
+            .expect("selected");
+        assert!(read_only);
+        assert!(
+            path_selection("/mcp/x/a/b")
+                .expect_err("two")
+                .contains("/readonly")
+        );
+        assert!(
+            path_selection("/mcp/x/%zz")
+                .expect_err("bad")
+                .contains("percent")
+        );
+        assert!(
+            path_selection("/mcp/x/")
+                .expect_err("empty")
+                .contains("empty")
+        );
+    }
 
     fn auth() -> Authenticator {
         let spec = |identity: &str, token: &str, trusted: bool| TokenSpec {

@@ -172,7 +172,8 @@ fn router<M: SessionManager>(
 ) -> Router {
     let mcp = StreamableHttpService::new(move || Ok(handler.for_session()), sessions, config);
     let mcp = Router::new()
-        .route_service("/mcp", mcp)
+        .route_service("/mcp", mcp.clone())
+        .route_service("/mcp/x/{*selection}", mcp)
         .route_layer(from_fn(exact_args::carry))
         .route_layer(from_fn(body_errors::rewrite));
     let protected = Router::new()
@@ -231,7 +232,10 @@ async fn authenticate(
 ) -> Response {
     use auth::Verdict;
     let (challenge, message) = match gate.auth.judge(req.headers()) {
-        Verdict::Allowed(caller, token) => {
+        Verdict::Allowed(mut caller, token) => {
+            if let Err(reason) = select_by_path(&mut caller, req.uri().path()) {
+                return text(StatusCode::BAD_REQUEST, format!("pier: {reason}"));
+            }
             if let Some(conn) = req.extensions().get::<Arc<connections::Connection>>() {
                 conn.prove();
             }
@@ -241,7 +245,7 @@ async fn authenticate(
             };
             req.extensions_mut().insert(caller);
             return match &gate.sessions {
-                Some(owners) if req.uri().path() == "/mcp" => {
+                Some(owners) if is_mcp_path(req.uri().path()) => {
                     in_own_session(&gate, owners, owner, req, next).await
                 }
                 _ => next.run(req).await,
@@ -268,6 +272,32 @@ async fn authenticate(
         HeaderValue::from_static(challenge),
     );
     r
+}
+
+/// `/mcp` and its tool-selecting forms `/mcp/x/…`: the paths that serve MCP (and sessions).
+fn is_mcp_path(path: &str) -> bool {
+    path == "/mcp" || path.starts_with(auth::SELECTION_PATH)
+}
+
+/// Narrows `caller` to what a `/mcp/x/…` path selects (and to read-only tools for
+/// `/mcp/x/…/readonly`). A request that selects by header and by path is refused rather than
+/// guessed at.
+fn select_by_path(caller: &mut crate::access::Caller, path: &str) -> Result<(), String> {
+    let Some((selection, read_only)) = auth::path_selection(path)? else {
+        return Ok(());
+    };
+    if caller.selection.is_some() {
+        return Err(format!(
+            "this request selects tools twice, in the {} header and in its {}… path: use one",
+            crate::access::TOOLS_HEADER,
+            auth::SELECTION_PATH
+        ));
+    }
+    caller.selection = Some(selection);
+    if read_only && caller.read_only.is_none() {
+        caller.read_only = Some(Arc::from("this request's URL ends in /readonly"));
+    }
+    Ok(())
 }
 
 /// Lets a request naming a session through only if its caller created that session, and binds

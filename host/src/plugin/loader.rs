@@ -81,7 +81,12 @@ impl LoadedPlugin {
         let digest = hex::encode(Sha256::digest(&wasm));
         // Before anything is compiled: a refused plugin costs nothing.
         policy
-            .check(&name, &digest, signature.as_deref())
+            .check(
+                &name,
+                &digest,
+                signature.as_deref(),
+                manifest.version.as_ref(),
+            )
             .map_err(LoadError::Policy)?;
         if let Some(pinned) = &manifest.sha256
             && *pinned != digest

@@ -56,6 +56,9 @@ pub struct Manifest {
     pub prefix: Option<String>,
     /// `[plugin].sha256`: refuse to load a binary with any other digest.
     pub sha256: Option<String>,
+    /// `[plugin].version`: the version the installer declares (semver), which `[policy]`
+    /// version ranges read when no publisher signed one.
+    pub version: Option<semver::Version>,
     pub files: Vec<FileGrant>,
     pub env: Vec<String>,
     /// `[grants].network`: outgoing TCP destinations.
@@ -131,6 +134,7 @@ struct RawPlugin {
     name: Option<String>,
     prefix: Option<String>,
     sha256: Option<String>,
+    version: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -252,6 +256,7 @@ impl Manifest {
             name: None,
             prefix: None,
             sha256: None,
+            version: None,
             files: Vec::new(),
             env: Vec::new(),
             network: Vec::new(),
@@ -289,6 +294,13 @@ impl Manifest {
         if let Some(prefix) = raw.plugin.prefix.as_deref().filter(|p| !p.is_empty()) {
             validate_plugin_name(prefix).map_err(|m| err(format!("[plugin].prefix: {m}")))?;
         }
+        let version = raw
+            .plugin
+            .version
+            .as_deref()
+            .map(crate::policy::signature::parse_version)
+            .transpose()
+            .map_err(|m| err(format!("[plugin].version: {m}")))?;
         let sha256 = match raw.plugin.sha256 {
             None => None,
             Some(s) => {
@@ -452,6 +464,7 @@ impl Manifest {
             name: raw.plugin.name,
             prefix: raw.plugin.prefix,
             sha256,
+            version,
             files,
             env: raw.grants.env,
             network,

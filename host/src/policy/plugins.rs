@@ -20,7 +20,12 @@
 //! name = "postgres"
 //! sha256 = "…"                       # optional: only this build (sha256sum postgres.wasm)
 //! publisher = "acme"                 # optional: any build acme signed
+//! version = ">=1.0.0, <2"            # optional: only these versions
 //! ```
+//!
+//! A plugin's version is the one its publisher signed (`pier sign --version`) when a pinned
+//! publisher signed one, else the `[plugin].version` its manifest declares; the two must agree
+//! when both are there. A range without `publisher` trusts the manifest's word.
 
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
@@ -37,6 +42,15 @@ pub struct AllowedPlugin {
     pub sha256: Option<String>,
     /// Only builds signed by this publisher of `[[policy.publishers]]`.
     pub publisher: Option<String>,
+    /// Only versions in this semver range (`">=1.0.0"`, `"^1.2"`, `">=1, <2"`).
+    pub version: Option<String>,
+}
+
+/// An approval with its version range parsed.
+#[derive(Debug, Clone)]
+struct Approval {
+    entry: AllowedPlugin,
+    range: Option<semver::VersionReq>,
 }
 
 /// A publisher whose signatures pier trusts.
@@ -70,7 +84,7 @@ pub struct PluginPolicy {
     require_approval: bool,
     require_signature: bool,
     blocked: Vec<(String, GlobMatcher)>,
-    allowed: Vec<AllowedPlugin>,
+    allowed: Vec<Approval>,
     publishers: Vec<(String, PublicKey)>,
     /// Where it was written, for refusals.
     source: String,
@@ -110,10 +124,26 @@ impl PluginPolicy {
                     a.name
                 ));
             }
-            allowed.push(AllowedPlugin {
-                name: a.name.clone(),
-                sha256,
-                publisher: a.publisher.clone(),
+            let range = a
+                .version
+                .as_deref()
+                .map(|v| {
+                    semver::VersionReq::parse(v).map_err(|e| {
+                        format!(
+                            "[[policy.allowed]] {:?}: version {v:?} is not a range like \">=1.0.0\" or \"^1.2\": {e}",
+                            a.name
+                        )
+                    })
+                })
+                .transpose()?;
+            allowed.push(Approval {
+                entry: AllowedPlugin {
+                    name: a.name.clone(),
+                    sha256,
+                    publisher: a.publisher.clone(),
+                    version: a.version.clone(),
+                },
+                range,
             });
         }
         let mut publishers = Vec::new();
@@ -137,15 +167,15 @@ impl PluginPolicy {
         })
     }
 
-    /// Which publisher signed the component, from its signature file's text: `Ok(None)` when
-    /// unsigned (or signed by a key the policy does not pin, when no signature is required);
-    /// a signature that does not verify is always a refusal.
+    /// Which publisher signed the component (and the version it signed), from its signature
+    /// file's text: `Ok(None)` when unsigned (or signed by a key the policy does not pin, when
+    /// no signature is required); a signature that does not verify is always a refusal.
     fn signer(
         &self,
         name: &str,
         digest: &str,
         signature_text: Option<&str>,
-    ) -> Result<Option<&str>, String> {
+    ) -> Result<Option<(&str, Option<semver::Version>)>, String> {
         let src = &self.source;
         let Some(text) = signature_text else {
             if self.require_signature {
@@ -155,7 +185,7 @@ impl PluginPolicy {
             }
             return Ok(None);
         };
-        let key = signature::verify(text, digest).map_err(|e| {
+        let signed = signature::verify(text, digest).map_err(|e| {
             let instead = if self.require_signature {
                 String::new()
             } else {
@@ -163,29 +193,50 @@ impl PluginPolicy {
             };
             format!("plugin {name}: {e}{instead}")
         })?;
-        match self.publishers.iter().find(|(_, k)| *k == key) {
-            Some((publisher, _)) => Ok(Some(publisher)),
+        match self.publishers.iter().find(|(_, k)| *k == signed.key) {
+            Some((publisher, _)) => Ok(Some((publisher, signed.version))),
             None if self.require_signature => Err(format!(
                 "plugin {name} is signed by {}, which no [[policy.publishers]] in {src} pins; if you trust it, add [[policy.publishers]] name = \"…\" key = \"{}\"",
-                key.text(),
-                key.text()
+                signed.key.text(),
+                signed.key.text()
             )),
             None => Ok(None),
         }
     }
 
     /// Whether plugin `name`, whose component has SHA-256 `digest` (and the signature file
-    /// `signature` beside it, if any), may load; the refusal says which rule refused it and
-    /// what to change.
-    pub fn check(&self, name: &str, digest: &str, signature: Option<&str>) -> Result<(), String> {
+    /// `signature` beside it, if any; `declared`: its manifest's `[plugin].version`), may
+    /// load; the refusal says which rule refused it and what to change.
+    pub fn check(
+        &self,
+        name: &str,
+        digest: &str,
+        signature: Option<&str>,
+        declared: Option<&semver::Version>,
+    ) -> Result<(), String> {
         let src = &self.source;
         if let Some((pattern, _)) = self.blocked.iter().find(|(_, g)| g.is_match(name)) {
             return Err(format!(
                 "plugin {name} is blocked by [policy].blocked ({pattern:?}) in {src}"
             ));
         }
-        let signer = self.signer(name, digest, signature)?;
-        let entries: Vec<&AllowedPlugin> = self.allowed.iter().filter(|a| a.name == name).collect();
+        let signed = self.signer(name, digest, signature)?;
+        let signer = signed.as_ref().map(|(p, _)| *p);
+        let signed_version = signed.as_ref().and_then(|(_, v)| v.as_ref());
+        if let (Some(s), Some(d)) = (signed_version, declared)
+            && s != d
+        {
+            return Err(format!(
+                "plugin {name}: its manifest declares version {d} but {} signed version {s}; correct [plugin].version in the manifest",
+                signer.unwrap_or("its publisher")
+            ));
+        }
+        let version = signed_version.or(declared);
+        let entries: Vec<&Approval> = self
+            .allowed
+            .iter()
+            .filter(|a| a.entry.name == name)
+            .collect();
         if entries.is_empty() {
             if self.require_approval {
                 return Err(format!(
@@ -195,26 +246,48 @@ impl PluginPolicy {
             return Ok(());
         }
         if entries.iter().any(|a| {
-            a.sha256.as_deref().is_none_or(|d| d == digest)
-                && a.publisher.as_deref().is_none_or(|p| Some(p) == signer)
+            a.entry.sha256.as_deref().is_none_or(|d| d == digest)
+                && a.entry
+                    .publisher
+                    .as_deref()
+                    .is_none_or(|p| Some(p) == signer)
+                && a.range
+                    .as_ref()
+                    .is_none_or(|r| version.is_some_and(|v| r.matches(v)))
         }) {
             return Ok(());
         }
         let approved: Vec<String> = entries
             .iter()
-            .map(|a| match (&a.sha256, &a.publisher) {
-                (Some(d), Some(p)) => format!("sha256 {d} signed by {p}"),
-                (Some(d), None) => format!("sha256 {d}"),
-                (None, Some(p)) => format!("signed by {p}"),
-                (None, None) => "any build".into(),
+            .map(|a| {
+                let mut parts = Vec::new();
+                if let Some(d) = &a.entry.sha256 {
+                    parts.push(format!("sha256 {d}"));
+                }
+                if let Some(p) = &a.entry.publisher {
+                    parts.push(format!("signed by {p}"));
+                }
+                if let Some(v) = &a.entry.version {
+                    parts.push(format!("version {v}"));
+                }
+                if parts.is_empty() {
+                    "any build".to_string()
+                } else {
+                    parts.join(", ")
+                }
             })
             .collect();
-        let this = match signer {
-            Some(p) => format!("this file's digest is {digest}, signed by {p}"),
-            None => format!("this file's digest is {digest}, signed by no pinned publisher"),
+        let signed_by = match signer {
+            Some(p) => format!("signed by {p}"),
+            None => "signed by no pinned publisher".to_string(),
+        };
+        let versioned = match (signed_version, declared) {
+            (Some(v), _) => format!("version {v} (signed)"),
+            (None, Some(v)) => format!("version {v} (declared by its manifest)"),
+            (None, None) => "no version (set [plugin].version in its manifest, or sign one with pier sign --version)".to_string(),
         };
         Err(format!(
-            "plugin {name} is approved in {src} only as {}, and {this}; if you trust this build, add it to [[policy.allowed]]",
+            "plugin {name} is approved in {src} only as {}; this file's digest is {digest}, {signed_by}, {versioned}; if you trust this build, add it to [[policy.allowed]]",
             approved.join(" or ")
         ))
     }
@@ -231,7 +304,7 @@ mod tests {
 
     impl PluginPolicy {
         fn check_unsigned(&self, name: &str, digest: &str) -> Result<(), String> {
-            self.check(name, digest, None)
+            self.check(name, digest, None, None)
         }
     }
 
@@ -276,21 +349,21 @@ mod tests {
         let (_, stranger) = signature::generate().expect("key");
         let d1 = "a".repeat(64);
         let d2 = "b".repeat(64);
-        let (sig1, _) = signature::sign(&secret, &d1).expect("signed");
+        let (sig1, _) = signature::sign(&secret, &d1, None).expect("signed");
         let p = policy(&format!(
             "require_signature = true\n[[publishers]]\nname = \"acme\"\nkey = \"{}\"\n[[allowed]]\nname = \"postgres\"\npublisher = \"acme\"\n",
             key.text()
         ));
-        assert!(p.check("postgres", &d1, Some(&sig1)).is_ok());
+        assert!(p.check("postgres", &d1, Some(&sig1), None).is_ok());
         assert!(
-            p.check("other", &d1, Some(&sig1)).is_ok(),
+            p.check("other", &d1, Some(&sig1), None).is_ok(),
             "signed, and approval is off"
         );
         let e = p
-            .check("postgres", &d2, Some(&sig1))
+            .check("postgres", &d2, Some(&sig1), None)
             .expect_err("another build");
         assert!(e.contains("does not match"), "{e}");
-        let e = p.check("postgres", &d1, None).expect_err("unsigned");
+        let e = p.check("postgres", &d1, None, None).expect_err("unsigned");
         assert!(
             e.contains("not signed") && e.contains("pier sign postgres.wasm"),
             "{e}"
@@ -300,6 +373,7 @@ mod tests {
                 "postgres",
                 &d1,
                 Some(&sig1.replace(&key.text(), &stranger.text())),
+                None,
             )
             .expect_err("forged");
         assert!(e.contains("does not match"), "{e}");
@@ -309,7 +383,7 @@ mod tests {
             stranger.text()
         ));
         let e = other
-            .check("postgres", &d1, Some(&sig1))
+            .check("postgres", &d1, Some(&sig1), None)
             .expect_err("unpinned");
         assert!(
             e.contains(&key.text()) && e.contains("[[policy.publishers]]"),
@@ -321,8 +395,10 @@ mod tests {
             "[[publishers]]\nname = \"acme\"\nkey = \"{}\"\n[[allowed]]\nname = \"postgres\"\npublisher = \"acme\"\n",
             key.text()
         ));
-        assert!(open.check("github", &d1, None).is_ok());
-        let e = open.check("postgres", &d1, None).expect_err("needs acme");
+        assert!(open.check("github", &d1, None, None).is_ok());
+        let e = open
+            .check("postgres", &d1, None, None)
+            .expect_err("needs acme");
         assert!(
             e.contains("signed by acme") && e.contains("no pinned publisher"),
             "{e}"
@@ -330,7 +406,67 @@ mod tests {
     }
 
     #[test]
+    fn version_ranges_trust_the_publisher_over_the_manifest() {
+        let (secret, key) = signature::generate().expect("key");
+        let d1 = "a".repeat(64);
+        let v = |t: &str| signature::parse_version(t).expect("version");
+        let (signed_1_4, _) = signature::sign(&secret, &d1, Some("1.4.0")).expect("signed");
+        let (signed_0_9, _) = signature::sign(&secret, &d1, Some("0.9.0")).expect("signed");
+        let p = policy(&format!(
+            "require_approval = true
+[[publishers]]
+name = \"acme\"
+key = \"{}\"
+\
+             [[allowed]]
+name = \"postgres\"
+publisher = \"acme\"
+version = \">=1.0.0, <2\"
+\
+             [[allowed]]
+name = \"files\"
+version = \"^2.1\"
+",
+            key.text()
+        ));
+        assert!(p.check("postgres", &d1, Some(&signed_1_4), None).is_ok());
+        assert!(
+            p.check("postgres", &d1, Some(&signed_1_4), Some(&v("1.4.0")))
+                .is_ok()
+        );
+        let e = p
+            .check("postgres", &d1, Some(&signed_0_9), None)
+            .expect_err("out of range");
+        assert!(
+            e.contains("version >=1.0.0, <2") && e.contains("version 0.9.0 (signed)"),
+            "{e}"
+        );
+        // The manifest cannot claim another version than the publisher signed.
+        let e = p
+            .check("postgres", &d1, Some(&signed_0_9), Some(&v("1.5.0")))
+            .expect_err("disagreeing");
+        assert!(
+            e.contains("declares version 1.5.0") && e.contains("signed version 0.9.0"),
+            "{e}"
+        );
+        // A range without a publisher reads the manifest's version; none at all is refused.
+        assert!(p.check("files", &d1, None, Some(&v("2.3.1"))).is_ok());
+        let e = p
+            .check("files", &d1, None, Some(&v("3.0.0")))
+            .expect_err("major");
+        assert!(e.contains("(declared by its manifest)"), "{e}");
+        let e = p.check("files", &d1, None, None).expect_err("no version");
+        assert!(
+            e.contains("no version") && e.contains("[plugin].version"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_policies_are_refused() {
+        assert!(
+            bad_policy("[[allowed]]\nname = \"x\"\nversion = \"one\"\n").contains("not a range")
+        );
         let bad = |text: &str| {
             let s: PolicySettings = toml::from_str(text).expect("toml");
             PluginPolicy::new(&s, "pier.toml").expect_err("invalid")
@@ -344,5 +480,10 @@ mod tests {
                 .contains("not in [[policy.publishers]]")
         );
         assert!(bad("[[publishers]]\nname = \"x\"\nkey = \"ed25519:abc\"\n").contains("32 bytes"));
+    }
+
+    fn bad_policy(text: &str) -> String {
+        let s: PolicySettings = toml::from_str(text).expect("toml");
+        PluginPolicy::new(&s, "pier.toml").expect_err("invalid")
     }
 }

@@ -11,7 +11,10 @@
 mod catalog;
 mod connection;
 mod decode;
+mod guard;
 mod params;
+mod privileges;
+mod restrictions;
 mod roles;
 mod run;
 mod settings;
@@ -175,11 +178,19 @@ fn declare(settings: &Settings, tools: &mut Tools<Postgres>) {
         |pg, cx, a: Statement| explain(cx, pg.settings()?, a),
     );
     if settings.any_writes() {
-        let writable: Vec<&str> = settings
+        // Each writable database, with the operations it allows when allowed_operations
+        // narrows them, so the model does not plan a statement that will be refused.
+        let writable: Vec<String> = settings
             .databases
             .iter()
             .filter(|d| d.writes)
-            .map(|d| d.name.as_str())
+            .map(|d| match &d.restrictions.allowed {
+                Some(ops) => {
+                    let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+                    format!("{} (only {})", d.name, names.join(", "))
+                }
+                None => d.name.clone(),
+            })
             .collect();
         tools.add(
             Tool::new(
@@ -318,6 +329,7 @@ fn statement(
             pier_sdk::host::manifest_path()
         )));
     }
+    guard::before_connecting(db, mode, &a.sql)?;
     let identity = rls_identity(db, cx)?;
     let max_rows = a
         .max_rows
@@ -345,7 +357,8 @@ fn statement(
                 .await
             }
         },
-    ))?;
+    ))
+    .map_err(|e| guard::explain_denial(db, mode, e))?;
     let json = rows.to_json(&db.name, max_rows, settings.max_bytes);
     Ok(if settings.fence_untrusted {
         fenced(json, &db.name)
@@ -377,7 +390,8 @@ fn explain(cx: &CallContext, settings: &Settings, a: Statement) -> Result<CallRe
             let (sql, params) = (&sql, &params);
             async move { run::rows(&conn.client, sql, params, 1, usize::MAX, &follow).await }
         },
-    ))?;
+    ))
+    .map_err(|e| guard::explain_denial(db, Mode::Read, e))?;
     let plan: Value = rows
         .rows
         .first()
@@ -429,6 +443,7 @@ fn list_databases(settings: &Settings) -> CallResult {
                 "sslmode": d.sslmode.name(),
                 "writes": d.writes,
                 "row_level_security": d.rls.as_ref().map(|r| r.setting.clone()),
+                "restrictions": d.restrictions.any().then(|| d.restrictions.describe()),
                 "uri": format!("postgres://{}", d.name),
             })
         })
@@ -444,6 +459,7 @@ fn describe_tables(settings: &Settings, a: DescribeArgs) -> Result<CallResult, T
             "name a table (table) or several (tables)".into(),
         ));
     }
+    let db = settings.database(a.database.as_deref())?;
     catalog_call(settings, a.database.as_deref(), "tables", |conn| {
         let names = names.clone();
         async move {
@@ -451,10 +467,13 @@ fn describe_tables(settings: &Settings, a: DescribeArgs) -> Result<CallResult, T
                 .iter()
                 .map(|n| catalog::describe(&conn.client, n, a.sample_values));
             let described = futures_util::future::join_all(reads).await;
-            described
+            let tables = described
                 .into_iter()
-                .collect::<Result<Vec<Value>, Failure>>()
-                .map(Value::Array)
+                .collect::<Result<Vec<Value>, Failure>>()?;
+            for t in &tables {
+                guard::described(db, t)?;
+            }
+            Ok(Value::Array(tables))
         }
     })
 }
@@ -618,7 +637,11 @@ impl Resources for Postgres {
                 let qualified = quote_name(schema, table);
                 rt::block_on(transaction::with_transaction(db, settings, Mode::Read, None, |conn| {
                     let qualified = qualified.clone();
-                    async move { catalog::describe(&conn.client, &qualified, true).await }
+                    async move {
+                        let described = catalog::describe(&conn.client, &qualified, true).await?;
+                        guard::described(db, &described)?;
+                        Ok(described)
+                    }
                 }))
             }
         }

@@ -80,7 +80,7 @@ pub async fn check(client: &Client, db: &Database) -> Result<Role, tokio_postgre
                 .map(|f| format!("REVOKE EXECUTE ON FUNCTION {f} FROM PUBLIC, {quoted};")),
         );
     }
-    let refusal = (!powers.is_empty()).then(|| {
+    let mut refusal = (!powers.is_empty()).then(|| {
         format!(
             "refusing to serve database {:?}: role {name} {}. A read-only transaction does not \
              stop such a role (COPY … TO PROGRAM, pg_read_file, lo_export work outside it).\n\
@@ -92,6 +92,15 @@ pub async fn check(client: &Client, db: &Database) -> Result<Role, tokio_postgre
             fixes.join("\n  ")
         )
     });
+    if db.restrictions.any()
+        && let Some(why) =
+            crate::privileges::check(client, &db.name, &quoted, &db.restrictions).await?
+    {
+        refusal = Some(match refusal {
+            Some(first) => format!("{first}\n\n{why}"),
+            None => why,
+        });
+    }
     let rls_refusal = match &db.rls {
         None => None,
         Some(rls) => {

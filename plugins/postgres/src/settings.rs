@@ -10,6 +10,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use pier_sdk::config::Config;
+
+use crate::restrictions::Restrictions;
 use serde_json::{Map, Value};
 use tokio_postgres::config::Host;
 
@@ -78,6 +80,8 @@ pub struct Database {
     pub sslrootcert: Option<String>,
     /// Whether the `execute` tool may write to this database.
     pub writes: bool,
+    /// `allowed_operations`, `denied_tables`, `denied_columns`.
+    pub restrictions: Restrictions,
     pub rls: Option<Rls>,
     /// Where the password came from, for error messages.
     pub password_env: Option<String>,
@@ -324,6 +328,13 @@ fn database(name: Option<&String>, map: &Config) -> Result<Database, String> {
             .or_else(|| config.get_dbname().map(str::to_string))
             .unwrap_or_else(|| "default".into()),
     };
+    let (restrictions, writes) = Restrictions::parse(
+        &label,
+        map.list("allowed_operations")?,
+        map.list("denied_tables")?,
+        map.list("denied_columns")?,
+        map.flag("writes")?,
+    )?;
     Ok(Database {
         name,
         description: map.string("description")?,
@@ -331,7 +342,8 @@ fn database(name: Option<&String>, map: &Config) -> Result<Database, String> {
         port,
         sslmode,
         sslrootcert: map.string("sslrootcert")?.or(url_root),
-        writes: map.flag("writes")?.unwrap_or(false),
+        writes,
+        restrictions,
         rls,
         password_env,
         config,

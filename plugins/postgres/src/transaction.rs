@@ -207,7 +207,13 @@ where
                 .await
             }
             (Mode::Read, Ending::AfterBody) => {
-                read(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
+                read(
+                    &conn.client,
+                    &begin,
+                    may_prepare,
+                    body(conn.clone(), FollowUp::inside()),
+                )
+                .await
             }
             (Mode::Write, _) => {
                 write(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
@@ -238,10 +244,11 @@ where
 async fn read<T>(
     client: &Client,
     begin: &str,
+    may_prepare: bool,
     body: impl Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
     let (opened, result) = join(client.batch_execute(begin), body).await;
-    let closed = end_call(client, Mode::Read, false).await;
+    let closed = end_call(client, Mode::Read, may_prepare).await;
     opened.map_err(|e| Failure::sql(&e))?;
     let value = result?;
     closed?;

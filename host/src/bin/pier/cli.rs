@@ -145,6 +145,10 @@ pub enum Command {
         /// The secret key file from `pier keygen`.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The version this build is (semver, e.g. 1.2.0), signed with it: what `[policy]`
+        /// version ranges trust.
+        #[arg(long)]
+        version: Option<String>,
     },
     /// Check a plugin's signature (NAME.wasm.sig), and that the expected key made it.
     Verify {

@@ -131,7 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(args) => audit_command(&args)?,
         Command::Keygen { out } => signing::keygen(&out)?,
-        Command::Sign { file, key } => signing::sign(&file, &key)?,
+        Command::Sign { file, key, version } => signing::sign(&file, &key, version.as_deref())?,
         Command::Verify { file, key } => signing::verify(&file, key.as_deref())?,
         Command::Config {
             client,

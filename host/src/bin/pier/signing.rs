@@ -40,15 +40,16 @@ pub fn keygen(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn sign(wasm: &Path, key: &Path) -> anyhow::Result<()> {
+pub fn sign(wasm: &Path, key: &Path, version: Option<&str>) -> anyhow::Result<()> {
     let secret = std::fs::read_to_string(key)
         .with_context(|| format!("cannot read the secret key {}", key.display()))?;
     let digest = digest_of(wasm)?;
-    let (text, public) = signature::sign(&secret, &digest).map_err(anyhow::Error::msg)?;
+    let (text, public) = signature::sign(&secret, &digest, version).map_err(anyhow::Error::msg)?;
     let out = signature_file(wasm);
     std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    let vouched = version.map_or(String::new(), |v| format!(" as version {v}"));
     eprintln!(
-        "signed {} (sha256 {digest}) with {}: ship {} beside it",
+        "signed {} (sha256 {digest}){vouched} with {}: ship {} beside it",
         wasm.display(),
         public.text(),
         out.display()
@@ -73,19 +74,23 @@ pub fn verify(wasm: &Path, expected: Option<&str>) -> anyhow::Result<()> {
     let signer = signature::verify(&text, &digest)
         .map_err(|e| anyhow::anyhow!("{}: {e}", wasm.display()))?;
     if let Some(want) = expected
-        && want != signer
+        && want != signer.key
     {
         anyhow::bail!(
             "{} is signed by {}, not by {}",
             wasm.display(),
-            signer.text(),
+            signer.key.text(),
             want.text()
         );
     }
+    let version = signer
+        .version
+        .as_ref()
+        .map_or(String::new(), |v| format!(", version {v}"));
     println!(
-        "{}: good signature by {} (sha256 {digest})",
+        "{}: good signature by {} (sha256 {digest}{version})",
         wasm.display(),
-        signer.text()
+        signer.key.text()
     );
     Ok(())
 }
