@@ -962,6 +962,7 @@ fn seed_governance(pg: &Cluster) {
         GRANT SELECT, INSERT, UPDATE ON orders TO gov_over;
         GRANT SELECT ON payment_details, customers TO gov_over;
         GRANT SELECT ON orders, pay_definer TO gov_view;
+        CREATE ROLE gov_all LOGIN PASSWORD 'gov-secret' IN ROLE pg_read_all_data;
         CREATE ROLE gov_owner LOGIN PASSWORD 'gov-secret' CREATEROLE;
         GRANT CREATE ON SCHEMA public TO gov_owner;
         CREATE TABLE scratch (n int);
@@ -997,11 +998,13 @@ async fn allowed_operations_and_denied_tables_are_enforced_by_privileges() {
          [config.databases.ok]\nurl = \"{}\"\n\
          [config.databases.over]\nurl = \"{}\"\n\
          [config.databases.view]\nurl = \"{}\"\n\
-         [config.databases.owner]\nurl = \"{}\"\n",
+         [config.databases.owner]\nurl = \"{}\"\n\
+         [config.databases.all]\nurl = \"{}\"\n",
         db_url("gov_ok"),
         db_url("gov_over"),
         db_url("gov_view"),
         db_url("gov_owner"),
+        db_url("gov_all"),
     );
     let fx = Fixture::new();
     let client = serve(&fx, &manifest(&pg, &config), "gov-secret", &[]).await;
@@ -1043,6 +1046,29 @@ async fn allowed_operations_and_denied_tables_are_enforced_by_privileges() {
     )
     .await;
     assert_eq!(rows(&fixed), vec![json!([1, "ann"])]);
+
+    // pg_read_all_data reads everything: the fix trades it for schema-wide grants and takes
+    // the denied table, column and view back out, in that order.
+    let refused = tool_error(&client, "postgres_query", on("all", "SELECT 1")).await;
+    assert!(
+        refused.contains("REVOKE pg_read_all_data FROM gov_all;"),
+        "{refused}"
+    );
+    pg.psql("govdb", &printed_fixes(&refused).join("\n"));
+    let fixed = ok(
+        &client,
+        "postgres_query",
+        on("all", "SELECT count(*) FROM orders"),
+    )
+    .await;
+    assert_eq!(rows(&fixed), vec![json!([2])]);
+    let e = tool_error(
+        &client,
+        "postgres_query",
+        on("all", "SELECT card FROM pay_definer"),
+    )
+    .await;
+    assert!(e.contains("permission denied"), "{e}");
 
     // A view that runs with its owner's rights reaches the denied table: refused too.
     let refused = tool_error(&client, "postgres_query", on("view", "SELECT 1")).await;

@@ -346,6 +346,11 @@ fn bench() -> Result<(), String> {
         .env("PIER_TEST_PLUGINS", &staged)
         .env("EVERYTHING_SERVER", &everything)
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
+    run(Command::new(&py)
+        .arg(bench.join("filesystem_sdk.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged)
+        .env("REFERENCE_SERVER", &reference))?;
     run(Command::new(py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))

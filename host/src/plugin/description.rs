@@ -130,7 +130,11 @@ impl Description {
             }
             let schemas = schema(&tool.input_schema, "input-schema").and_then(|input| {
                 let output = match &tool.output_schema {
-                    Some(text) => Some(schema(text, "output-schema")?),
+                    Some(text) => {
+                        let mut output = schema(text, "output-schema")?;
+                        super::schema_dialect::declare_draft_07(Arc::make_mut(&mut output));
+                        Some(output)
+                    }
                     None => None,
                 };
                 Ok((input, output))

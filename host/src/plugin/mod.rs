@@ -19,6 +19,7 @@ mod pool;
 mod registry;
 pub(crate) mod report;
 mod requests;
+mod schema_dialect;
 mod watch;
 
 pub(crate) use catalog::Catalog;

@@ -295,19 +295,40 @@ pub fn list_directory(a: ListArgs, with_sizes: bool) -> Result<CallResult, ToolE
     if truncated {
         lines.push(format!("[truncated at {cap} entries]"));
     }
-    let items: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            if with_sizes {
-                json!({"name": e.name, "type": e.kind, "size": e.size})
+    // Lean for clients: names in flat arrays, one per kind, not an object per entry. An SDK
+    // client parses and validates every node of structuredContent against the outputSchema on
+    // every call (1,000 two-key objects cost the Python SDK ~19 ms; the same names as strings
+    // a fraction of that). Sizes, when asked for, are a parallel array of `files`.
+    let of_kind = |kind: &str| -> Vec<&str> {
+        entries
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.name.as_str())
+            .collect()
+    };
+    let mut out = json!({
+        "path": r.path.display().to_string(),
+        "directories": of_kind("directory"),
+        "files": of_kind("file"),
+        "truncated": truncated,
+    });
+    for kind in ["symlink", "other"] {
+        let names = of_kind(kind);
+        if !names.is_empty() {
+            out[if kind == "symlink" {
+                "symlinks"
             } else {
-                json!({"name": e.name, "type": e.kind})
-            }
-        })
-        .collect();
-    let mut out =
-        json!({"path": r.path.display().to_string(), "entries": items, "truncated": truncated});
+                "other"
+            }] = json!(names);
+        }
+    }
     if with_sizes {
+        let sizes: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.kind == "file")
+            .map(|e| e.size)
+            .collect();
+        out["sizes"] = json!(sizes);
         out["totalFiles"] = json!(files);
         out["totalDirectories"] = json!(dirs);
         out["totalSize"] = json!(total);

@@ -305,7 +305,9 @@ pub async fn check(
             for g in &granted {
                 f.fix(format!("REVOKE ALL ON TABLE {name} FROM {g};"));
             }
-            if !owned && granted.is_empty() && !read_all && !write_all {
+            // After pg_read_all_data gives way to schema-wide GRANTs (above), the role holds
+            // the table directly; with no grantee found, the role itself is the one to revoke.
+            if read_all || write_all || (!owned && granted.is_empty()) {
                 f.fix(format!("REVOKE ALL ON TABLE {name} FROM {role};"));
             }
         }
@@ -327,6 +329,9 @@ pub async fn check(
                 }
                 for g in &granted {
                     f.fix(format!("REVOKE SELECT ON {name} FROM {g};"));
+                }
+                if read_all || granted.is_empty() {
+                    f.fix(format!("REVOKE SELECT ON {name} FROM {role};"));
                 }
                 f.fix(format!(
                     "-- or, for a plain view: ALTER VIEW {name} SET (security_invoker = true);"
@@ -376,12 +381,16 @@ async fn denied_column_findings(
         // Table-level privileges cover every column: take them back and give them again on
         // the other columns only.
         let mut by_grantee: Vec<(String, Vec<String>)> = Vec::new();
-        for entry in &table_grants {
+        let implied = predefined.then(|| format!("{role}:SELECT"));
+        for entry in table_grants.iter().chain(implied.iter()) {
             let Some((grantee, privilege)) = entry.rsplit_once(':') else {
                 continue;
             };
             match by_grantee.iter_mut().find(|(g, _)| g == grantee) {
-                Some((_, privs)) => privs.push(privilege.to_string()),
+                Some((_, privs)) if !privs.iter().any(|p| p == privilege) => {
+                    privs.push(privilege.to_string())
+                }
+                Some(_) => {}
                 None => by_grantee.push((grantee.to_string(), vec![privilege.to_string()])),
             }
         }
@@ -404,7 +413,7 @@ async fn denied_column_findings(
                 quote_ident(&column)
             ));
         }
-        if !owned && table_grants.is_empty() && column_grants.is_empty() && !predefined {
+        if !owned && by_grantee.is_empty() && column_grants.is_empty() {
             f.fix(format!(
                 "REVOKE ALL ({}) ON TABLE {table} FROM {role};",
                 quote_ident(&column)
