@@ -3,7 +3,7 @@ same client, same run. Run it with `cargo xtask bench`.
 
 The client is a minimal newline-delimited JSON-RPC client over the child's pipes (no SDK), so the
 numbers are the servers', and so the server's pid is known for its peak RSS (VmHWM).
-Nothing here asserts a time: it prints a table and writes bench/results.json.
+Nothing here asserts a time: it prints a table and writes bench/filesystem-results.json.
 """
 
 import asyncio
@@ -229,7 +229,7 @@ async def main():
         print(f"| {label} | {fmt(results['pier'].get(key))} | {fmt(results['reference'].get(key))} |")
     ratio = results["pier"]["read10k_calls_per_s_10_in_flight"] / results["reference"]["read10k_calls_per_s_10_in_flight"]
     print(f"\nread-10KB throughput ratio pier/reference: {ratio:.2f}x")
-    out = pathlib.Path(__file__).with_name("results.json")
+    out = pathlib.Path(__file__).with_name("filesystem-results.json")
     out.write_text(json.dumps(results, indent=2))
     shutil.rmtree(tmp, ignore_errors=True)
 

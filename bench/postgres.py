@@ -1,7 +1,7 @@
 """Benchmark: pier's postgres plugin against @modelcontextprotocol/server-postgres (npm) and native
 tokio-postgres (the limit), on one throwaway PostgreSQL with a retail schema (20 stores, 10k
-customers, 1k products, 100k orders, 300k order items), same client, same run.
-Run it with `cargo xtask bench`.
+customers, 1k products, 100k orders, 300k order items), same client, same run, then the same queries through the Python and TypeScript SDK clients
+(bench/sdk_bench.py, written to bench/postgres-sdk-results.json). Run it with `cargo xtask bench`.
 
 postgres-mcp (PyPI) is not measured here: every release needs Python >= 3.12 and this machine has
 3.11 with no way to fetch another interpreter offline (see docs/benchmarks.md).
@@ -21,6 +21,7 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from filesystem import Server, pct, start_times, throughput, timed  # noqa: E402
+from sdk_bench import Server as SdkServer, base_env, compare, pier_server, report  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "500"))
 THROUGHPUT_CALLS = int(os.environ.get("BENCH_TPUT_CALLS", "2000"))
@@ -33,6 +34,9 @@ QUERIES = {
     "rows100": "SELECT o.id, o.customer_id, o.store_id, o.ordered_at, o.total FROM retail.orders o ORDER BY o.id LIMIT 100",
     "aggregate": "SELECT s.name, count(*) AS orders, sum(o.total) AS revenue FROM retail.orders o JOIN retail.stores s ON s.id = o.store_id WHERE o.ordered_at >= '2025-06-01' GROUP BY s.name ORDER BY revenue DESC",
 }
+
+# The workloads measured again through the Python and TypeScript SDK clients (bench/sdk_bench.py).
+SDK_QUERIES = ("select1", "rows100")
 
 SEED = """
 CREATE SCHEMA retail;
@@ -157,6 +161,15 @@ async def main():
         limit = native(f"postgres://mcp_reader:{PASSWORD}@127.0.0.1:{port}/postgres")
         if limit:
             results["native tokio-postgres"] = limit
+        # The same queries through the clients people use (the Python and TypeScript SDKs).
+        sdk_tmp = tmp / "sdk"
+        sdk_tmp.mkdir()
+        pier_sdk = pier_server(sdk_tmp, "postgres", (plugins / "postgres.toml").read_text(), {"PGPASSWORD": PASSWORD},
+                               {k: ("postgres_query", {"sql": QUERIES[k]}) for k in SDK_QUERIES})
+        peer_sdk = SdkServer("server-postgres", ["node", str(reference), url], {**base_env(), "PGPASSWORD": PASSWORD},
+                             {k: ("query", {"sql": QUERIES[k]}) for k in SDK_QUERIES})
+        sdk_results = await compare(pier_sdk, peer_sdk, sdk_tmp)
+        report(sdk_results, pier_sdk, peer_sdk, SDK_QUERIES, pathlib.Path(__file__).parent / "postgres-sdk-results.json")
     finally:
         stop()
         shutil.rmtree(tmp, ignore_errors=True)

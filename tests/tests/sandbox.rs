@@ -404,6 +404,32 @@ async fn files_env_and_stdio_stay_private() {
     assert!(!e.contains("TOP SECRET"), "{e}");
     still_serving(&c).await;
 
+    // host.read-directory: the granted directory lists (types, sizes, the symlink as one);
+    // nothing outside it does, however the path is spelled.
+    let listed = ok(&c, "hostile_list_dir", json!({"path": ro})).await;
+    let listed = text(&listed);
+    assert!(
+        listed.contains("note.txt EntryKind::File Some(15)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("link.txt EntryKind::Symlink None"),
+        "{listed}"
+    );
+    for (path, why) in [
+        (format!("{ro}/.."), "AccessDenied"),
+        (format!("{ro}/../secret"), "AccessDenied"),
+        (format!("{ro}/link.txt"), ""),
+        ("/etc".to_string(), "NotGranted"),
+        (format!("{ro}/missing"), "NotFound"),
+        (format!("{ro}/note.txt"), "NotDirectory"),
+    ] {
+        let e = tool_error(&c, "hostile_list_dir", json!({"path": path})).await;
+        assert!(e.contains(why), "{path}: {e}");
+        assert!(!e.contains("key.txt"), "{path}: {e}");
+        still_serving(&c).await;
+    }
+
     let e = tool_error(
         &c,
         "hostile_write_file",

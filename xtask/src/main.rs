@@ -265,8 +265,9 @@ fn test() -> Result<(), String> {
     run(&mut pytest)
 }
 
-/// Release-builds pier, installs the reference filesystem server from npm into bench/, and runs
-/// bench/filesystem.py against both. Prints a table; asserts nothing.
+/// Release-builds pier, installs the peers from npm into bench/, runs every benchmark against
+/// them, and writes one side-by-side table (bench/summary.py) into docs/benchmarks.md and the
+/// README. Prints tables; asserts nothing.
 fn bench() -> Result<(), String> {
     let staged = build()?;
     run(cargo().args(["build", "--release", "-p", "pier"]))?;
@@ -351,12 +352,15 @@ fn bench() -> Result<(), String> {
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged)
         .env("REFERENCE_SERVER", &reference))?;
-    run(Command::new(py)
+    run(Command::new(&py)
         .arg(bench.join("filesystem.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged)
         .env("REFERENCE_SERVER", &reference)
-        .env("LOADGEN", target_dir().join("release/examples/loadgen")))
+        .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
+    // Last: one side-by-side table of every peer from the result files above, written into
+    // docs/benchmarks.md and the README's headline.
+    run(Command::new(py).arg(bench.join("summary.py")))
 }
 
 /// Installs a pinned reference server into bench/node_modules once; returns its entry script.

@@ -8,4 +8,6 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "full-plugin",
     exports: { default: async },
+    // Opens through wasmtime-wasi's own (async) `open-at`; see `runtime::directory`.
+    imports: { "pier:mcp/host.read-directory": async },
 });

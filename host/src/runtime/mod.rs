@@ -3,6 +3,7 @@
 
 pub mod bindings;
 mod cache;
+mod directory;
 mod dns;
 mod engine;
 mod state;

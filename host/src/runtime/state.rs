@@ -170,6 +170,14 @@ impl host::Host for State {
     fn manifest_path(&mut self) -> String {
         self.plugin.manifest_path.display().to_string()
     }
+
+    async fn read_directory(
+        &mut self,
+        path: String,
+        sizes: bool,
+    ) -> Result<Vec<host::DirectoryEntry>, host::DirectoryError> {
+        super::directory::read(self, path, sizes).await
+    }
 }
 
 impl super::bindings::pier::mcp::types::Host for State {}

@@ -1,4 +1,4 @@
-//! Typed access to what pier offers every plugin: logging, progress, config.
+//! Typed access to what pier offers every plugin: logging, progress, config, directory listings.
 
 use crate::bindings::pier::mcp::host as raw;
 pub use crate::bindings::pier::mcp::types::LogLevel;
@@ -46,4 +46,14 @@ pub fn plugin_name() -> String {
 /// Path of this plugin's manifest, for messages that tell the user what to grant.
 pub fn manifest_path() -> String {
     raw::manifest_path()
+}
+
+pub use crate::bindings::pier::mcp::host::{DirectoryEntry, DirectoryError, EntryKind};
+
+/// Lists a directory inside a `[grants].files` directory in one host call, sorted by name; with
+/// `sizes`, regular files carry their size. Far cheaper than reading it through
+/// `wasi:filesystem` (a host call and a `stat` per entry there), under the same sandbox. On
+/// [`DirectoryError::Unsupported`] read it through `wasi:filesystem` instead.
+pub fn read_directory(path: &str, sizes: bool) -> Result<Vec<DirectoryEntry>, DirectoryError> {
+    raw::read_directory(path, sizes)
 }

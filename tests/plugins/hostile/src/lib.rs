@@ -245,6 +245,22 @@ impl Plugin for Hostile {
                 |_, _, path: Text| file(path, false),
             )
             .add(
+                Tool::new("list_dir", "Lists a directory through host.read-directory, with sizes.")
+                    .input_schema(one("path", "string")),
+                |_, _, path: Text| {
+                    Ok(match pier_sdk::host::read_directory(&path.value, true) {
+                        Ok(entries) => CallResult::text(
+                            entries
+                                .iter()
+                                .map(|e| format!("{} {:?} {:?}", e.name, e.kind, e.size))
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        ),
+                        Err(e) => CallResult::error(format!("{e:?}")),
+                    })
+                },
+            )
+            .add(
                 Tool::new("write_file", "Writes a file.")
                     .destructive(true)
                     .input_schema(one("path", "string")),
