@@ -14,22 +14,23 @@
 use std::path::Path;
 
 use wasmtime::component::Resource;
-use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
+use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
 use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     DescriptorFlags, ErrorCode, HostDescriptor as _, OpenFlags, PathFlags,
 };
 
 use super::bindings::pier::mcp::host::{DirectoryEntry, DirectoryError, EntryKind};
-use super::state::State;
 
 /// Lists `path` (a guest path) sorted by name; with `sizes`, regular files carry their size.
+///
+/// Takes the instance's filesystem view rather than its whole state, so that this module knows
+/// only wasmtime-wasi's preopens and table, not how an instance is put together.
 pub async fn read(
-    state: &mut State,
+    mut view: WasiFilesystemCtxView<'_>,
     path: String,
     sizes: bool,
 ) -> Result<Vec<DirectoryEntry>, DirectoryError> {
-    let mut view = state.filesystem();
     let preopens = view
         .get_directories()
         .map_err(|e| DirectoryError::Other(e.to_string()))?;

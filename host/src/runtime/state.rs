@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::filesystem::WasiFilesystemView as _;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -176,7 +177,7 @@ impl host::Host for State {
         path: String,
         sizes: bool,
     ) -> Result<Vec<host::DirectoryEntry>, host::DirectoryError> {
-        super::directory::read(self, path, sizes).await
+        super::directory::read(self.filesystem(), path, sizes).await
     }
 }
 
