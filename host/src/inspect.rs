@@ -1,19 +1,22 @@
 //! `pier inspect`: what a component wants, before anyone installs it.
 //!
-//! Imports are read from the component's type (no code runs for that); tools are read by calling
-//! `list-tools` in an instance with no grants at all. Set against a manifest, each capability the
-//! component imports is shown as granted or not, with the line that would grant it, so "this
-//! plugin wants sockets but has no network grant" is visible up front.
+//! Imports are read from the component's type (no code runs for that); tools, prompts and
+//! resource templates are read by calling the component's lists in an instance with no grants at
+//! all. Set against a manifest, each capability the component imports is shown as granted or not,
+//! with the line that would grant it, so "this plugin wants sockets but has no network grant" is
+//! visible up front.
+//!
+//! The component is compiled once, through the same on-disk cache `pier serve` uses: inspecting a
+//! large Python or JavaScript component took its whole compile (seconds) on every run, and
+//! inspecting before installing now also warms the cache for the first start.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
-use wasmtime::component::Component;
-
 use crate::plugin::LoadedPlugin;
 use crate::plugin::manifest::Manifest;
-use crate::runtime::{CompileCache, Runtime};
+use crate::runtime::{CacheOutcome, CompileCache, Runtime};
+use serde::Serialize;
 
 /// One capability a component may import, and whether the manifest grants it.
 #[derive(Debug, Serialize)]
@@ -39,6 +42,31 @@ pub struct InspectedTool {
     pub open_world: bool,
 }
 
+/// A prompt as the component lists it (un-prefixed name).
+#[derive(Debug, Serialize)]
+pub struct InspectedPrompt {
+    pub name: String,
+    pub description: Option<String>,
+    /// Argument names, `?` after the optional ones.
+    pub arguments: Vec<String>,
+}
+
+/// A resource template as the component lists it.
+#[derive(Debug, Serialize)]
+pub struct InspectedTemplate {
+    pub uri_template: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// What the component listed in an instance with no grants.
+#[derive(Debug, Default, Serialize)]
+pub struct Listed {
+    pub tools: Vec<InspectedTool>,
+    pub prompts: Vec<InspectedPrompt>,
+    pub resource_templates: Vec<InspectedTemplate>,
+}
+
 /// Everything `pier inspect` reports.
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -49,11 +77,21 @@ pub struct Inspection {
     pub manifest: Option<PathBuf>,
     /// `pier:mcp` interfaces the component exports.
     pub exports: Vec<String>,
-    /// Tools as the component lists them with no grants.
-    pub tools: Vec<InspectedTool>,
-    /// Why the tools could not be listed (then `tools` is empty).
+    /// Tools, prompts and resource templates as the component lists them with no grants.
+    #[serde(flatten)]
+    pub listed: Listed,
+    /// Why they could not be listed (then all three are empty).
     pub tools_error: Option<String>,
     pub capabilities: Vec<Capability>,
+    /// The compile cache used (none with `--no-cache`), and whether it already held this
+    /// component.
+    pub cache_dir: Option<PathBuf>,
+    pub cache_hit: bool,
+}
+
+/// Where `pier serve` and `pier inspect` cache compiled components unless told otherwise.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    CompileCache::default_dir()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +107,12 @@ pub enum InspectError {
 }
 
 /// Inspects the component at `wasm`; grants come from `manifest`, or the `NAME.toml` beside it.
-pub async fn inspect(wasm: &Path, manifest: Option<&Path>) -> Result<Inspection, InspectError> {
+/// Compiles through the cache in `cache_dir` (none: compile and keep nothing).
+pub async fn inspect(
+    wasm: &Path,
+    manifest: Option<&Path>,
+    cache_dir: Option<PathBuf>,
+) -> Result<Inspection, InspectError> {
     let bytes = std::fs::read(wasm).map_err(|e| InspectError::Read {
         path: wasm.display().to_string(),
         reason: e.to_string(),
@@ -95,10 +138,14 @@ pub async fn inspect(wasm: &Path, manifest: Option<&Path>) -> Result<Inspection,
             .unwrap_or_default()
             .to_string(),
     };
-    let component = {
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let cache = CompileCache::new(cache_dir.clone());
+    let (component, outcome) = {
         let engine = runtime.engine.clone();
         let bytes = bytes.clone();
-        tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+        let cache = cache.clone();
+        let digest = sha256.clone();
+        tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &bytes, &digest))
             .await
             .map_err(|e| InspectError::Engine(e.to_string()))?
             .map_err(not_component)?
@@ -113,30 +160,36 @@ pub async fn inspect(wasm: &Path, manifest: Option<&Path>) -> Result<Inspection,
         .map(|(name, _)| name.to_string())
         .filter(|n| n.starts_with("pier:mcp/"))
         .collect();
-    let (tools, tools_error) = match list_tools(runtime, bytes.clone(), wasm, &manifest).await {
-        Ok(t) => (t, None),
-        Err(e) => (Vec::new(), Some(e)),
+    drop(component);
+    let size = bytes.len() as u64;
+    // The second load is a cache hit (or, without a cache, a second compile).
+    let (listed, tools_error) = match list(runtime, &cache, bytes, wasm, &manifest).await {
+        Ok(l) => (l, None),
+        Err(e) => (Listed::default(), Some(e)),
     };
     Ok(Inspection {
         file: wasm.to_path_buf(),
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-        size: bytes.len() as u64,
+        sha256,
+        size,
         manifest: manifest_path,
         exports,
-        tools,
+        listed,
         tools_error,
         capabilities: capabilities(&imports, &manifest),
+        cache_hit: outcome == CacheOutcome::Hit,
+        cache_dir,
     })
 }
 
-/// Lists tools in an instance with no grants (config is kept: it is not a capability, and some
-/// plugins shape their tool list from it).
-async fn list_tools(
+/// Lists tools, prompts and templates in an instance with no grants (config is kept: it is not
+/// a capability, and some plugins shape their lists from it).
+async fn list(
     runtime: Arc<Runtime>,
+    cache: &CompileCache,
     bytes: Vec<u8>,
     wasm: &Path,
     manifest: &Manifest,
-) -> Result<Vec<InspectedTool>, String> {
+) -> Result<Listed, String> {
     let mut bare = Manifest::empty(manifest.path.clone());
     bare.config = manifest.config.clone();
     let name = wasm
@@ -146,12 +199,11 @@ async fn list_tools(
         .unwrap_or_else(|| "inspected".to_string());
     // Inspecting is looking, not serving: no policy applies.
     let open = crate::policy::PluginPolicy::default();
-    let cache = CompileCache::new(None);
-    let plugin = LoadedPlugin::load(runtime, &cache, &open, name, bytes, bare, None)
+    let plugin = LoadedPlugin::load(runtime, cache, &open, name, bytes, bare, None)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(plugin
-        .description
+    let d = &plugin.description;
+    let tools = d
         .tools
         .iter()
         .map(|t| {
@@ -164,7 +216,41 @@ async fn list_tools(
                 open_world: a.open_world,
             }
         })
-        .collect())
+        .collect();
+    let prompts = d
+        .prompts
+        .iter()
+        .map(|p| InspectedPrompt {
+            name: p.local.clone(),
+            description: p.definition.description.clone(),
+            arguments: p
+                .definition
+                .arguments
+                .iter()
+                .map(|a| {
+                    if a.required {
+                        a.name.clone()
+                    } else {
+                        format!("{}?", a.name)
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let resource_templates = d
+        .templates
+        .iter()
+        .map(|t| InspectedTemplate {
+            uri_template: t.uri_template.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+        })
+        .collect();
+    Ok(Listed {
+        tools,
+        prompts,
+        resource_templates,
+    })
 }
 
 /// Capabilities in the order a reviewer cares about: what reaches out first.
@@ -199,6 +285,10 @@ fn kind_of(interface: &str) -> &'static str {
         _ => "unknown",
     }
 }
+
+/// Python and JavaScript components import sockets, HTTP and files for their language runtime
+/// whether the plugin's code uses them or not; their build flags drop what is unused.
+const RUNTIME_HINT: &str = "If the plugin's own code does not use it, the import comes from its language runtime: a componentize-py build drops unused WASI with --stub-wasi, a componentize-js one with --disable all (then it is safe to grant nothing)";
 
 fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
     let manifest = m.path.display().to_string();
@@ -253,11 +343,16 @@ fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
             _ => (Vec::new(), String::new()),
         };
         c.note = match c.kind {
-            "stdio" => "output is discarded and input is empty: plugins log through pier".into(),
+            "stdio" => {
+                "what it prints goes to pier's log, tagged with the plugin; input is empty".into()
+            }
             "clocks" | "random" | "io" | "exit" => "always available".into(),
-            "pier-host" => "pier's host API (log, progress, config)".into(),
+            "pier-host" => "pier's host API (log, progress, config, read-directory)".into(),
             "unknown" => {
                 "pier does not provide this interface: the plugin will fail to load".into()
+            }
+            "sockets" | "http" | "filesystem" if granted.is_empty() => {
+                format!("{wanted_note}. {RUNTIME_HINT}")
             }
             _ if granted.is_empty() => wanted_note,
             _ => "granted".into(),
@@ -283,10 +378,21 @@ impl Inspection {
             None => out.push_str("manifest:  none (nothing is granted)\n"),
         }
         out.push_str(&format!("exports:   {}\n", self.exports.join(", ")));
+        match (&self.cache_dir, self.cache_hit) {
+            (Some(dir), true) => {
+                out.push_str(&format!("compiled:  from the cache in {}\n", dir.display()))
+            }
+            (Some(dir), false) => out.push_str(&format!(
+                "compiled:  now, and cached in {} for `pier serve` and the next inspect\n",
+                dir.display()
+            )),
+            (None, _) => out.push_str("compiled:  now (no cache)\n"),
+        }
         match &self.tools_error {
             None => {
-                out.push_str(&format!("tools ({}):\n", self.tools.len()));
-                for t in &self.tools {
+                let l = &self.listed;
+                out.push_str(&format!("tools ({}):\n", l.tools.len()));
+                for t in &l.tools {
                     let mut flags = Vec::new();
                     if t.read_only {
                         flags.push("read-only");
@@ -303,6 +409,26 @@ impl Inspection {
                         out.push_str(&format!(" [{}]", flags.join(", ")));
                     }
                     out.push('\n');
+                }
+                if !l.prompts.is_empty() {
+                    out.push_str(&format!("prompts ({}):\n", l.prompts.len()));
+                    for p in &l.prompts {
+                        let first = p.description.as_deref().unwrap_or("");
+                        let first = first.lines().next().unwrap_or("");
+                        let args = format!("({})", p.arguments.join(", "));
+                        out.push_str(&format!("  {:<24} {first}\n", format!("{}{args}", p.name)));
+                    }
+                }
+                if !l.resource_templates.is_empty() {
+                    out.push_str(&format!(
+                        "resource templates ({}):\n",
+                        l.resource_templates.len()
+                    ));
+                    for t in &l.resource_templates {
+                        let about = t.description.as_deref().unwrap_or(&t.name);
+                        let first = about.lines().next().unwrap_or("");
+                        out.push_str(&format!("  {:<24} {first}\n", t.uri_template));
+                    }
                 }
             }
             Some(e) => out.push_str(&format!("tools: could not be listed: {e}\n")),

@@ -33,6 +33,7 @@ pub mod ops;
 mod plugin;
 pub mod policy;
 mod runtime;
+mod secrets;
 pub mod settings;
 
 use std::path::PathBuf;

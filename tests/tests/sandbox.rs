@@ -454,6 +454,67 @@ async fn files_env_and_stdio_stay_private() {
     c.cancel().await.ok();
 }
 
+/// What a plugin prints reaches pier's log (tagged, rate-limited), never the client; a crash
+/// quotes the panic message.
+#[tokio::test]
+async fn what_a_plugin_prints_goes_to_the_log_and_a_crash_explains_itself() {
+    let s = setup();
+    let c = s.f.connect_with(&[], &[]).await;
+
+    ok(&c, "hostile_print", json!({})).await;
+    let log = log_containing(&s.f, "hostile writes to stderr").await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("hostile writes to stderr"))
+        .expect("the stderr line");
+    assert!(
+        line.contains("WARN")
+            && line.contains("plugin=\"hostile\"")
+            && line.contains("stream=\"stderr\""),
+        "{line}"
+    );
+    // The fake JSON-RPC answer the plugin printed on stdout is in the log, at info.
+    let log = log_containing(&s.f, "\"id\":999").await;
+    assert!(
+        log.lines().any(|l| l.contains("\"id\":999")
+            && l.contains("INFO")
+            && l.contains("stream=\"stdout\"")),
+        "{log}"
+    );
+    still_serving(&c).await;
+
+    // A panic: the client's error quotes it; the log has it too.
+    let e = tool_error(&c, "hostile_panic", json!({})).await;
+    assert!(
+        e.contains("crashed")
+            && e.contains("its stderr ended with")
+            && e.contains("hostile panics on purpose"),
+        "{e}"
+    );
+    log_containing(&s.f, "hostile panics on purpose").await;
+    still_serving(&c).await;
+
+    // A flood is cut to the plugin's budget and the rest counted.
+    ok(&c, "hostile_flood", json!({"lines": 5000})).await;
+    let log = log_containing(&s.f, "lines were not logged").await;
+    let logged = log.lines().filter(|l| l.contains("flood line")).count();
+    assert!((150..400).contains(&logged), "{logged} flood lines logged");
+    still_serving(&c).await;
+    c.cancel().await.ok();
+}
+
+/// pier's log once it contains `needle` (it is written as pier goes; give it a few seconds).
+async fn log_containing(f: &Fixture, needle: &str) -> String {
+    for _ in 0..100 {
+        let log = f.stderr();
+        if log.contains(needle) {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("pier's log never showed {needle:?}:\n{}", f.stderr());
+}
+
 #[tokio::test]
 async fn runaway_code_is_stopped_by_limits() {
     let s = setup();
@@ -532,14 +593,19 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     f.install("hostile", "hostile", Some(manifest));
     let wasm = f.plugins().join("hostile.wasm");
     let wasm = wasm.to_str().expect("utf-8 path");
+    let cache = f.cache();
+    let cache = cache.to_str().expect("utf-8 path");
 
-    let out = pier(&["inspect", wasm, "--json"]);
+    let out = pier(&["inspect", wasm, "--json", "--cache-dir", cache]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // Compiled once, into the cache `pier serve` would use.
+    assert_eq!(report["cache_hit"], json!(false), "{report}");
+    assert_eq!(report["cache_dir"], json!(cache), "{report}");
     let tools: Vec<&str> = report["tools"]
         .as_array()
         .expect("tools")
@@ -567,11 +633,27 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
         cap("http")
     );
 
-    // The human report says the same in words.
-    let out = pier(&["inspect", wasm]);
+    // The human report says the same in words, and the second inspect compiles nothing.
+    let out = pier(&["inspect", wasm, "--cache-dir", cache]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("wants HTTP but has no origin grant"),
+        text.contains("wants HTTP but has no origin grant")
+            && text.contains("--stub-wasi")
+            && text.contains(&format!("compiled:  from the cache in {cache}"))
+            && text.contains("goes to pier's log"),
+        "{text}"
+    );
+
+    // Prompts and resource templates are listed too.
+    f.install("probe", "probe", None);
+    let probe = f.plugins().join("probe.wasm");
+    let out = pier(&["inspect", probe.to_str().expect("utf-8 path"), "--no-cache"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("prompts (1):")
+            && text.contains("resource templates (1):")
+            && text.contains("probe://echo/{text}")
+            && text.contains("compiled:  now (no cache)"),
         "{text}"
     );
 
@@ -607,7 +689,7 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
         edited.contains("http = [\"https://api.github.com\"]"),
         "{edited}"
     );
-    let out = pier(&["inspect", wasm, "--json"]);
+    let out = pier(&["inspect", wasm, "--json", "--cache-dir", cache]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let http = report["capabilities"]
         .as_array()
@@ -624,7 +706,7 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
         std::fs::read_to_string(f.plugins().join("hostile.toml")).expect("read"),
         edited
     );
-    let out = pier(&["inspect", "/etc/hostname"]);
+    let out = pier(&["inspect", "/etc/hostname", "--cache-dir", cache]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid WebAssembly component"));
 }

@@ -112,7 +112,7 @@ impl SecretCell {
 pub struct Injected(Arc<Mutex<Vec<String>>>);
 
 impl Injected {
-    fn remember(&self, forms: &[String]) {
+    pub(super) fn remember(&self, forms: &[String]) {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
         for f in forms {
             if !all.contains(f) {

@@ -9,6 +9,7 @@ mod files;
 pub mod http;
 mod http_pool;
 pub mod network;
+mod output;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub use denials::Denials;
 use http::HttpGate;
 pub use network::LookupError;
 use network::NetworkPolicy;
+use output::PluginOutput;
+pub use output::Tail;
 
 use crate::grammar::files::FileGrant;
 use crate::grammar::http::HttpGrant;
@@ -51,10 +54,13 @@ pub struct PluginGrants {
     injected: Injected,
     /// Connections to the HTTP origins, kept open between requests.
     pool: Arc<http_pool::ConnectionPool>,
+    /// Where its instances' stdout and stderr go: pier's log.
+    output: PluginOutput,
 }
 
 impl PluginGrants {
     pub fn new(set: GrantSet) -> Self {
+        let injected = Injected::default();
         PluginGrants {
             network: Arc::new(NetworkPolicy::new(
                 &set.plugin,
@@ -69,7 +75,8 @@ impl PluginGrants {
                     .map(|g| g.credential.clone().map(|c| Arc::new(SecretCell::new(c))))
                     .collect(),
             ),
-            injected: Injected::default(),
+            output: PluginOutput::new(&set.plugin, injected.clone()),
+            injected,
             pool: Arc::default(),
             set,
         }
@@ -92,6 +99,8 @@ pub struct Sandbox {
     network: Arc<NetworkPolicy>,
     pub http: HttpGate,
     pub denials: Denials,
+    /// The instance's last stderr lines, quoted when it crashes.
+    pub stderr_tail: Tail,
 }
 
 impl Sandbox {
@@ -109,8 +118,9 @@ impl Sandbox {
 
 /// Builds a fresh WASI context and sandbox for one instance of the plugin.
 ///
-/// Private by default: no inherited environment, stdin, stdout or args; stderr is not inherited
-/// either, since plugins log through `host.log`. Sockets exist but every address is checked
+/// Private by default: no inherited environment, stdin or args. What the plugin prints on stdout
+/// and stderr goes to pier's log, tagged with the plugin (see `output`), never to pier's own
+/// streams. Sockets exist but every address is checked
 /// against `[grants].network`; name lookups are answered by [`Sandbox::lookup`]. Clocks and random are
 /// always available.
 pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), GrantError> {
@@ -121,6 +131,8 @@ pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), Gra
     // preopens are added, which capture it. The price: a very slow filesystem (a stalled network
     // mount) holds a tokio worker for the length of the syscall.
     b.allow_blocking_current_thread(true);
+    let (stdout, stderr, stderr_tail) = grants.output.instance();
+    b.stdout(stdout).stderr(stderr);
     let denials = Denials::default();
     // TCP and UDP are switched on so that a refusal reaches our check, which explains itself;
     // wasmtime's own switch would only say "not allowed".
@@ -167,6 +179,7 @@ pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), Gra
         network: grants.network.clone(),
         http,
         denials,
+        stderr_tail,
     };
     Ok((b.build(), sandbox))
 }

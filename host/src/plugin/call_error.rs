@@ -23,9 +23,15 @@ pub enum CallError {
         manifest: String,
     },
     #[error(
-        "{plugin} crashed (trap: {reason}); the instance was replaced, so the next call starts fresh"
+        "{plugin} crashed (trap: {reason}){}; the instance was replaced, so the next call starts fresh",
+        last_words(.stderr)
     )]
-    Trap { plugin: String, reason: String },
+    Trap {
+        plugin: String,
+        reason: String,
+        /// The instance's last stderr lines (a panic message, a traceback's last lines).
+        stderr: Option<String>,
+    },
     #[error("{plugin} could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
     #[error(
@@ -56,6 +62,15 @@ pub enum CallError {
         waiting: u32,
         manifest: String,
     },
+}
+
+/// What a crashed instance last printed to stderr, quoted after the trap. The whole of it is in
+/// pier's log.
+fn last_words(stderr: &Option<String>) -> String {
+    match stderr {
+        Some(lines) => format!("; its stderr ended with: {lines}"),
+        None => String::new(),
+    }
 }
 
 /// One line: the trap and its innermost cause, without a multi-line wasm backtrace.

@@ -181,7 +181,12 @@ impl Pool {
         let permit = self.admit().await?;
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
         let mut inst = match idle {
-            Some(i) => i,
+            Some(i) => {
+                // A crash quotes what this call printed, not what an earlier call did (a fresh
+                // instance keeps what it printed while starting).
+                i.store.data().sandbox.stderr_tail.clear();
+                i
+            }
             None => self.instantiate().await?,
         };
         inst.store.data_mut().scope = scope;
@@ -235,6 +240,7 @@ impl Pool {
             Ok(Err(_)) => Err(CallError::Trap {
                 plugin: self.name.clone(),
                 reason: "the call's thread ended without an answer".into(),
+                stderr: None,
             }),
             Ok(Ok((inst, Err(trap)))) => {
                 if inst.store.data().limiter.exceeded {
@@ -247,6 +253,7 @@ impl Pool {
                     Err(CallError::Trap {
                         plugin: self.name.clone(),
                         reason: describe_trap(&trap),
+                        stderr: inst.store.data().sandbox.stderr_tail.quote(),
                     })
                 }
             }
@@ -340,7 +347,13 @@ impl Pool {
         let instance =
             match tokio::time::timeout(timeout, self.pre.instantiate_async(&mut store)).await {
                 Err(_) => return Err(self.timed_out()),
-                Ok(r) => r.map_err(|e| fail(describe_trap(&e)))?,
+                Ok(r) => r.map_err(|e| {
+                    let trap = describe_trap(&e);
+                    match store.data().sandbox.stderr_tail.quote() {
+                        Some(lines) => fail(format!("{trap}; its stderr ended with: {lines}")),
+                        None => fail(trap),
+                    }
+                })?,
             };
         let tools = self
             .exports

@@ -129,6 +129,13 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Where compiled plugins are cached (default: the per-user cache folder `pier serve`
+        /// uses, so inspecting also readies the first start).
+        #[arg(long, env = "PIER_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Compile afresh and cache nothing.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Show the audit log's calls, filtered by identity, tool, outcome and time.
     Audit(AuditArgs),

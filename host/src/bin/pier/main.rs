@@ -121,8 +121,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             manifest,
             json,
+            cache_dir,
+            no_cache,
         } => {
-            let report = pier::inspect::inspect(&file, manifest.as_deref()).await?;
+            let cache = if no_cache {
+                None
+            } else {
+                cache_dir.or_else(pier::inspect::default_cache_dir)
+            };
+            let report = pier::inspect::inspect(&file, manifest.as_deref(), cache).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

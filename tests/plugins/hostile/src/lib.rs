@@ -50,7 +50,7 @@ struct Get {
 
 #[derive(Deserialize)]
 struct Number {
-    #[serde(alias = "port", alias = "mb", alias = "bytes")]
+    #[serde(alias = "port", alias = "mb", alias = "bytes", alias = "lines")]
     value: usize,
 }
 
@@ -267,11 +267,24 @@ impl Plugin for Hostile {
                 |_, _, path: Text| file(path, true),
             )
             .add(
-                Tool::new("print", "Writes to stdout and stderr (which must go nowhere)."),
+                Tool::new(
+                    "print",
+                    "Writes to stdout and stderr (which go to pier's log, never to the client).",
+                ),
                 |_, _, _: Value| {
                     println!("{{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{{}}}}");
                     eprintln!("hostile writes to stderr");
                     Ok(CallResult::text("printed"))
+                },
+            )
+            .add(
+                Tool::new("flood", "Prints `lines` lines to stderr.")
+                    .input_schema(one("lines", "integer")),
+                |_, _, n: Number| {
+                    for i in 0..n.value {
+                        eprintln!("flood line {i}");
+                    }
+                    Ok(CallResult::text("flooded"))
                 },
             )
             .add(Tool::new("spin", "Loops forever."), |_, _, _: Value| spin())
