@@ -120,9 +120,8 @@ impl Sandbox {
 ///
 /// Private by default: no inherited environment, stdin or args. What the plugin prints on stdout
 /// and stderr goes to pier's log, tagged with the plugin (see `output`), never to pier's own
-/// streams. Sockets exist but every address is checked
-/// against `[grants].network`; name lookups are answered by [`Sandbox::lookup`]. Clocks and random are
-/// always available.
+/// streams. Sockets exist but every address is checked against `[grants].network`; name lookups
+/// are answered by [`Sandbox::lookup`]. Clocks and random are always available.
 pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), GrantError> {
     let mut b = WasiCtxBuilder::new();
     // File operations run on the calling thread instead of hopping to tokio's blocking pool for

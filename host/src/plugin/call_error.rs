@@ -66,7 +66,7 @@ pub enum CallError {
 
 /// What a crashed instance last printed to stderr, quoted after the trap. The whole of it is in
 /// pier's log.
-fn last_words(stderr: &Option<String>) -> String {
+pub(crate) fn last_words(stderr: &Option<String>) -> String {
     match stderr {
         Some(lines) => format!("; its stderr ended with: {lines}"),
         None => String::new(),

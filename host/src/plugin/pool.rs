@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::call_error::{CallError, describe_trap};
+use super::call_error::{CallError, describe_trap, last_words};
 use super::description::Offers;
 use super::health::Health;
 use super::manifest::Limits;
@@ -348,11 +348,8 @@ impl Pool {
             match tokio::time::timeout(timeout, self.pre.instantiate_async(&mut store)).await {
                 Err(_) => return Err(self.timed_out()),
                 Ok(r) => r.map_err(|e| {
-                    let trap = describe_trap(&e);
-                    match store.data().sandbox.stderr_tail.quote() {
-                        Some(lines) => fail(format!("{trap}; its stderr ended with: {lines}")),
-                        None => fail(trap),
-                    }
+                    let printed = store.data().sandbox.stderr_tail.quote();
+                    fail(format!("{}{}", describe_trap(&e), last_words(&printed)))
                 })?,
             };
         let tools = self
