@@ -140,16 +140,11 @@ pub async fn inspect(
     };
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let cache = CompileCache::new(cache_dir.clone());
-    let (component, outcome) = {
-        let engine = runtime.engine.clone();
-        let bytes = bytes.clone();
-        let cache = cache.clone();
-        let digest = sha256.clone();
-        tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &bytes, &digest))
-            .await
-            .map_err(|e| InspectError::Engine(e.to_string()))?
-            .map_err(not_component)?
-    };
+    let (component, outcome) = cache
+        .load_or_compile_off_thread(&runtime.engine, std::sync::Arc::new(bytes.clone()), &sha256)
+        .await
+        .map_err(|e| InspectError::Engine(e.to_string()))?
+        .map_err(not_component)?;
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(&runtime.engine)

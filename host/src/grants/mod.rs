@@ -22,8 +22,7 @@ pub use denials::Denials;
 use http::HttpGate;
 pub use network::LookupError;
 use network::NetworkPolicy;
-use output::PluginOutput;
-pub use output::Tail;
+pub use output::{PluginOutput, Tail};
 
 use crate::grammar::files::FileGrant;
 use crate::grammar::http::HttpGrant;
@@ -101,6 +100,8 @@ pub struct Sandbox {
     pub denials: Denials,
     /// The instance's last stderr lines, quoted when it crashes.
     pub stderr_tail: Tail,
+    /// The plugin's output to pier's log, which `host.log` shares with stdout and stderr.
+    pub output: PluginOutput,
 }
 
 impl Sandbox {
@@ -179,6 +180,7 @@ pub fn instance_sandbox(grants: &PluginGrants) -> Result<(WasiCtx, Sandbox), Gra
         http,
         denials,
         stderr_tail,
+        output: grants.output.clone(),
     };
     Ok((b.build(), sandbox))
 }

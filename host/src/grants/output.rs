@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use tracing::Level;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
@@ -28,6 +29,8 @@ pub const MAX_LINE: usize = 2048;
 pub const LINES_PER_SECOND: f64 = 20.0;
 /// Lines a plugin may log at once before the rate applies.
 pub const BURST: f64 = 200.0;
+/// Longest `host.log` message passed on to the client.
+pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 /// stderr lines kept per instance for the message of a crash.
 const TAIL_LINES: usize = 6;
 /// The most of those lines a crash message quotes.
@@ -92,25 +95,70 @@ impl PluginOutput {
         (sink(Stream::Stdout), sink(Stream::Stderr), tail.clone())
     }
 
-    /// Logs one printed line (already cut), unless the plugin is over its rate.
+    /// Logs one printed line (already cut), unless the plugin is over its rate. A stderr line
+    /// is kept for the crash message whatever the rate; other lines over it are only counted,
+    /// before the work of cleaning them.
     fn emit(&self, stream: Stream, line: &str, cut: usize, tail: &Tail) {
-        let line = clean(line);
-        let secrets = self.injected.values();
-        let line = redact(&line, &secrets);
-        let line = crate::secrets::redact_passwords(&line);
         if line.trim().is_empty() {
             return;
         }
         if stream == Stream::Stderr {
+            let Some(line) = self.sanitize(line) else {
+                return;
+            };
             tail.push(&line);
+            if let Some(dropped) = self.take() {
+                self.write(Level::WARN, Some(stream.name()), dropped, &line, cut);
+            }
+        } else if let Some(dropped) = self.take()
+            && let Some(line) = self.sanitize(line)
+        {
+            self.write(Level::INFO, Some(stream.name()), dropped, &line, cut);
         }
-        let dropped = match self.budget.lock() {
-            Ok(mut b) => match b.take() {
-                Some(dropped) => dropped,
-                None => return,
-            },
-            Err(_) => 0,
-        };
+    }
+
+    /// A `host.log` message: one log line per line of it (a traceback stays readable), each cut,
+    /// escaped and redacted like printed output and under the same rate. Returns the message as
+    /// the client may hear it (redacted, cut at [`MAX_CLIENT_MESSAGE`]).
+    pub fn host_log(&self, level: Level, message: &str) -> String {
+        for line in message.lines().filter(|l| !l.trim().is_empty()) {
+            let (kept, cut) = cut_at(line, MAX_LINE);
+            let Some(dropped) = self.take() else {
+                continue;
+            };
+            if let Some(line) = self.sanitize(kept) {
+                self.write(level, None, dropped, &line, cut);
+            }
+        }
+        let (kept, cut) = cut_at(message, MAX_CLIENT_MESSAGE);
+        let text = self.redacted(kept);
+        if cut > 0 {
+            format!("{text} … ({cut} more bytes)")
+        } else {
+            text
+        }
+    }
+
+    /// A token from the budget: `Some(lines dropped before it)`, or `None` when over the rate.
+    fn take(&self) -> Option<u64> {
+        match self.budget.lock() {
+            Ok(mut b) => b.take(),
+            Err(_) => Some(0),
+        }
+    }
+
+    fn redacted(&self, text: &str) -> String {
+        let secrets = self.injected.values();
+        crate::secrets::redact_passwords(&redact(text, &secrets)).into_owned()
+    }
+
+    /// The line escaped and redacted; `None` if nothing visible is left.
+    fn sanitize(&self, line: &str) -> Option<String> {
+        let line = self.redacted(&clean(line));
+        (!line.trim().is_empty()).then_some(line)
+    }
+
+    fn write(&self, level: Level, stream: Option<&str>, dropped: u64, line: &str, cut: usize) {
         let plugin = &*self.plugin;
         if dropped > 0 {
             tracing::warn!(
@@ -119,17 +167,32 @@ impl PluginOutput {
                 "{plugin} printed more than {LINES_PER_SECOND} lines a second; {dropped} lines were not logged"
             );
         }
-        let stream_name = stream.name();
         let more = if cut > 0 {
             format!(" … ({cut} more bytes)")
         } else {
             String::new()
         };
-        match stream {
-            Stream::Stderr => tracing::warn!(plugin, stream = stream_name, "{line}{more}"),
-            Stream::Stdout => tracing::info!(plugin, stream = stream_name, "{line}{more}"),
+        let stream = stream.unwrap_or("host.log");
+        match level {
+            Level::ERROR => tracing::error!(plugin, stream, "{line}{more}"),
+            Level::WARN => tracing::warn!(plugin, stream, "{line}{more}"),
+            Level::INFO => tracing::info!(plugin, stream, "{line}{more}"),
+            Level::DEBUG => tracing::debug!(plugin, stream, "{line}{more}"),
+            _ => tracing::trace!(plugin, stream, "{line}{more}"),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, and how many bytes were cut.
+fn cut_at(text: &str, max: usize) -> (&str, usize) {
+    if text.len() <= max {
+        return (text, 0);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], text.len() - end)
 }
 
 impl Budget {
@@ -405,5 +468,33 @@ mod tests {
         // the two it had to drop.
         b.at -= std::time::Duration::from_millis(60);
         assert_eq!(b.take(), Some(2));
+    }
+
+    #[test]
+    fn host_log_is_redacted_cut_and_counted_per_line() {
+        let injected = Injected::default();
+        injected.remember(&["sk-live-123".to_string()]);
+        let out = PluginOutput::new("p", injected);
+        let said = out.host_log(
+            Level::ERROR,
+            "tool raised:\nTraceback\n\n  key sk-live-123\n",
+        );
+        assert!(
+            !said.contains("sk-live-123") && said.starts_with("tool raised:"),
+            "{said}"
+        );
+        let tokens = out.budget.lock().map(|b| b.tokens).unwrap_or_default();
+        assert!(
+            (BURST - tokens - 3.0).abs() < 0.5,
+            "three lines logged: {tokens}"
+        );
+        let long = "é".repeat(MAX_CLIENT_MESSAGE);
+        let said = out.host_log(Level::INFO, &long);
+        assert!(
+            said.ends_with(&format!("… ({} more bytes)", MAX_CLIENT_MESSAGE)),
+            "{}",
+            &said[said.len() - 40..]
+        );
+        assert_eq!(cut_at("aé", 2), ("a", 2));
     }
 }

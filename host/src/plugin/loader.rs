@@ -3,18 +3,20 @@
 //! for its tools, templates and prompts once and describe it.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use super::catalog::{PluginSource, Slot, SlotState};
 use super::description::Description;
 use super::manifest::{FileMode, Manifest, ManifestError};
-use super::pool::{Exports, Pool};
+use super::pool::{Code, CodeCell, Exports, Pool};
 use crate::grants::{GrantSet, PluginGrants};
 use crate::policy::PluginPolicy;
 use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
-use crate::runtime::{CompileCache, PluginIdentity, Runtime};
+use crate::runtime::{CacheOutcome, CompileCache, PluginIdentity, Runtime};
+use wasmtime::component::Component;
 
 /// A plugin that failed to load, with the reason the user needs to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -109,26 +111,33 @@ impl LoadedPlugin {
             }
         }
 
-        // Compilation is CPU-bound; keep it off the async workers.
-        let (component, outcome) = {
-            let engine = runtime.engine.clone();
-            let cache = cache.clone();
-            let digest = digest.clone();
-            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &digest))
-                .await
-                .map_err(|e| LoadError::Compile(e.to_string()))?
-                .map_err(|e| LoadError::Compile(one_line(&format!("{e:#}"))))?
+        // A large component seen for the first time starts on baseline code; Cranelift's
+        // replaces it when ready (and is what later starts load from the cache).
+        let wasm = Arc::new(wasm);
+        let baseline = if wasm.len() >= BASELINE_FROM
+            && cache.is_enabled()
+            && !cache.has(&runtime.engine, &digest)
+        {
+            runtime.baseline()
+        } else {
+            None
         };
-
-        let pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(one_line(&format!("{e:#}"))))?;
-        let exports = Exports {
-            tools: tools::GuestIndices::new(&pre).map_err(|_| LoadError::NoToolsExport)?,
-            resources: resources::GuestIndices::new(&pre).ok(),
-            prompts: prompts::GuestIndices::new(&pre).ok(),
-            completions: completions::GuestIndices::new(&pre).ok(),
+        let (code, outcome, upgrade) = match baseline {
+            // Baseline code is not cached: it serves one start, and writing it would delay
+            // the first answer (the optimised code is what the cache is for).
+            Some(fast) => match compile(&fast, &CompileCache::new(None), &wasm, &digest).await {
+                Ok((code, outcome)) => (code, outcome, true),
+                Err(e) => {
+                    // Winch lacks a few proposals (tail calls, exceptions, GC); Cranelift has them.
+                    tracing::info!(plugin = %name, "baseline compile failed ({e}); compiling with Cranelift");
+                    let (code, outcome) = compile(&runtime, cache, &wasm, &digest).await?;
+                    (code, outcome, false)
+                }
+            },
+            None => {
+                let (code, outcome) = compile(&runtime, cache, &wasm, &digest).await?;
+                (code, outcome, false)
+            }
         };
         let identity = Arc::new(PluginIdentity {
             name: name.clone(),
@@ -136,18 +145,95 @@ impl LoadedPlugin {
             config: manifest.config.clone(),
         });
         let grants = PluginGrants::new(grant_set(&name, &manifest));
-        let pool = Pool::new(runtime, pre, exports, identity, grants, manifest.limits);
+        let pool = Pool::new(code, identity, grants, manifest.limits);
+        let upgrade = upgrade.then(|| (pool.code(), name.clone(), digest.clone()));
         let mut description = Description::new(name, manifest, digest, outcome, pool.offers());
 
         let start = |e: super::call_error::CallError| LoadError::Start(e.to_string());
         description.add_tools(pool.list_tools().await.map_err(start)?);
         description.templates = pool.list_templates().await.map_err(start)?;
         description.add_prompts(pool.list_prompts().await.map_err(start)?);
+        // After the first listing, so the optimising compile does not compete with it.
+        if let Some((cell, name, digest)) = upgrade {
+            spawn_upgrade(runtime, cache.clone(), wasm, digest, cell, name);
+        }
         for p in &description.problems {
             tracing::warn!(plugin = %description.name, "{p}");
         }
         Ok(LoadedPlugin { description, pool })
     }
+}
+
+/// Components at least this large start on baseline (Winch) code when the cache has no
+/// Cranelift code for them: the size of a Python or JavaScript plugin (15-20 MB, an interpreter
+/// inside), far above a Rust plugin's 1-3 MB, which Cranelift compiles in about a second.
+pub const BASELINE_FROM: usize = 8 << 20;
+
+/// Compiles (or loads from the cache) with `runtime`'s compiler and links the result, off the
+/// async workers (compiling is CPU-bound).
+async fn compile(
+    runtime: &Arc<Runtime>,
+    cache: &CompileCache,
+    wasm: &Arc<Vec<u8>>,
+    digest: &str,
+) -> Result<(Code, CacheOutcome), LoadError> {
+    let (component, outcome) = cache
+        .load_or_compile_off_thread(&runtime.engine, wasm.clone(), digest)
+        .await
+        .map_err(|e| LoadError::Compile(e.to_string()))?
+        .map_err(|e| LoadError::Compile(one_line(&format!("{e:#}"))))?;
+    Ok((link(runtime, &component)?, outcome))
+}
+
+/// Links a compiled component against pier's imports and finds the exports pier calls.
+fn link(runtime: &Arc<Runtime>, component: &Component) -> Result<Code, LoadError> {
+    let pre = runtime
+        .linker
+        .instantiate_pre(component)
+        .map_err(|e| LoadError::Link(one_line(&format!("{e:#}"))))?;
+    let exports = Exports {
+        tools: tools::GuestIndices::new(&pre).map_err(|_| LoadError::NoToolsExport)?,
+        resources: resources::GuestIndices::new(&pre).ok(),
+        prompts: prompts::GuestIndices::new(&pre).ok(),
+        completions: completions::GuestIndices::new(&pre).ok(),
+    };
+    Ok(Code {
+        runtime: runtime.clone(),
+        pre,
+        exports,
+    })
+}
+
+/// Compiles the component with Cranelift in the background, stores it in the cache, and moves
+/// the plugin onto it: calls from then on get instances of the optimised code. If the plugin
+/// was unloaded or replaced meanwhile, the code only goes to the cache.
+fn spawn_upgrade(
+    runtime: Arc<Runtime>,
+    cache: CompileCache,
+    wasm: Arc<Vec<u8>>,
+    digest: String,
+    cell: Weak<CodeCell>,
+    name: String,
+) {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let result = compile(&runtime, &cache, &wasm, &digest).await;
+        match (result, cell.upgrade()) {
+            (Ok((code, _)), Some(cell)) => {
+                cell.replace(code);
+                tracing::info!(
+                    plugin = %name,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "optimised code ready; new calls run on it"
+                );
+            }
+            (Ok(_), None) => {}
+            (Err(e), _) => tracing::warn!(
+                plugin = %name,
+                "the optimising compile failed, the plugin stays on baseline code: {e}"
+            ),
+        }
+    });
 }
 
 /// The manifest's grants, as the sandbox takes them.
@@ -202,6 +288,7 @@ pub(crate) async fn load_source(
                 plugin = %plugin.name(),
                 tools = plugin.description.tools.len(),
                 cache = ?plugin.description.cache,
+                code = ?plugin.pool.tier(),
                 "loaded"
             );
             SlotState::Ready(Arc::new(plugin))

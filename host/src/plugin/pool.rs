@@ -34,8 +34,39 @@ pub(crate) struct Exports {
     pub completions: Option<completions::GuestIndices>,
 }
 
+/// A plugin's compiled code: the runtime (engine) it belongs to, linked, with its exports found.
+pub(crate) struct Code {
+    pub runtime: Arc<Runtime>,
+    pub pre: InstancePre<State>,
+    pub exports: Exports,
+}
+
+/// The code new instances of a plugin are made from. It starts as baseline code for a large
+/// component and is replaced once Cranelift's is ready (see `loader`); instances of the old code
+/// finish their calls and are not reused.
+pub(crate) struct CodeCell(Mutex<Arc<Code>>);
+
+impl CodeCell {
+    pub fn current(&self) -> Arc<Code> {
+        match self.0.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, code: Code) {
+        let code = Arc::new(code);
+        match self.0.lock() {
+            Ok(mut c) => *c = code,
+            Err(poisoned) => *poisoned.into_inner() = code,
+        }
+    }
+}
+
 /// A live instance and its loaded exports.
 pub(crate) struct Instance {
+    /// The code it was made from.
+    code: Arc<Code>,
     pub store: Store<State>,
     pub tools: tools::Guest,
     pub resources: Option<resources::Guest>,
@@ -47,9 +78,7 @@ pub(crate) struct Pool {
     name: String,
     manifest_path: String,
     pub(super) limits: Limits,
-    runtime: Arc<Runtime>,
-    pre: InstancePre<State>,
-    exports: Exports,
+    code: Arc<CodeCell>,
     identity: Arc<PluginIdentity>,
     grants: PluginGrants,
     idle: Mutex<Vec<Instance>>,
@@ -108,9 +137,7 @@ impl Drop for Waiting<'_> {
 
 impl Pool {
     pub fn new(
-        runtime: Arc<Runtime>,
-        pre: InstancePre<State>,
-        exports: Exports,
+        code: Code,
         identity: Arc<PluginIdentity>,
         grants: PluginGrants,
         limits: Limits,
@@ -123,12 +150,21 @@ impl Pool {
             health: Health::new(&limits),
             idle: Mutex::new(Vec::new()),
             limits,
-            runtime,
-            pre,
-            exports,
+            code: Arc::new(CodeCell(Mutex::new(Arc::new(code)))),
             identity,
             grants,
         }
+    }
+
+    /// The plugin's code cell, for the compile that upgrades it (held weakly there: an
+    /// unloaded plugin is not kept alive by its upgrade).
+    pub fn code(&self) -> std::sync::Weak<CodeCell> {
+        Arc::downgrade(&self.code)
+    }
+
+    /// Which compiler made the code new instances start from.
+    pub fn tier(&self) -> crate::runtime::Tier {
+        self.code.current().runtime.tier
     }
 
     pub fn health(&self) -> &Health {
@@ -150,10 +186,11 @@ impl Pool {
 
     /// Which optional interfaces the component exports.
     pub fn offers(&self) -> Offers {
+        let code = self.code.current();
         Offers {
-            resources: self.exports.resources.is_some(),
-            prompts: self.exports.prompts.is_some(),
-            completions: self.exports.completions.is_some(),
+            resources: code.exports.resources.is_some(),
+            prompts: code.exports.prompts.is_some(),
+            completions: code.exports.completions.is_some(),
         }
     }
 
@@ -179,15 +216,20 @@ impl Pool {
         scope: Option<CallScope>,
     ) -> Result<(R::Answer, u64), CallError> {
         let permit = self.admit().await?;
-        let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-        let mut inst = match idle {
+        let code = self.code.current();
+        let idle = self.idle.lock().map(|mut v| {
+            // Instances of code that has since been replaced are dropped, not reused.
+            v.retain(|i| Arc::ptr_eq(&i.code, &code));
+            v.pop()
+        });
+        let mut inst = match idle.unwrap_or(None) {
             Some(i) => {
                 // A crash quotes what this call printed, not what an earlier call did (a fresh
                 // instance keeps what it printed while starting).
                 i.store.data().sandbox.stderr_tail.clear();
                 i
             }
-            None => self.instantiate().await?,
+            None => self.instantiate(code).await?,
         };
         inst.store.data_mut().scope = scope;
         inst.store.data_mut().limiter.exceeded = false;
@@ -274,7 +316,9 @@ impl Pool {
                     })
                 } else {
                     inst.store.data_mut().scope = None;
-                    if let Ok(mut idle) = self.idle.lock() {
+                    if let Ok(mut idle) = self.idle.lock()
+                        && Arc::ptr_eq(&inst.code, &self.code.current())
+                    {
                         idle.push(inst);
                     }
                     if denials.is_empty() {
@@ -330,8 +374,8 @@ impl Pool {
         }
     }
 
-    /// Creates a fresh instance with its own WASI context built from the grants.
-    async fn instantiate(&self) -> Result<Instance, CallError> {
+    /// Creates a fresh instance of `code` with its own WASI context built from the grants.
+    async fn instantiate(&self, code: Arc<Code>) -> Result<Instance, CallError> {
         let fail = |reason: String| CallError::Instantiate {
             plugin: self.name.clone(),
             reason,
@@ -339,20 +383,20 @@ impl Pool {
         let (wasi, sandbox) =
             crate::grants::instance_sandbox(&self.grants).map_err(|e| fail(e.to_string()))?;
         let state = State::new(wasi, sandbox, self.identity.clone(), self.limits.memory);
-        let mut store = Store::new(&self.runtime.engine, state);
+        let mut store = Store::new(&code.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         let timeout = self.limits.timeout;
         let instance =
-            match tokio::time::timeout(timeout, self.pre.instantiate_async(&mut store)).await {
+            match tokio::time::timeout(timeout, code.pre.instantiate_async(&mut store)).await {
                 Err(_) => return Err(self.timed_out()),
                 Ok(r) => r.map_err(|e| {
                     let printed = store.data().sandbox.stderr_tail.quote();
                     fail(format!("{}{}", describe_trap(&e), last_words(&printed)))
                 })?,
             };
-        let tools = self
+        let tools = code
             .exports
             .tools
             .load(&mut store, &instance)
@@ -360,7 +404,7 @@ impl Pool {
         // Optional exports: present in the component or not, decided once at load.
         macro_rules! optional {
             ($export:ident) => {
-                match &self.exports.$export {
+                match &code.exports.$export {
                     Some(ix) => Some(
                         ix.load(&mut store, &instance)
                             .map_err(|e| fail(e.to_string()))?,
@@ -373,6 +417,7 @@ impl Pool {
         let prompts = optional!(prompts);
         let completions = optional!(completions);
         Ok(Instance {
+            code,
             store,
             tools,
             resources,

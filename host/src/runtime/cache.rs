@@ -38,6 +38,19 @@ impl CompileCache {
         dirs::cache_dir().map(|d| d.join("pier").join("compiled"))
     }
 
+    /// Whether compiled code is kept between starts at all.
+    pub fn is_enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Whether `engine`'s code for the component with SHA-256 `digest` is in the cache (a
+    /// load would not compile).
+    pub fn has(&self, engine: &Engine, digest: &str) -> bool {
+        self.dir
+            .as_deref()
+            .is_some_and(|dir| is_entry(dir, &format!("{}.cwasm", entry_key(engine, digest))))
+    }
+
     /// Returns the compiled component for `wasm` (whose SHA-256 is `digest`).
     pub fn load_or_compile(
         &self,
@@ -79,6 +92,20 @@ impl CompileCache {
             }
         };
         Ok((component, outcome))
+    }
+}
+
+impl CompileCache {
+    /// [`Self::load_or_compile`] on a blocking thread: compiling is CPU-bound and must not hold
+    /// an async worker. The outer error is a compile thread that panicked.
+    pub async fn load_or_compile_off_thread(
+        &self,
+        engine: &Engine,
+        wasm: std::sync::Arc<Vec<u8>>,
+        digest: &str,
+    ) -> Result<wasmtime::Result<(Component, CacheOutcome)>, tokio::task::JoinError> {
+        let (cache, engine, digest) = (self.clone(), engine.clone(), digest.to_string());
+        tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &digest)).await
     }
 }
 

@@ -1,10 +1,16 @@
-//! The shared wasmtime engine, its linker, and the epoch clock that bounds calls.
+//! The shared wasmtime engines, their linkers, and the epoch clock that bounds calls.
+//!
+//! Plugins run on Cranelift's optimised code. Compiling a large component with it takes
+//! seconds (a Python or JavaScript plugin carries its interpreter: 15-20 MB), so the first start
+//! of one runs on code from Winch, wasmtime's baseline compiler, which compiles several times
+//! faster into slower code, while Cranelift compiles in the background (see `plugin::loader`).
+//! Each compiler has its own engine, since code from one engine runs only in its stores.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 use super::bindings::pier::mcp::host;
 use super::state::State;
@@ -13,13 +19,28 @@ use super::state::State;
 /// what lets a tokio timeout stop a guest spinning in a loop without touching other calls.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// One engine and linker for the whole host; plugins share compiled code, never state.
+/// Which compiler made the code a runtime runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// Cranelift: optimised code, slower to compile.
+    Optimized,
+    /// Winch: a single-pass compiler for first starts of large components.
+    Baseline,
+}
+
+/// One engine and linker per compiler for the whole host; plugins share compiled code, never
+/// state.
 pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<State>,
+    pub tier: Tier,
+    /// The Winch runtime beside this (Cranelift) one, made when first needed; `None` inside if
+    /// it cannot be made here (then Cranelift compiles everything).
+    baseline: OnceLock<Option<Arc<Runtime>>>,
 }
 
 impl Runtime {
+    /// The optimising runtime every plugin ends up on.
     pub fn new() -> wasmtime::Result<Arc<Self>> {
         let engine = match std::env::var("PIER_INSTANCE_ALLOCATOR").as_deref() {
             Ok("on-demand") => Engine::new(&base_config())?,
@@ -38,6 +59,37 @@ impl Runtime {
                 }
             }
         };
+        Self::with_engine(engine, Tier::Optimized)
+    }
+
+    /// The baseline (Winch) runtime, unless `PIER_BASELINE=off` or Winch cannot run here.
+    pub fn baseline(&self) -> Option<Arc<Runtime>> {
+        if self.tier == Tier::Baseline {
+            return None;
+        }
+        self.baseline
+            .get_or_init(|| {
+                if std::env::var("PIER_BASELINE").is_ok_and(|v| v == "off" || v == "0") {
+                    return None;
+                }
+                let mut config = base_config();
+                config.strategy(Strategy::Winch);
+                // Baseline code lives for one start; instances come and go on demand rather
+                // than reserving a second pool of address space.
+                match Engine::new(&config).and_then(|e| Self::with_engine(e, Tier::Baseline)) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!(
+                            "the baseline compiler is unavailable ({e:#}); large plugins start on Cranelift's code"
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    fn with_engine(engine: Engine, tier: Tier) -> wasmtime::Result<Arc<Self>> {
         let mut linker = Linker::<State>::new(&engine);
         // Every WASI 0.2 interface is linked, but a store only reaches what its WasiCtx grants:
         // no preopens, no env, no sockets unless the manifest says so.
@@ -48,7 +100,12 @@ impl Runtime {
         // Name lookups are answered by pier, not wasmtime-wasi (see `runtime::dns`).
         super::dns::add_to_linker(&mut linker)?;
         host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
-        let runtime = Arc::new(Runtime { engine, linker });
+        let runtime = Arc::new(Runtime {
+            engine,
+            linker,
+            tier,
+            baseline: OnceLock::new(),
+        });
         spawn_epoch_clock(Arc::downgrade(&runtime));
         Ok(runtime)
     }

@@ -9,5 +9,5 @@ mod engine;
 mod state;
 
 pub use cache::{CacheOutcome, CompileCache};
-pub use engine::Runtime;
+pub use engine::{Runtime, Tier};
 pub use state::{CallScope, CallSink, PluginIdentity, State};

@@ -122,14 +122,15 @@ impl ResourceLimiter for MemoryLimiter {
 
 impl host::Host for State {
     fn log(&mut self, level: LogLevel, message: String) {
-        let plugin = self.plugin.name.as_str();
-        match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
-        }
+        // Through the same cleaning, redaction and rate as what the plugin prints.
+        let tracing_level = match level {
+            LogLevel::Trace => tracing::Level::TRACE,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Error => tracing::Level::ERROR,
+        };
+        let message = self.sandbox.output.host_log(tracing_level, &message);
         // During a call, the caller may also hear it (`logging/setLevel`).
         if let Some(sink) = self.scope.as_ref().and_then(|s| s.sink.as_ref()) {
             sink.log(level, &message);
