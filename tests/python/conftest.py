@@ -33,13 +33,13 @@ class Folder:
         if manifest is not None:
             (self.plugins / f"{name}.toml").write_text(manifest)
 
-    def server(self, *extra: str):
+    def server(self, *extra: str, log: str = "warn"):
         from mcp import StdioServerParameters
 
         return StdioServerParameters(
             command=str(_env_path("PIER_BIN")),
             args=["serve", "--plugins", str(self.plugins), "--cache-dir", str(self.cache), *extra],
-            env={"RUST_LOG": "warn", "PATH": os.environ.get("PATH", "")},
+            env={"RUST_LOG": log, "PATH": os.environ.get("PATH", "")},
         )
 
 

@@ -1,5 +1,6 @@
 //! `cargo xtask run` builds everything and serves the bundled plugins on a safe default;
-//! `cargo xtask test` builds everything and runs every test (Rust, end-to-end, Python SDK).
+//! `cargo xtask test` builds everything and runs every test (Rust, end-to-end, Python SDK, the
+//! plugin SDKs for Python and JavaScript with their examples).
 //! `cargo xtask build` only builds and stages. Beyond cargo and python3 they need clang (C to
 //! wasm for the postgres plugin's TLS), and the tests a PostgreSQL server, openssl and npm (which
 //! fetches the MCP conformance suite and a Node >= 22 for it): when one is missing and we are
@@ -17,6 +18,20 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-github", "github"),
     ("pier-slack", "slack"),
     ("pier-conformance", "conformance"),
+];
+/// componentize-py, which makes a component of a Python plugin, pinned: the names of the
+/// bindings it generates (which sdk/python uses) change between releases.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+/// Example plugins written in other languages, built with their SDKs and staged beside the Rust
+/// ones (folder under examples/, staged name).
+const PYTHON_EXAMPLES: &[(&str, &str)] = &[("python-hello", "pyhello")];
+/// The same for JavaScript: built by sdk/js's `pier-js` with the componentize-js and esbuild
+/// its package.json pins (installed from its package-lock.json).
+const JS_EXAMPLES: &[(&str, &str)] = &[("js-hello", "jshello")];
+/// The WIT contract and its copies bundled in the SDK packages, which must not drift from it.
+const WIT_COPIES: &[&str] = &[
+    "sdk/python/src/pier_plugin/wit/pier.wit",
+    "sdk/js/wit/pier.wit",
 ];
 /// The Python test client, pinned so a new release cannot change the tests under us.
 const PY_DEPS: &[&str] = &["mcp==1.26.0", "pytest==8.4.2"];
@@ -110,7 +125,166 @@ fn build() -> Result<PathBuf, String> {
         std::fs::copy(&built, staged.join(format!("{name}.wasm")))
             .map_err(|e| format!("cannot stage {}: {e}", built.display()))?;
     }
+    sync_wit_copies()?;
+    build_python_examples(&staged)?;
+    build_js_examples(&staged)?;
     Ok(staged)
+}
+
+/// Copies wit/pier.wit into the SDK packages that bundle it, so what they build against is the
+/// contract in this tree.
+fn sync_wit_copies() -> Result<(), String> {
+    let wit = std::fs::read(root().join("wit/pier.wit")).map_err(|e| e.to_string())?;
+    for copy in WIT_COPIES {
+        let path = root().join(copy);
+        if std::fs::read(&path).ok().as_deref() != Some(&wit[..]) {
+            eprintln!("updating {copy} from wit/pier.wit");
+            std::fs::write(&path, &wit).map_err(|e| format!("{copy}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Fails when a committed copy of the WIT differs from wit/pier.wit (before `build` syncs them,
+/// so CI sees what was committed).
+fn check_wit_copies() -> Result<(), String> {
+    let wit = std::fs::read(root().join("wit/pier.wit")).map_err(|e| e.to_string())?;
+    for copy in WIT_COPIES {
+        if std::fs::read(root().join(copy)).ok().as_deref() != Some(&wit[..]) {
+            return Err(format!(
+                "{copy} differs from wit/pier.wit: run `cargo xtask build` (it copies the contract) and commit the copy"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A venv of its own with the pinned componentize-py and sdk/python (reinstalled when its
+/// sources change); returns its python.
+fn python_plugin_env() -> Result<PathBuf, String> {
+    let name = COMPONENTIZE_PY.replace("==", "-");
+    let venv = target_dir().join("pier").join("toolchains").join(name);
+    let py = venv.join("bin").join("python");
+    if !py.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let pip = |args: &[&str]| {
+        let mut c = Command::new(&py);
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(args);
+        c
+    };
+    let have_tools = Command::new(&py)
+        .args(["-c", "import componentize_py, pytest"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tools {
+        run(&mut pip(&[COMPONENTIZE_PY, "pytest==8.4.2"]))?;
+    }
+    let sdk = root().join("sdk").join("python");
+    let stamp = venv.join("pier-plugin.installed");
+    if newest(std::slice::from_ref(&sdk)) > modified(&stamp) {
+        let sdk_arg = sdk.display().to_string();
+        run(&mut pip(&["--force-reinstall", "--no-deps", &sdk_arg]))?;
+        std::fs::write(&stamp, b"").map_err(|e| e.to_string())?;
+    }
+    Ok(py)
+}
+
+/// Builds examples/<folder> with `pier-py build` into the staged plugins, when its sources or
+/// the SDK changed since the last build.
+fn build_python_examples(staged: &Path) -> Result<(), String> {
+    let py = python_plugin_env()?;
+    for (folder, name) in PYTHON_EXAMPLES {
+        let src = root().join("examples").join(folder);
+        let out = staged.join(format!("{name}.wasm"));
+        if newest(&[src.clone(), root().join("sdk/python")]) <= modified(&out) {
+            continue;
+        }
+        let pier_py = py.with_file_name("pier-py");
+        run(Command::new(pier_py)
+            .arg("build")
+            .arg(src.join("app.py"))
+            .arg("-o")
+            .arg(&out))?;
+    }
+    Ok(())
+}
+
+/// sdk/js's dependencies (componentize-js, esbuild) from its lockfile, once per lockfile change.
+fn js_plugin_env() -> Result<PathBuf, String> {
+    ensure("npm", have("npm"), &["npm"])?;
+    let sdk = root().join("sdk").join("js");
+    let stamp = sdk.join("node_modules").join(".pier-installed");
+    if modified(&sdk.join("package-lock.json")) > modified(&stamp) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&sdk))?;
+        std::fs::write(&stamp, b"").map_err(|e| e.to_string())?;
+    }
+    Ok(sdk.join("bin").join("pier-js.js"))
+}
+
+/// Builds examples/<folder> with `pier-js build` into the staged plugins, when its sources or
+/// the SDK changed since the last build.
+fn build_js_examples(staged: &Path) -> Result<(), String> {
+    let pier_js = js_plugin_env()?;
+    let sdk = root().join("sdk").join("js");
+    for (folder, name) in JS_EXAMPLES {
+        let src = root().join("examples").join(folder);
+        let out = staged.join(format!("{name}.wasm"));
+        let inputs = [
+            src.clone(),
+            sdk.join("src"),
+            sdk.join("bin"),
+            sdk.join("wit"),
+        ];
+        if newest(&inputs) <= modified(&out) {
+            continue;
+        }
+        run(Command::new("node")
+            .arg(&pier_js)
+            .arg("build")
+            .arg(src.join("app.js"))
+            .arg("-o")
+            .arg(&out))?;
+    }
+    Ok(())
+}
+
+/// When a file was last changed (the epoch if it does not exist).
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// The newest change under these files and folders (caches and build output skipped).
+fn newest(paths: &[PathBuf]) -> std::time::SystemTime {
+    let mut latest = std::time::UNIX_EPOCH;
+    let mut todo: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = todo.pop() {
+        latest = latest.max(modified(&path));
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let skip = matches!(
+                    name.to_str(),
+                    Some("__pycache__" | "node_modules" | ".pytest_cache" | "build")
+                ) || name.to_string_lossy().ends_with(".egg-info");
+                if !skip {
+                    todo.push(entry.path());
+                }
+            }
+        }
+    }
+    latest
 }
 
 /// rustup installs the targets rust-toolchain.toml lists only when it installs the toolchain
@@ -204,6 +378,7 @@ fn have_postgres_server() -> bool {
 
 fn test() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    check_wit_copies()?;
     // The postgres tests start a throwaway server and make TLS certificates with openssl.
     ensure("PostgreSQL server", have_postgres_server(), &["postgresql"])?;
     ensure(
@@ -256,6 +431,17 @@ fn test() -> Result<(), String> {
         "pier-slack",
         "--lib",
     ]))?;
+    // sdk/python's own tests, in plain CPython (the component side is tests/python's).
+    run(Command::new(python_plugin_env()?)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "sdk/python/tests",
+        ])
+        .current_dir(root()))?;
     let py = python_env()?;
     let mut pytest = Command::new(py);
     pytest
@@ -331,6 +517,10 @@ fn bench() -> Result<(), String> {
             target_dir().join("release/examples/native_server"),
         )
         .env("LOADGEN", target_dir().join("release/examples/loadgen")))?;
+    run(Command::new(&py)
+        .arg(bench.join("first_start.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged))?;
     run(Command::new(&py)
         .arg(bench.join("lifecycle.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))

@@ -1,0 +1,156 @@
+"""The SDK examples — examples/python-hello (sdk/python, componentize-py) and examples/js-hello
+(sdk/js, componentize-js), built by `cargo xtask build` — in the real pier, through the official
+Python MCP SDK client: every tool, the prompt and its completion, the resource and the template,
+and the bad cases: an exception is a tool error whose traceback (or stack) is in pier's log, bad
+arguments are refused with the argument named, and a CPU-bound loop is stopped by the manifest's
+timeout while another plugin keeps answering. Each starts from a cold compile cache, so it runs on
+baseline code first and moves to optimised code while the test runs."""
+
+import asyncio
+import pathlib
+
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import stdio_client
+from mcp.types import PromptReference
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+# What differs between the languages: the plugin's name, its stats fields, the exception and
+# the words of its log line.
+LANGUAGES = {
+    "python": dict(
+        name="pyhello",
+        folder="python-hello",
+        stats_fields=["count", "mean", "median", "stdev", "minimum", "maximum"],
+        stats={"count": 4, "mean": 2.5, "median": 2.5, "stdev": 1.2909944487358056, "minimum": 1.0, "maximum": 4.0},
+        failure="stats failed: StatisticsError",
+        logged=["tool 'stats' raised:", "Traceback (most recent call last)", "StatisticsError"],
+        readme="# pyhello",
+    ),
+    "javascript": dict(
+        name="jshello",
+        folder="js-hello",
+        stats_fields=["count", "mean", "minimum", "maximum"],
+        stats={"count": 4, "mean": 2.5, "minimum": 1, "maximum": 4},
+        failure="stats failed: RangeError: the mean of no numbers is undefined",
+        logged=["tool 'stats' threw:", "RangeError: the mean of no numbers is undefined"],
+        readme="# jshello",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_the_sdk_example_answers_everything_through_a_real_client(folder, language):
+    x = LANGUAGES[language]
+    p = x["name"]
+    docs = folder.dir("docs")
+    folder.install(p, p, (EXAMPLES / x["folder"] / f"{p}.toml").read_text())
+    folder.install("filesystem", "filesystem", f'[[grants.files]]\nhost = "{docs}"\nmode = "ro"\n')
+    log_path = folder.tmp / "pier.log"
+
+    async def body(session: ClientSession):
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert {f"{p}_greet", f"{p}_stats", f"{p}_count"} <= set(tools)
+        greet = tools[f"{p}_greet"]
+        assert greet.title == "Greet"
+        assert greet.inputSchema["required"] == ["name"]
+        assert greet.inputSchema["properties"]["name"]["description"] == "who to greet"
+        assert greet.annotations.readOnlyHint is True
+        assert tools[f"{p}_stats"].outputSchema["required"] == x["stats_fields"]
+
+        hello = await session.call_tool(f"{p}_greet", {"name": "Ada", "excited": True})
+        assert not hello.isError and hello.content[0].text == "Hello, Ada!"  # greeting from [config]
+
+        # The SDK client validates structuredContent against the outputSchema.
+        summary = await session.call_tool(f"{p}_stats", {"numbers": [1, 2, 3, 4]})
+        assert not summary.isError
+        assert summary.structuredContent == x["stats"]
+
+        # An exception in the plugin: a tool error for the model, the traceback in pier's log.
+        empty = await session.call_tool(f"{p}_stats", {"numbers": []})
+        assert empty.isError
+        assert x["failure"] in empty.content[0].text
+        assert "is in pier's log" in empty.content[0].text
+
+        wrong = await session.call_tool(f"{p}_stats", {"numbers": [1, "two"]})
+        assert wrong.isError
+        assert "argument 'numbers'[1] must be a number, not the string 'two'" in wrong.content[0].text
+        unknown = await session.call_tool(f"{p}_greet", {"name": "Ada", "loud": True})
+        assert unknown.isError and "unknown argument 'loud'" in unknown.content[0].text
+
+        seen = []
+
+        async def progress(value, total, message):
+            seen.append((value, total, message))
+
+        counted = await session.call_tool(f"{p}_count", {"to": 50_000}, progress_callback=progress)
+        assert not counted.isError and counted.content[0].text.startswith("counted to 50000 in ")
+        assert len(seen) == 10 and seen[-1] == (50_000, 50_000, "counted to 50000")
+
+        # A loop that would run for hours is stopped by [limits] timeout = "5s", and the other
+        # plugin answers while it runs.
+        finished = []
+
+        async def endless():
+            result = await session.call_tool(f"{p}_count", {"to": 10**15})
+            finished.append("count")
+            return result
+
+        spinning = asyncio.create_task(endless())
+        await asyncio.sleep(0.5)
+        other = await session.call_tool("filesystem_list_allowed_directories", {})
+        finished.append("filesystem")
+        assert not other.isError and str(docs) in other.content[0].text
+        stopped = await spinning
+        assert finished == ["filesystem", "count"]
+        assert stopped.isError and "5s" in stopped.content[0].text, stopped.content[0].text
+        again = await session.call_tool(f"{p}_greet", {"name": "Grace"})
+        assert again.content[0].text == "Hello, Grace."
+
+        [prompt] = [pr for pr in (await session.list_prompts()).prompts if pr.name == f"{p}_review"]
+        assert prompt.title == "Review code"
+        assert [(a.name, a.required) for a in prompt.arguments] == [("code", True), ("language", False)]
+        filled = await session.get_prompt(f"{p}_review", {"code": "fn main() {}", "language": "rust"})
+        assert "Review this rust code" in filled.messages[0].content.text
+        assert filled.messages[0].role == "user"
+        done = await session.complete(
+            PromptReference(type="ref/prompt", name=f"{p}_review"), {"name": "language", "value": "r"}
+        )
+        assert done.completion.values == ["rust"]
+
+        resources = {str(r.uri): r for r in (await session.list_resources()).resources}
+        assert resources["hello://readme"].mimeType == "text/markdown"
+        readme = await session.read_resource("hello://readme")
+        assert readme.contents[0].text.startswith(x["readme"])
+        templates = [t.uriTemplate for t in (await session.list_resource_templates()).resourceTemplates]
+        assert "hello://greeting/{name}" in templates
+        card = await session.read_resource("hello://greeting/Bob")
+        assert card.contents[0].text == "Hello, Bob."
+
+        # The plugin started on baseline code; once the optimised code is compiled, calls move
+        # to it (the instances of the old code are not reused) and keep answering.
+        for _ in range(1200):
+            if "optimised code ready" in log_path.read_text():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the optimised compile did not finish in 120 s")
+        later = await session.call_tool(f"{p}_greet", {"name": "Linus"})
+        assert later.content[0].text == "Hello, Linus."
+        later = await session.call_tool(f"{p}_stats", {"numbers": [2, 4]})
+        assert later.structuredContent["mean"] == 3
+
+    async def main():
+        with log_path.open("w") as log:
+            server = folder.server(log="warn,pier::plugin::loader=info")
+            async with stdio_client(server, errlog=log) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    await body(session)
+
+    asyncio.run(main())
+    log = log_path.read_text()
+    for words in x["logged"]:
+        assert words in log, (words, log[-3000:])
+    assert f"loaded plugin={p} tools=3 cache=CompiledUncached code=Baseline" in log, log[-3000:]
