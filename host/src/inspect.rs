@@ -107,7 +107,8 @@ pub enum InspectError {
 }
 
 /// Inspects the component at `wasm`; grants come from `manifest`, or the `NAME.toml` beside it.
-/// Compiles through the cache in `cache_dir` (none: compile and keep nothing).
+/// Compiles through the cache in `cache_dir` (none: compile once into a scratch folder that is
+/// removed afterwards).
 pub async fn inspect(
     wasm: &Path,
     manifest: Option<&Path>,
@@ -139,7 +140,22 @@ pub async fn inspect(
             .to_string(),
     };
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let cache = CompileCache::new(cache_dir.clone());
+    // Without a cache, a throwaway one: listing the tools loads the component a second time,
+    // which then does not compile it again.
+    let scratch = match &cache_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("pier-inspect-")
+                .tempdir()
+                .map_err(|e| InspectError::Engine(format!("cannot make a scratch folder: {e}")))?,
+        ),
+    };
+    let cache = CompileCache::new(
+        cache_dir
+            .clone()
+            .or_else(|| scratch.as_ref().map(|d| d.path().to_path_buf())),
+    );
     let (component, outcome) = cache
         .load_or_compile_off_thread(&runtime.engine, std::sync::Arc::new(bytes.clone()), &sha256)
         .await

@@ -431,7 +431,7 @@ fn test() -> Result<(), String> {
         "pier-slack",
         "--lib",
     ]))?;
-    // sdk/python's own tests, in plain CPython (the component side is tests/python's).
+    // The SDKs' own tests, in plain CPython and Node (the component side is tests/python's).
     run(Command::new(python_plugin_env()?)
         .args([
             "-m",
@@ -441,6 +441,9 @@ fn test() -> Result<(), String> {
             "no:cacheprovider",
             "sdk/python/tests",
         ])
+        .current_dir(root()))?;
+    run(Command::new("node")
+        .args(["--test", "sdk/js/test/"])
         .current_dir(root()))?;
     let py = python_env()?;
     let mut pytest = Command::new(py);

@@ -121,7 +121,16 @@ impl PluginOutput {
     /// escaped and redacted like printed output and under the same rate. Returns the message as
     /// the client may hear it (redacted, cut at [`MAX_CLIENT_MESSAGE`]).
     pub fn host_log(&self, level: Level, message: &str) -> String {
-        for line in message.lines().filter(|l| !l.trim().is_empty()) {
+        // A level the log filters out costs neither work nor the plugin's budget.
+        let enabled = match level {
+            Level::ERROR => tracing::enabled!(Level::ERROR),
+            Level::WARN => tracing::enabled!(Level::WARN),
+            Level::INFO => tracing::enabled!(Level::INFO),
+            Level::DEBUG => tracing::enabled!(Level::DEBUG),
+            _ => tracing::enabled!(Level::TRACE),
+        };
+        let lines = message.lines().filter(|l| enabled && !l.trim().is_empty());
+        for line in lines {
             let (kept, cut) = cut_at(line, MAX_LINE);
             let Some(dropped) = self.take() else {
                 continue;
@@ -475,6 +484,13 @@ mod tests {
         let injected = Injected::default();
         injected.remember(&["sk-live-123".to_string()]);
         let out = PluginOutput::new("p", injected);
+        let _log = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_max_level(Level::INFO)
+                .with_test_writer()
+                .finish(),
+        );
+        out.host_log(Level::DEBUG, "filtered out\nnot counted");
         let said = out.host_log(
             Level::ERROR,
             "tool raised:\nTraceback\n\n  key sk-live-123\n",
