@@ -2,8 +2,11 @@
 
 Through the official Python SDK client over stdio, with examples/python-hello (pyhello.wasm,
 ~19 MB) and examples/js-hello (jshello.wasm, ~12 MB):
-- start to the first `tools/list` that lists pyhello's tools, with a cold compile cache, on the
-  baseline (Winch) start pier does by default and with `PIER_BASELINE=off` (Cranelift first);
+- start to the first `tools/list` that lists pyhello's tools, with a cold compile cache: as
+  `cargo xtask build` stages it (sealed: listed from its embedded listing, then compiled), and
+  unsealed (`pier seal --remove`) on the baseline (Winch) start pier does by default and with
+  `PIER_BASELINE=off` (Cranelift first);
+- start to the first answer of a trivial call (`NAME_greet`), which waits for code;
 - the same with a warm cache (the optimised code compiled before);
 - how long the background compile takes until calls run on optimised code, and a CPU-bound call
   (`NAME_count`) right after the first listing (baseline code, the compile running beside it)
@@ -18,6 +21,7 @@ import os
 import pathlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +35,8 @@ COUNT_TO = 300_000
 
 
 async def start(plugin, pier, folder, cache, env, log_path, wait_optimised):
-    """(ms to the first listing with the plugin's tools, ms of one count call, s until optimised)."""
+    """(ms to the first listing with the plugin's tools, ms to the first greet answer, ms of one
+    count call, s until optimised)."""
     params = StdioServerParameters(
         command=pier,
         args=["serve", "--plugins", str(folder), "--cache-dir", str(cache)],
@@ -48,6 +53,8 @@ async def start(plugin, pier, folder, cache, env, log_path, wait_optimised):
                         break
                     await asyncio.sleep(0.01)
                 listed = time.perf_counter() - t0
+                await session.call_tool(f"{plugin}_greet", {"name": "bench"})
+                answered = time.perf_counter() - t0
                 c0 = time.perf_counter()
                 await session.call_tool(f"{plugin}_count", {"to": COUNT_TO})
                 call = time.perf_counter() - c0
@@ -57,17 +64,21 @@ async def start(plugin, pier, folder, cache, env, log_path, wait_optimised):
                         if "optimised code ready" in log_path.read_text():
                             optimised = time.perf_counter() - t0
                         await asyncio.sleep(0.05)
-    return listed * 1000, call * 1000, optimised
+    return listed * 1000, answered * 1000, call * 1000, optimised
 
 
 async def measure(pier, staged, plugin, example, work):
-    folder = work / plugin
-    folder.mkdir()
-    shutil.copy(staged / f"{plugin}.wasm", folder / f"{plugin}.wasm")
-    shutil.copy(ROOT / "examples" / example / f"{plugin}.toml", folder / f"{plugin}.toml")
+    sealed, folder = work / f"{plugin}-sealed", work / plugin
+    for f in (sealed, folder):
+        f.mkdir()
+        shutil.copy(staged / f"{plugin}.wasm", f / f"{plugin}.wasm")
+        shutil.copy(ROOT / "examples" / example / f"{plugin}.toml", f / f"{plugin}.toml")
+    subprocess.run([pier, "seal", "--remove", str(folder / f"{plugin}.wasm")], check=True, capture_output=True)
     size_mb = (folder / f"{plugin}.wasm").stat().st_size / 1e6
-    rows = {"baseline": [], "cranelift": [], "warm": []}
+    rows = {"sealed": [], "baseline": [], "cranelift": [], "warm": []}
     for r in range(ROUNDS):
+        cold = work / f"{plugin}-cache-s{r}"
+        rows["sealed"].append(await start(plugin, pier, sealed, cold, {}, work / "s.log", False))
         cold = work / f"{plugin}-cache-b{r}"
         rows["baseline"].append(await start(plugin, pier, folder, cold, {}, work / "b.log", True))
         cold_off = work / f"{plugin}-cache-c{r}"
@@ -82,12 +93,15 @@ async def measure(pier, staged, plugin, example, work):
 
     return {
         "component_mb": round(size_mb, 1),
+        "cold_sealed_list_ms": med("sealed", 0),
+        "cold_sealed_first_answer_ms": med("sealed", 1),
         "cold_baseline_list_ms": med("baseline", 0),
+        "cold_baseline_first_answer_ms": med("baseline", 1),
         "cold_cranelift_list_ms": med("cranelift", 0),
         "warm_list_ms": med("warm", 0),
-        "optimised_ready_s": med("baseline", 2),
-        "count_call_baseline_ms": med("baseline", 1),
-        "count_call_optimised_ms": med("warm", 1),
+        "optimised_ready_s": med("baseline", 3),
+        "count_call_baseline_ms": med("baseline", 2),
+        "count_call_optimised_ms": med("warm", 2),
     }
 
 
@@ -114,8 +128,11 @@ async def main():
     print(f"{'':52}" + "".join(f"{n:>12}" for n in names))
     lines = [
         ("component (MB)", "component_mb", "{:.1f}"),
-        ("first tools/list, cold cache, baseline start (ms)", "cold_baseline_list_ms", "{:.0f}"),
-        ("first tools/list, cold cache, PIER_BASELINE=off (ms)", "cold_cranelift_list_ms", "{:.0f}"),
+        ("first tools/list, cold cache, sealed (ms)", "cold_sealed_list_ms", "{:.0f}"),
+        ("first call answered, cold cache, sealed (ms)", "cold_sealed_first_answer_ms", "{:.0f}"),
+        ("first tools/list, cold, unsealed, baseline (ms)", "cold_baseline_list_ms", "{:.0f}"),
+        ("first call answered, cold, unsealed, baseline (ms)", "cold_baseline_first_answer_ms", "{:.0f}"),
+        ("first tools/list, cold, unsealed, PIER_BASELINE=off (ms)", "cold_cranelift_list_ms", "{:.0f}"),
         ("first tools/list, warm cache (ms)", "warm_list_ms", "{:.0f}"),
         ("optimised code ready after (s)", "optimised_ready_s", "{:.1f}"),
         (f"count to {COUNT_TO}, baseline code (ms)", "count_call_baseline_ms", "{:.0f}"),

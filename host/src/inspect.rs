@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::plugin::LoadedPlugin;
 use crate::plugin::manifest::Manifest;
+use crate::plugin::{LoadFor, LoadedPlugin};
 use crate::runtime::{CacheOutcome, CompileCache, Runtime};
 use serde::Serialize;
 
@@ -30,6 +30,56 @@ pub struct Capability {
     pub granted: Vec<String>,
     /// What to do about it: the manifest key to add, or why nothing is needed.
     pub note: String,
+    /// True when the component embeds a language runtime that imports this whether the
+    /// plugin's own code uses it or not (so an ungranted import is not by itself a want).
+    pub from_runtime: bool,
+}
+
+/// A language runtime a component embeds, recognised by its build tool's marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LanguageRuntime {
+    /// CPython, by componentize-py (what `pier-py build` runs).
+    Python,
+    /// StarlingMonkey (SpiderMonkey), by componentize-js (what `pier-js build` runs).
+    JavaScript,
+}
+
+impl LanguageRuntime {
+    /// Finds the runtime from the names its build tool leaves in the component: the embedded
+    /// CPython library, or the StarlingMonkey engine. A Rust (or C) component has neither.
+    pub fn detect(wasm: &[u8]) -> Option<LanguageRuntime> {
+        let has = |needle: &[u8]| memchr::memmem::find(wasm, needle).is_some();
+        if has(b"componentize-py") || has(b"libpython3.") {
+            Some(LanguageRuntime::Python)
+        } else if has(b"StarlingMonkey") || has(b"starlingmonkey") || has(b"componentize-js") {
+            Some(LanguageRuntime::JavaScript)
+        } else {
+            None
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            LanguageRuntime::Python => "Python runtime (CPython, by componentize-py)",
+            LanguageRuntime::JavaScript => {
+                "JavaScript runtime (StarlingMonkey, by componentize-js)"
+            }
+        }
+    }
+
+    /// How to build without the imports the runtime adds.
+    fn drop_hint(self, kind: &str) -> &'static str {
+        match (self, kind) {
+            (LanguageRuntime::Python, _) => "`pier-py build --stub-wasi` builds without them",
+            (LanguageRuntime::JavaScript, "http") => {
+                "`pier-js build` leaves WASI HTTP out unless given --enable http"
+            }
+            (LanguageRuntime::JavaScript, _) => {
+                "componentize-js imports them whatever --disable says"
+            }
+        }
+    }
 }
 
 /// A tool as the component lists it (un-prefixed name).
@@ -77,6 +127,8 @@ pub struct Inspection {
     pub manifest: Option<PathBuf>,
     /// `pier:mcp` interfaces the component exports.
     pub exports: Vec<String>,
+    /// The language runtime the component embeds (none for Rust and other compiled code).
+    pub runtime: Option<LanguageRuntime>,
     /// Tools, prompts and resource templates as the component lists them with no grants.
     #[serde(flatten)]
     pub listed: Listed,
@@ -173,6 +225,7 @@ pub async fn inspect(
         .collect();
     drop(component);
     let size = bytes.len() as u64;
+    let runtime_kind = LanguageRuntime::detect(&bytes);
     // The second load is a cache hit (or, without a cache, a second compile).
     let (listed, tools_error) = match list(runtime, &cache, bytes, wasm, &manifest).await {
         Ok(l) => (l, None),
@@ -186,7 +239,8 @@ pub async fn inspect(
         exports,
         listed,
         tools_error,
-        capabilities: capabilities(&imports, &manifest),
+        capabilities: capabilities(&imports, &manifest, runtime_kind),
+        runtime: runtime_kind,
         cache_hit: outcome == CacheOutcome::Hit,
         cache_dir,
     })
@@ -210,9 +264,18 @@ async fn list(
         .unwrap_or_else(|| "inspected".to_string());
     // Inspecting is looking, not serving: no policy applies.
     let open = crate::policy::PluginPolicy::default();
-    let plugin = LoadedPlugin::load(runtime, cache, &open, name, bytes, bare, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let plugin = LoadedPlugin::load(
+        runtime,
+        cache,
+        &open,
+        name,
+        bytes,
+        bare,
+        None,
+        LoadFor::Looking,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let d = &plugin.description;
     let tools = d
         .tools
@@ -297,11 +360,11 @@ fn kind_of(interface: &str) -> &'static str {
     }
 }
 
-/// Python and JavaScript components import sockets, HTTP and files for their language runtime
-/// whether the plugin's code uses them or not; their build flags drop what is unused.
-const RUNTIME_HINT: &str = "If the plugin's own code does not use it, the import comes from its language runtime: a componentize-py build drops unused WASI with --stub-wasi, a componentize-js one with --disable all (then it is safe to grant nothing)";
-
-fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
+fn capabilities(
+    imports: &[String],
+    m: &Manifest,
+    runtime: Option<LanguageRuntime>,
+) -> Vec<Capability> {
     let manifest = m.path.display().to_string();
     let mut caps: Vec<Capability> = Vec::new();
     for interface in imports {
@@ -313,6 +376,7 @@ fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
                 interfaces: vec![interface.clone()],
                 granted: Vec::new(),
                 note: String::new(),
+                from_runtime: false,
             }),
         }
     }
@@ -362,8 +426,18 @@ fn capabilities(imports: &[String], m: &Manifest) -> Vec<Capability> {
             "unknown" => {
                 "pier does not provide this interface: the plugin will fail to load".into()
             }
-            "sockets" | "http" | "filesystem" if granted.is_empty() => {
-                format!("{wanted_note}. {RUNTIME_HINT}")
+            "sockets" | "http" | "filesystem" | "environment" if granted.is_empty() => {
+                match runtime {
+                    Some(r) => {
+                        c.from_runtime = true;
+                        format!(
+                            "imported by the {}, whether the plugin's code uses it or not; nothing is granted, so every use is refused ({}). If the plugin's code does need it: {wanted_note}",
+                            r.label(),
+                            r.drop_hint(c.kind)
+                        )
+                    }
+                    None => wanted_note,
+                }
             }
             _ if granted.is_empty() => wanted_note,
             _ => "granted".into(),
@@ -389,6 +463,9 @@ impl Inspection {
             None => out.push_str("manifest:  none (nothing is granted)\n"),
         }
         out.push_str(&format!("exports:   {}\n", self.exports.join(", ")));
+        if let Some(r) = self.runtime {
+            out.push_str(&format!("runtime:   {}, embedded\n", r.label()));
+        }
         match (&self.cache_dir, self.cache_hit) {
             (Some(dir), true) => {
                 out.push_str(&format!("compiled:  from the cache in {}\n", dir.display()))
@@ -451,7 +528,12 @@ impl Inspection {
             } else {
                 format!(" [{}]", c.granted.join(", "))
             };
-            out.push_str(&format!("  {:<12} {}{granted}\n", c.kind, c.note));
+            let kind = if c.from_runtime {
+                format!("{} (runtime)", c.kind)
+            } else {
+                c.kind.to_string()
+            };
+            out.push_str(&format!("  {kind:<12} {}{granted}\n", c.note));
         }
         out
     }

@@ -33,6 +33,8 @@ pub mod ops;
 mod plugin;
 pub mod policy;
 mod runtime;
+pub mod scaffold;
+pub mod seal;
 mod secrets;
 pub mod settings;
 
@@ -138,7 +140,8 @@ impl HostBuilder {
 
     /// Compiles and loads every plugin, then returns. Plugins that fail are reported, not fatal.
     pub async fn build(self) -> Result<Host, HostError> {
-        let (host, registry, memory) = self.prepare()?;
+        // Loaded means compiled: a plugin's embedded listing is not taken load_for of its code.
+        let (host, registry, memory) = self.prepare(plugin::LoadFor::Compiled)?;
         registry
             .load_all(memory)
             .await
@@ -150,7 +153,7 @@ impl HostBuilder {
     /// plugins compile, and each plugin's tools are announced (`list_changed`) when it is ready.
     /// A call to a tool of a plugin still compiling waits for it.
     pub async fn start(self) -> Result<Host, HostError> {
-        let (host, registry, memory) = self.prepare()?;
+        let (host, registry, memory) = self.prepare(plugin::LoadFor::Serving)?;
         // Fail now, not in the background, if the folder cannot be read at all.
         if let Some(dir) = registry.plugin_dir() {
             std::fs::read_dir(dir).map_err(|e| host.dir_error(e))?;
@@ -163,10 +166,19 @@ impl HostBuilder {
         Ok(host)
     }
 
-    fn prepare(self) -> Result<(Host, Arc<Registry>, Vec<PluginSource>), HostError> {
+    fn prepare(
+        self,
+        load_for: plugin::LoadFor,
+    ) -> Result<(Host, Arc<Registry>, Vec<PluginSource>), HostError> {
         let runtime = Runtime::new().map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(self.cache);
-        let registry = Registry::new(runtime, cache, self.plugin_dir.clone(), self.policy);
+        let registry = Registry::new(
+            runtime,
+            cache,
+            self.plugin_dir.clone(),
+            self.policy,
+            load_for,
+        );
         if self.watch
             && let Some(dir) = &self.plugin_dir
         {

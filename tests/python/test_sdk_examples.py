@@ -3,16 +3,22 @@
 Python MCP SDK client: every tool, the prompt and its completion, the resource and the template,
 and the bad cases: an exception is a tool error whose traceback (or stack) is in pier's log, bad
 arguments are refused with the argument named, and a CPU-bound loop is stopped by the manifest's
-timeout while another plugin keeps answering. Each starts from a cold compile cache, so it runs on
-baseline code first and moves to optimised code while the test runs."""
+timeout while another plugin keeps answering. Each starts from a cold compile cache: it is listed
+from the listing `pier seal` embedded, runs on baseline code first and moves to optimised code
+while the test runs. Unsealed, it is compiled before it is listed; with a listing that lies, its
+calls are refused."""
 
 import asyncio
+import json
 import pathlib
+import subprocess
 
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
 from mcp.types import PromptReference
+
+from conftest import _env_path
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
@@ -40,12 +46,35 @@ LANGUAGES = {
 }
 
 
+def _serve(folder, log_path, body):
+    """Serves the folder over stdio to the official client, runs `body(session)`, and returns
+    pier's log (the loader at info)."""
+
+    async def main():
+        with log_path.open("w") as log:
+            server = folder.server(log="warn,pier::plugin::loader=info")
+            async with stdio_client(server, errlog=log) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    await body(session)
+
+    asyncio.run(main())
+    return log_path.read_text()
+
+
+def _install(folder, language):
+    """Installs the example with its manifest; returns its name and component path."""
+    x = LANGUAGES[language]
+    p = x["name"]
+    folder.install(p, p, (EXAMPLES / x["folder"] / f"{p}.toml").read_text())
+    return p, folder.plugins / f"{p}.wasm"
+
+
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
 def test_the_sdk_example_answers_everything_through_a_real_client(folder, language):
     x = LANGUAGES[language]
-    p = x["name"]
+    p, _ = _install(folder, language)
     docs = folder.dir("docs")
-    folder.install(p, p, (EXAMPLES / x["folder"] / f"{p}.toml").read_text())
     folder.install("filesystem", "filesystem", f'[[grants.files]]\nhost = "{docs}"\nmode = "ro"\n')
     log_path = folder.tmp / "pier.log"
 
@@ -141,16 +170,71 @@ def test_the_sdk_example_answers_everything_through_a_real_client(folder, langua
         later = await session.call_tool(f"{p}_stats", {"numbers": [2, 4]})
         assert later.structuredContent["mean"] == 3
 
-    async def main():
-        with log_path.open("w") as log:
-            server = folder.server(log="warn,pier::plugin::loader=info")
-            async with stdio_client(server, errlog=log) as (read, write):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    await body(session)
-
-    asyncio.run(main())
-    log = log_path.read_text()
+    log = _serve(folder, log_path, body)
     for words in x["logged"]:
         assert words in log, (words, log[-3000:])
+    # Built and sealed by `cargo xtask build`: listed from its embedded listing before any
+    # compile, then served on baseline code once that code listed the same, then optimised.
+    assert f"listed from its embedded listing; compiling in the background (calls wait for the code) plugin={p} tools=3" in log, log[-3000:]
+    assert f"code ready and matches the embedded listing; calls run on it plugin={p} code=Baseline" in log, log[-3000:]
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_inspect_tells_the_language_runtime_s_imports_apart(folder, language):
+    p, wasm = _install(folder, language)
+    pier = str(_env_path("PIER_BIN"))
+    out = subprocess.run([pier, "inspect", str(wasm), "--json", "--cache-dir", str(folder.cache)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["runtime"] == language, report["runtime"]
+    caps = {c["kind"]: c for c in report["capabilities"]}
+    # What the runtime imports and the manifest does not grant is marked as the runtime's, with
+    # the build flag that drops it; pier's own API and stdio are the plugin's.
+    runtime_kinds = {k for k, c in caps.items() if c["from_runtime"]}
+    assert runtime_kinds and runtime_kinds <= {"sockets", "http", "filesystem", "environment"}, caps
+    for kind in runtime_kinds:
+        assert f"imported by the {'Python' if language == 'python' else 'JavaScript'} runtime" in caps[kind]["note"]
+    assert not caps["pier-host"]["from_runtime"]
+    text = subprocess.run([pier, "inspect", str(wasm), "--cache-dir", str(folder.cache)], capture_output=True, text=True).stdout
+    assert f"runtime:   {'Python' if language == 'python' else 'JavaScript'} runtime (" in text, text
+    assert "(runtime)" in text, text
+    assert "tools (3):" in text and "prompts (1):" in text, text
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_without_a_listing_the_plugin_is_compiled_before_it_is_listed(folder, language):
+    p, wasm = _install(folder, language)
+    removed = subprocess.run([str(_env_path("PIER_BIN")), "seal", "--remove", str(wasm)], capture_output=True, text=True)
+    assert removed.returncode == 0 and "removed the listing" in removed.stdout, removed
+
+    async def body(session):
+        tools = {t.name for t in (await session.list_tools()).tools}
+        assert f"{p}_greet" in tools
+        greet = await session.call_tool(f"{p}_greet", {"name": "Ada"})
+        assert greet.content[0].text == "Hello, Ada."
+
+    log = _serve(folder, folder.tmp / "pier.log", body)
     assert f"loaded plugin={p} tools=3 cache=CompiledUncached code=Baseline" in log, log[-3000:]
+    assert "embedded listing" not in log
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_a_listing_that_does_not_match_the_code_gets_the_calls_refused(folder, language):
+    p, wasm = _install(folder, language)
+    data = wasm.read_bytes()
+    at = data.rindex(b"pier-listing")
+    # Same length, so the section stays well-formed: only what it claims changes.
+    honest, forged = b'"name":"count","title":null', b'"name":"count","title":"Ls"'
+    assert len(honest) == len(forged) and honest in data[at:]
+    forged_data = data[:at] + data[at:].replace(honest, forged, 1)
+    wasm.write_bytes(forged_data)
+
+    async def body(session):
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert tools[f"{p}_count"].title == "Ls"
+        refused = await session.call_tool(f"{p}_greet", {"name": "Ada"})
+        assert refused.isError
+        assert "embedded listing does not match the component: the definition of tool `count` differs" in refused.content[0].text
+
+    log = _serve(folder, folder.tmp / "pier.log", body)
+    assert "its embedded listing does not match the component" in log, log[-3000:]

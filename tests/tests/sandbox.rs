@@ -625,6 +625,8 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     };
     assert_eq!(cap("sockets")["granted"], json!(["tcp://localhost:1"]));
     assert_eq!(cap("http")["granted"], json!([]));
+    assert_eq!(report["runtime"], json!(null), "{report}");
+    assert_eq!(cap("http")["from_runtime"], json!(false));
     assert!(
         cap("http")["note"]
             .as_str()
@@ -638,7 +640,9 @@ fn inspect_shows_wants_and_grant_edits_the_manifest_in_place() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("wants HTTP but has no origin grant")
-            && text.contains("--stub-wasi")
+            // A Rust component embeds no language runtime: its imports are its code's own.
+            && !text.contains("runtime:")
+            && !text.contains("(runtime)")
             && text.contains(&format!("compiled:  from the cache in {cache}"))
             && text.contains("goes to pier's log"),
         "{text}"

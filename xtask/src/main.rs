@@ -208,7 +208,9 @@ fn build_python_examples(staged: &Path) -> Result<(), String> {
             continue;
         }
         let pier_py = py.with_file_name("pier-py");
+        // PIER_BIN: pier-py seals the component with the pier just built.
         run(Command::new(pier_py)
+            .env("PIER_BIN", pier_bin())
             .arg("build")
             .arg(src.join("app.py"))
             .arg("-o")
@@ -249,6 +251,7 @@ fn build_js_examples(staged: &Path) -> Result<(), String> {
             continue;
         }
         run(Command::new("node")
+            .env("PIER_BIN", pier_bin())
             .arg(&pier_js)
             .arg("build")
             .arg(src.join("app.js"))

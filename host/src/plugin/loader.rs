@@ -69,7 +69,10 @@ impl LoadedPlugin {
     }
 
     /// Loads `wasm` as plugin `name` under `manifest`, if `policy` lets it (`signature`: the
-    /// text of its `.wasm.sig`, when there is one).
+    /// text of its `.wasm.sig`, when there is one). `load_for` says what the load is for (see
+    /// [`LoadFor`]).
+    // Each argument is one input of a load (a struct would only rename them).
+    #[allow(clippy::too_many_arguments)]
     pub async fn load(
         runtime: Arc<Runtime>,
         cache: &CompileCache,
@@ -78,6 +81,7 @@ impl LoadedPlugin {
         wasm: Vec<u8>,
         manifest: Manifest,
         signature: Option<String>,
+        load_for: LoadFor,
     ) -> Result<Self, LoadError> {
         super::manifest::validate_plugin_name(&name).map_err(LoadError::Name)?;
         let digest = hex::encode(Sha256::digest(&wasm));
@@ -111,42 +115,35 @@ impl LoadedPlugin {
             }
         }
 
-        // A large component seen for the first time starts on baseline code; Cranelift's
-        // replaces it when ready (and is what later starts load from the cache).
         let wasm = Arc::new(wasm);
-        let baseline = if wasm.len() >= BASELINE_FROM
-            && cache.is_enabled()
-            && !cache.has(&runtime.engine, &digest)
-        {
-            runtime.baseline()
-        } else {
-            None
-        };
-        let (code, outcome, upgrade) = match baseline {
-            // Baseline code is not cached: it serves one start, and writing it would delay
-            // the first answer (the optimised code is what the cache is for).
-            Some(fast) => match compile(&fast, &CompileCache::new(None), &wasm, &digest).await {
-                Ok((code, outcome)) => (code, outcome, true),
-                Err(e) => {
-                    // Winch lacks a few proposals (tail calls, exceptions, GC); Cranelift has them.
-                    tracing::info!(plugin = %name, "baseline compile failed ({e}); compiling with Cranelift");
-                    let (code, outcome) = compile(&runtime, cache, &wasm, &digest).await?;
-                    (code, outcome, false)
+        if load_for == LoadFor::Serving && !cache.has(&runtime.engine, &digest) {
+            match super::listing::read(&wasm) {
+                Ok(Some(listing)) => {
+                    return Ok(Self::listed_ahead(
+                        runtime, cache, name, wasm, digest, manifest, listing,
+                    ));
                 }
-            },
-            None => {
-                let (code, outcome) = compile(&runtime, cache, &wasm, &digest).await?;
-                (code, outcome, false)
+                Ok(None) => {}
+                Err(e) => tracing::warn!(plugin = %name, "{e}; compiling it first"),
             }
-        };
-        let identity = Arc::new(PluginIdentity {
+        }
+
+        let (code, outcome, upgrade) =
+            compile_first(&runtime, cache, &wasm, &digest, &name).await?;
+        let pool = Pool::new(
+            code,
+            identity(&name, &manifest),
+            PluginGrants::new(grant_set(&name, &manifest)),
+            manifest.limits,
+        );
+        let upgrade = upgrade.then(|| CompileJob {
+            runtime: runtime.clone(),
+            cache: cache.clone(),
+            wasm: wasm.clone(),
+            digest: digest.clone(),
+            cell: pool.code(),
             name: name.clone(),
-            manifest_path: manifest.path.clone(),
-            config: manifest.config.clone(),
         });
-        let grants = PluginGrants::new(grant_set(&name, &manifest));
-        let pool = Pool::new(code, identity, grants, manifest.limits);
-        let upgrade = upgrade.then(|| (pool.code(), name.clone(), digest.clone()));
         let mut description = Description::new(name, manifest, digest, outcome, pool.offers());
 
         let start = |e: super::call_error::CallError| LoadError::Start(e.to_string());
@@ -154,13 +151,173 @@ impl LoadedPlugin {
         description.templates = pool.list_templates().await.map_err(start)?;
         description.add_prompts(pool.list_prompts().await.map_err(start)?);
         // After the first listing, so the optimising compile does not compete with it.
-        if let Some((cell, name, digest)) = upgrade {
-            spawn_upgrade(runtime, cache.clone(), wasm, digest, cell, name);
+        if let Some(job) = upgrade
+            && load_for != LoadFor::Looking
+        {
+            spawn_upgrade(job);
         }
         for p in &description.problems {
             tracing::warn!(plugin = %description.name, "{p}");
         }
         Ok(LoadedPlugin { description, pool })
+    }
+
+    /// Describes the plugin from its embedded listing, without compiling, and compiles in the
+    /// background: calls wait for the code, which serves them only once what it lists matches
+    /// the listing (a listing that claims other tools, annotations or schemas than the
+    /// component's gets the plugin's calls refused, saying so).
+    fn listed_ahead(
+        runtime: Arc<Runtime>,
+        cache: &CompileCache,
+        name: String,
+        wasm: Arc<Vec<u8>>,
+        digest: String,
+        manifest: Manifest,
+        listing: super::listing::Listing,
+    ) -> Self {
+        let pool = Pool::compiling(
+            listing.offers(),
+            identity(&name, &manifest),
+            PluginGrants::new(grant_set(&name, &manifest)),
+            manifest.limits,
+        );
+        let mut description = Description::new(
+            name.clone(),
+            manifest.clone(),
+            digest.clone(),
+            CacheOutcome::CompiledUncached,
+            pool.offers(),
+        );
+        description.add_tools(listing.tools());
+        description.templates = listing.templates();
+        description.add_prompts(listing.prompts());
+        for p in &description.problems {
+            tracing::warn!(plugin = %description.name, "{p}");
+        }
+        let compile = BackgroundCompile {
+            job: CompileJob {
+                runtime,
+                cache: cache.clone(),
+                wasm,
+                digest,
+                cell: pool.code(),
+                name,
+            },
+            manifest,
+        };
+        tokio::spawn(compile.check_then_serve(listing));
+        LoadedPlugin { description, pool }
+    }
+}
+
+/// What a load is for, which decides the shortcuts it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadFor {
+    /// `pier serve`: a component with an embedded listing whose code is not in the cache is
+    /// described from the listing at once and compiled in the background.
+    Serving,
+    /// Loaded means compiled (`HostBuilder::build`, `pier plugins`): the lists come from the
+    /// code; a large component still moves to optimised code in the background.
+    Compiled,
+    /// One look at the component (`pier inspect`, `pier seal`): the lists come from the code,
+    /// and nothing is compiled in the background.
+    Looking,
+}
+
+fn identity(name: &str, manifest: &Manifest) -> Arc<PluginIdentity> {
+    Arc::new(PluginIdentity {
+        name: name.to_string(),
+        manifest_path: manifest.path.clone(),
+        config: manifest.config.clone(),
+    })
+}
+
+/// A compile that runs in the background and hands its code to a plugin's cell (held weakly:
+/// an unloaded plugin is not kept alive by its compile).
+struct CompileJob {
+    runtime: Arc<Runtime>,
+    cache: CompileCache,
+    wasm: Arc<Vec<u8>>,
+    digest: String,
+    cell: Weak<CodeCell>,
+    name: String,
+}
+
+/// The compile of a plugin that was listed load_for of its code.
+struct BackgroundCompile {
+    job: CompileJob,
+    manifest: Manifest,
+}
+
+impl BackgroundCompile {
+    /// Compiles (baseline code first for a large component, as a first load does), checks what
+    /// the code lists against `claimed`, and then hands the code to the plugin's calls; for
+    /// baseline code, the optimising compile follows.
+    async fn check_then_serve(self, claimed: super::listing::Listing) {
+        let BackgroundCompile { job, manifest } = self;
+        let started = Instant::now();
+        let compiled =
+            compile_first(&job.runtime, &job.cache, &job.wasm, &job.digest, &job.name).await;
+        let Some(cell) = job.cell.upgrade() else {
+            return;
+        };
+        let (code, on_baseline) = match compiled {
+            Ok((code, _, on_baseline)) => (code, on_baseline),
+            Err(e) => {
+                tracing::error!(plugin = %job.name, "listed from its embedded listing, but it does not compile: {e}");
+                cell.fail(e.to_string());
+                return;
+            }
+        };
+        let tier = code.runtime.tier;
+        // The check runs in a pool of its own, so no call reaches the code before it passed.
+        let check = Pool::new(
+            code,
+            identity(&job.name, &manifest),
+            PluginGrants::new(grant_set(&job.name, &manifest)),
+            manifest.limits,
+        );
+        let answered = async {
+            let tools = check.list_tools().await?;
+            let templates = check.list_templates().await?;
+            let prompts = check.list_prompts().await?;
+            Ok::<_, super::call_error::CallError>(super::listing::Listing::of(
+                check.offers(),
+                &tools,
+                &templates,
+                &prompts,
+            ))
+        }
+        .await;
+        let listed = match answered {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::error!(plugin = %job.name, "listed from its embedded listing, but it fails to start: {e}");
+                cell.fail(LoadError::Start(e.to_string()).to_string());
+                return;
+            }
+        };
+        if let Some(difference) = claimed.difference(&listed) {
+            let reason = format!(
+                "its embedded listing does not match the component: {difference}. Seal it again (`pier seal FILE.wasm`) or rebuild it with its SDK; pier refuses its calls until then"
+            );
+            tracing::error!(plugin = %job.name, "{reason}");
+            cell.fail(reason);
+            return;
+        }
+        let Some(code) = check.take_code() else {
+            return;
+        };
+        cell.replace_shared(code);
+        tracing::info!(
+            plugin = %job.name,
+            code = ?tier,
+            seconds = started.elapsed().as_secs_f64(),
+            "code ready and matches the embedded listing; calls run on it"
+        );
+        if on_baseline {
+            spawn_upgrade(job);
+        }
     }
 }
 
@@ -168,6 +325,38 @@ impl LoadedPlugin {
 /// Cranelift code for them: the size of a Python or JavaScript plugin (15-20 MB, an interpreter
 /// inside), far above a Rust plugin's 1-3 MB, which Cranelift compiles in about a second.
 pub const BASELINE_FROM: usize = 8 << 20;
+
+/// Compiles for a first start. A large component seen for the first time starts on baseline
+/// code (true in the answer: the optimising compile should follow, replacing it when ready, and
+/// be what later starts load from the cache); anything else compiles through the cache.
+async fn compile_first(
+    runtime: &Arc<Runtime>,
+    cache: &CompileCache,
+    wasm: &Arc<Vec<u8>>,
+    digest: &str,
+    name: &str,
+) -> Result<(Code, CacheOutcome, bool), LoadError> {
+    let baseline =
+        if wasm.len() >= BASELINE_FROM && cache.is_enabled() && !cache.has(&runtime.engine, digest)
+        {
+            runtime.baseline()
+        } else {
+            None
+        };
+    if let Some(fast) = baseline {
+        // Baseline code is not cached: it serves one start, and writing it would delay the
+        // first answer (the optimised code is what the cache is for).
+        match compile(&fast, &CompileCache::new(None), wasm, digest).await {
+            Ok((code, outcome)) => return Ok((code, outcome, true)),
+            // Winch lacks a few proposals (tail calls, exceptions, GC); Cranelift has them.
+            Err(e) => {
+                tracing::info!(plugin = %name, "baseline compile failed ({e}); compiling with Cranelift")
+            }
+        }
+    }
+    let (code, outcome) = compile(runtime, cache, wasm, digest).await?;
+    Ok((code, outcome, false))
+}
 
 /// Compiles (or loads from the cache) with `runtime`'s compiler and links the result, off the
 /// async workers (compiling is CPU-bound).
@@ -207,14 +396,15 @@ fn link(runtime: &Arc<Runtime>, component: &Component) -> Result<Code, LoadError
 /// Compiles the component with Cranelift in the background, stores it in the cache, and moves
 /// the plugin onto it: calls from then on get instances of the optimised code. If the plugin
 /// was unloaded or replaced meanwhile, the code only goes to the cache.
-fn spawn_upgrade(
-    runtime: Arc<Runtime>,
-    cache: CompileCache,
-    wasm: Arc<Vec<u8>>,
-    digest: String,
-    cell: Weak<CodeCell>,
-    name: String,
-) {
+fn spawn_upgrade(job: CompileJob) {
+    let CompileJob {
+        runtime,
+        cache,
+        wasm,
+        digest,
+        cell,
+        name,
+    } = job;
     tokio::spawn(async move {
         let started = Instant::now();
         let result = compile(&runtime, &cache, &wasm, &digest).await;
@@ -262,6 +452,7 @@ pub(crate) async fn load_source(
     cache: &CompileCache,
     policy: &PluginPolicy,
     source: PluginSource,
+    load_for: LoadFor,
 ) -> Slot<LoadedPlugin> {
     let (name, file, loaded) = match source {
         PluginSource::File(path) => {
@@ -269,7 +460,7 @@ pub(crate) async fn load_source(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let result = load_file(runtime, cache, policy, &path, &stem).await;
+            let result = load_file(runtime, cache, policy, &path, &stem, load_for).await;
             (stem, Some(path), result)
         }
         PluginSource::Memory {
@@ -277,20 +468,36 @@ pub(crate) async fn load_source(
             wasm,
             manifest,
         } => {
-            let r = LoadedPlugin::load(runtime, cache, policy, name.clone(), wasm, *manifest, None)
-                .await;
+            let r = LoadedPlugin::load(
+                runtime,
+                cache,
+                policy,
+                name.clone(),
+                wasm,
+                *manifest,
+                None,
+                load_for,
+            )
+            .await;
             (name, None, r)
         }
     };
     let state = match loaded {
         Ok(plugin) => {
-            tracing::info!(
-                plugin = %plugin.name(),
-                tools = plugin.description.tools.len(),
-                cache = ?plugin.description.cache,
-                code = ?plugin.pool.tier(),
-                "loaded"
-            );
+            match plugin.pool.tier() {
+                Some(tier) => tracing::info!(
+                    plugin = %plugin.name(),
+                    tools = plugin.description.tools.len(),
+                    cache = ?plugin.description.cache,
+                    code = ?tier,
+                    "loaded"
+                ),
+                None => tracing::info!(
+                    plugin = %plugin.name(),
+                    tools = plugin.description.tools.len(),
+                    "listed from its embedded listing; compiling in the background (calls wait for the code)"
+                ),
+            }
             SlotState::Ready(Arc::new(plugin))
         }
         Err(e) => {
@@ -312,6 +519,7 @@ async fn load_file(
     policy: &PluginPolicy,
     path: &Path,
     stem: &str,
+    load_for: LoadFor,
 ) -> Result<LoadedPlugin, LoadError> {
     let manifest_path = path.with_extension("toml");
     let manifest = match super::folder::manifest_text(&manifest_path) {
@@ -335,7 +543,10 @@ async fn load_file(
         .map_err(LoadError::Read)?;
     let name = manifest.name.clone().unwrap_or_else(|| stem.to_string());
     let signature = read_signature(&signature_path(path))?;
-    LoadedPlugin::load(runtime, cache, policy, name, wasm, manifest, signature).await
+    LoadedPlugin::load(
+        runtime, cache, policy, name, wasm, manifest, signature, load_for,
+    )
+    .await
 }
 
 /// `NAME.wasm.sig`: the publisher's signature of `NAME.wasm` (see `policy::signature`).

@@ -34,6 +34,17 @@ pub(crate) struct Exports {
     pub completions: Option<completions::GuestIndices>,
 }
 
+impl Exports {
+    /// Which optional interfaces these are.
+    pub fn offers(&self) -> Offers {
+        Offers {
+            resources: self.resources.is_some(),
+            prompts: self.prompts.is_some(),
+            completions: self.completions.is_some(),
+        }
+    }
+}
+
 /// A plugin's compiled code: the runtime (engine) it belongs to, linked, with its exports found.
 pub(crate) struct Code {
     pub runtime: Arc<Runtime>,
@@ -43,23 +54,55 @@ pub(crate) struct Code {
 
 /// The code new instances of a plugin are made from. It starts as baseline code for a large
 /// component and is replaced once Cranelift's is ready (see `loader`); instances of the old code
-/// finish their calls and are not reused.
-pub(crate) struct CodeCell(Mutex<Arc<Code>>);
+/// finish their calls and are not reused. A plugin listed from its embedded listing starts with
+/// no code at all: calls wait until the compile ends (or fails, and they are told why).
+pub(crate) struct CodeCell(tokio::sync::watch::Sender<CodeState>);
+
+#[derive(Clone)]
+enum CodeState {
+    Compiling,
+    Ready(Arc<Code>),
+    Failed(String),
+}
 
 impl CodeCell {
-    pub fn current(&self) -> Arc<Code> {
-        match self.0.lock() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+    fn new(state: CodeState) -> Self {
+        CodeCell(tokio::sync::watch::Sender::new(state))
+    }
+
+    /// The code new instances start from, if there is code yet.
+    pub fn current(&self) -> Option<Arc<Code>> {
+        match &*self.0.borrow() {
+            CodeState::Ready(code) => Some(code.clone()),
+            CodeState::Compiling | CodeState::Failed(_) => None,
+        }
+    }
+
+    /// The code, once the compile has ended; why not, when it failed.
+    pub async fn ready(&self) -> Result<Arc<Code>, String> {
+        let mut seen = self.0.subscribe();
+        let state = seen
+            .wait_for(|s| !matches!(s, CodeState::Compiling))
+            .await
+            .map_err(|_| "the plugin was unloaded while it compiled".to_string())?;
+        match &*state {
+            CodeState::Ready(code) => Ok(code.clone()),
+            CodeState::Failed(reason) => Err(reason.clone()),
+            CodeState::Compiling => Err("still compiling".into()),
         }
     }
 
     pub fn replace(&self, code: Code) {
-        let code = Arc::new(code);
-        match self.0.lock() {
-            Ok(mut c) => *c = code,
-            Err(poisoned) => *poisoned.into_inner() = code,
-        }
+        self.replace_shared(Arc::new(code));
+    }
+
+    pub fn replace_shared(&self, code: Arc<Code>) {
+        self.0.send_replace(CodeState::Ready(code));
+    }
+
+    /// Ends the wait of every call: the plugin cannot run, for `reason`.
+    pub fn fail(&self, reason: String) {
+        self.0.send_replace(CodeState::Failed(reason));
     }
 }
 
@@ -79,6 +122,9 @@ pub(crate) struct Pool {
     manifest_path: String,
     pub(super) limits: Limits,
     code: Arc<CodeCell>,
+    /// The optional interfaces the component exports (from its code, or its embedded listing
+    /// until the code is there and checked).
+    offers: Offers,
     identity: Arc<PluginIdentity>,
     grants: PluginGrants,
     idle: Mutex<Vec<Instance>>,
@@ -136,8 +182,34 @@ impl Drop for Waiting<'_> {
 }
 
 impl Pool {
+    /// A pool of `code`.
     pub fn new(
         code: Code,
+        identity: Arc<PluginIdentity>,
+        grants: PluginGrants,
+        limits: Limits,
+    ) -> Self {
+        let offers = code.exports.offers();
+        let cell = CodeCell::new(CodeState::Ready(Arc::new(code)));
+        Self::with_cell(cell, offers, identity, grants, limits)
+    }
+
+    /// A pool whose code is still compiling (the plugin was described by its embedded
+    /// listing, which claims `offers`): calls wait for [`CodeCell::replace`] or
+    /// [`CodeCell::fail`].
+    pub fn compiling(
+        offers: Offers,
+        identity: Arc<PluginIdentity>,
+        grants: PluginGrants,
+        limits: Limits,
+    ) -> Self {
+        let cell = CodeCell::new(CodeState::Compiling);
+        Self::with_cell(cell, offers, identity, grants, limits)
+    }
+
+    fn with_cell(
+        cell: CodeCell,
+        offers: Offers,
         identity: Arc<PluginIdentity>,
         grants: PluginGrants,
         limits: Limits,
@@ -150,7 +222,8 @@ impl Pool {
             health: Health::new(&limits),
             idle: Mutex::new(Vec::new()),
             limits,
-            code: Arc::new(CodeCell(Mutex::new(Arc::new(code)))),
+            code: Arc::new(cell),
+            offers,
             identity,
             grants,
         }
@@ -162,9 +235,14 @@ impl Pool {
         Arc::downgrade(&self.code)
     }
 
-    /// Which compiler made the code new instances start from.
-    pub fn tier(&self) -> crate::runtime::Tier {
-        self.code.current().runtime.tier
+    /// The pool's code, for another pool to serve (a checked plugin's, see `loader`).
+    pub fn take_code(&self) -> Option<Arc<Code>> {
+        self.code.current()
+    }
+
+    /// Which compiler made the code new instances start from (none while it compiles).
+    pub fn tier(&self) -> Option<crate::runtime::Tier> {
+        self.code.current().map(|c| c.runtime.tier)
     }
 
     pub fn health(&self) -> &Health {
@@ -186,12 +264,7 @@ impl Pool {
 
     /// Which optional interfaces the component exports.
     pub fn offers(&self) -> Offers {
-        let code = self.code.current();
-        Offers {
-            resources: code.exports.resources.is_some(),
-            prompts: code.exports.prompts.is_some(),
-            completions: code.exports.completions.is_some(),
-        }
+        self.offers
     }
 
     /// Runs `request` in an idle or new instance under the plugin's limits: admitted by the
@@ -215,8 +288,17 @@ impl Pool {
         request: R,
         scope: Option<CallScope>,
     ) -> Result<(R::Answer, u64), CallError> {
+        // A plugin listed before its code was compiled: the wait is the compile's, not the
+        // call's, so it does not count against the time limit.
+        let code = self
+            .code
+            .ready()
+            .await
+            .map_err(|reason| CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason,
+            })?;
         let permit = self.admit().await?;
-        let code = self.code.current();
         let idle = self.idle.lock().map(|mut v| {
             // Instances of code that has since been replaced are dropped, not reused.
             v.retain(|i| Arc::ptr_eq(&i.code, &code));
@@ -316,8 +398,9 @@ impl Pool {
                     })
                 } else {
                     inst.store.data_mut().scope = None;
+                    let current = self.code.current();
                     if let Ok(mut idle) = self.idle.lock()
-                        && Arc::ptr_eq(&inst.code, &self.code.current())
+                        && current.is_some_and(|c| Arc::ptr_eq(&inst.code, &c))
                     {
                         idle.push(inst);
                     }

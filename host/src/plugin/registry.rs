@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use super::catalog::{Catalog, PluginSource, Slot, SlotState};
-use super::loader::{LoadedPlugin, load_source};
+use super::loader::{LoadFor, LoadedPlugin, load_source};
 use super::report::{PluginReport, PluginStatus};
 use crate::policy::PluginPolicy;
 use crate::runtime::{CompileCache, Runtime};
@@ -67,6 +67,8 @@ pub(crate) struct Registry {
     cache: CompileCache,
     /// `[policy]`: which plugins may load at all.
     policy: PluginPolicy,
+    /// Whether a plugin with an embedded listing is listed before it is compiled.
+    load_for: LoadFor,
     dir: Option<PathBuf>,
     /// Held for the length of a load or rescan, so changes apply one at a time.
     tracked: tokio::sync::Mutex<Vec<Tracked>>,
@@ -86,11 +88,13 @@ impl Registry {
         cache: CompileCache,
         dir: Option<PathBuf>,
         policy: PluginPolicy,
+        load_for: LoadFor,
     ) -> Arc<Self> {
         Arc::new(Registry {
             runtime,
             cache,
             policy,
+            load_for,
             dir,
             tracked: tokio::sync::Mutex::new(Vec::new()),
             catalog: RwLock::new(Arc::new(Catalog::assemble(&[]))),
@@ -201,7 +205,14 @@ impl Registry {
         self.loading.send_modify(|n| *n += pending.len());
         self.publish(&tracked);
         for (i, source) in pending.into_iter() {
-            let slot = load_source(self.runtime.clone(), &self.cache, &self.policy, source).await;
+            let slot = load_source(
+                self.runtime.clone(),
+                &self.cache,
+                &self.policy,
+                source,
+                self.load_for,
+            )
+            .await;
             tracked[i].slot = slot;
             self.publish(&tracked);
             self.loading.send_modify(|n| *n = n.saturating_sub(1));
@@ -280,6 +291,7 @@ impl Registry {
                 &self.cache,
                 &self.policy,
                 PluginSource::File(file.clone()),
+                self.load_for,
             )
             .await;
             self.loading.send_modify(|n| *n = n.saturating_sub(1));

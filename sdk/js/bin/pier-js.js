@@ -5,6 +5,7 @@
 // (`full-plugin`: the SDK answers for what a plugin does not use).
 
 import { mkdtemp, rm, writeFile, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +17,7 @@ const FEATURES = ['stdio', 'random', 'clocks', 'http'];
 
 function usage(message) {
   if (message) console.error(`pier-js: ${message}`);
-  console.error(`usage: pier-js build APP.js [-o OUT.wasm] [--enable http] [--disable stdio|random|clocks]
+  console.error(`usage: pier-js build APP.js [-o OUT.wasm] [--enable http] [--disable stdio|random|clocks] [--no-seal]
        pier-js wit      (prints the folder of the bundled WIT)`);
   process.exit(2);
 }
@@ -25,10 +26,11 @@ function parse(argv) {
   const [command, ...rest] = argv;
   if (command === 'wit') return { command };
   if (command !== 'build') usage(command ? `unknown command ${command}` : undefined);
-  const opts = { command, app: undefined, out: undefined, enable: new Set(), disable: new Set() };
+  const opts = { command, app: undefined, out: undefined, enable: new Set(), disable: new Set(), seal: true };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === '-o' || a === '--output') opts.out = rest[++i];
+    else if (a === '--no-seal') opts.seal = false;
     else if (a === '--enable' || a === '--disable') {
       const feature = rest[++i];
       if (!FEATURES.includes(feature)) usage(`${a} takes one of ${FEATURES.join(', ')}`);
@@ -94,6 +96,21 @@ export const completions = all.completions;
     console.error(`wrote ${out} (${(size / 1e6).toFixed(1)} MB)`);
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+  if (opts.seal) seal(out);
+}
+
+// Writes the component's listing into it with `pier seal` ($PIER_BIN, else `pier` on the PATH),
+// so pier lists its tools at once on a first start instead of after its compile. The lists are
+// fixed when the component is built (the module ran at build time), so the listing stays true;
+// pier checks it against the code anyway.
+function seal(out) {
+  const pier = process.env.PIER_BIN || 'pier';
+  const done = spawnSync(pier, ['seal', out], { stdio: 'inherit' });
+  if (done.error?.code === 'ENOENT') {
+    console.error(`tip: \`pier seal ${out}\` lets pier list its tools before compiling it (seconds sooner on a first start)`);
+  } else if (done.status !== 0) {
+    throw new Error(`\`${pier} seal ${out}\` failed (the component is built; --no-seal skips this)`);
   }
 }
 

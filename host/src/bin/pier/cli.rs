@@ -137,6 +137,35 @@ pub enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Write a component's tools, prompts and resource templates into the component, so pier
+    /// lists them before compiling it (seconds sooner for a large Python or JavaScript plugin
+    /// on its first start). Checked against the compiled code when served.
+    Seal {
+        /// The component (NAME.wasm); rewritten in place.
+        file: PathBuf,
+        /// The manifest whose [config] the lists are read with (default: NAME.toml beside it).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Remove the listing instead (for a plugin whose lists depend on its [config]).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Start a plugin project (two tools, unit tests, a manifest that grants nothing) that
+    /// builds and passes its tests as it is.
+    New {
+        /// The plugin's name (it prefixes the tool names; letters, digits, `-`, `_`).
+        name: String,
+        /// rust, python or js.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to write it (default: ./NAME). Must not exist, or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A pier source checkout whose sdk/ the project depends on (default: $PIER_SDK, else
+        /// the tree this pier was built from, else the published SDK packages).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Show the audit log's calls, filtered by identity, tool, outcome and time.
     Audit(AuditArgs),
     /// Make a publisher's signing key: writes the secret key file, prints the public key.

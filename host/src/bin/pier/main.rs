@@ -136,6 +136,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report.render());
             }
         }
+        Command::Seal {
+            file, remove: true, ..
+        } => {
+            if pier::seal::unseal(&file)? {
+                println!("removed the listing from {}", file.display());
+            } else {
+                println!("{} has no listing", file.display());
+            }
+        }
+        Command::Seal { file, manifest, .. } => {
+            let sealed = pier::seal::seal(&file, manifest.as_deref()).await?;
+            print!("{}", sealed.render());
+        }
+        Command::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => new_command(&name, &lang, dir, sdk.as_deref())?,
         Command::Audit(args) => audit_command(&args)?,
         Command::Keygen { out } => signing::keygen(&out)?,
         Command::Sign { file, key, version } => signing::sign(&file, &key, version.as_deref())?,
@@ -315,5 +334,31 @@ async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     let bound = |addr| println!("listening on http://{addr}/mcp");
     host.serve_http(opts, bound, pier::http::shutdown_signal())
         .await?;
+    Ok(())
+}
+
+/// `pier new`: writes the project and says how to build it.
+fn new_command(
+    name: &str,
+    lang: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use pier::scaffold::{Language, SdkSource, create};
+    let lang = Language::parse(lang)?;
+    let sdk = SdkSource::find(sdk)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let created = create(lang, name, &dir, &sdk)?;
+    for file in &created.files {
+        println!("wrote {}", file.display());
+    }
+    match &sdk {
+        SdkSource::Checkout(root) => println!("the SDK comes from {}", root.join("sdk").display()),
+        SdkSource::Published => println!(
+            "the SDK is named by version (pier-sdk / pier-plugin {}); until it is published, give --sdk a pier source checkout",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+    println!("next: cd {} && {}", created.dir.display(), created.next);
     Ok(())
 }

@@ -12,6 +12,7 @@ import argparse
 import importlib.resources
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,23 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _seal(output: pathlib.Path) -> None:
+    """Writes the component's listing into it with `pier seal` ($PIER_BIN, else `pier` on the
+    PATH), so pier lists its tools at once on a first start instead of after its compile. The
+    lists are fixed when the component is built (the module ran at build time), so the listing
+    stays true; pier checks it against the code anyway."""
+    pier = os.environ.get("PIER_BIN") or shutil.which("pier")
+    if not pier:
+        print(
+            f"tip: `pier seal {output}` lets pier list its tools before compiling it (seconds sooner on a first start)",
+            file=sys.stderr,
+        )
+        return
+    done = subprocess.run([pier, "seal", str(output)])
+    if done.returncode != 0:
+        raise SystemExit(f"pier-py: `{pier} seal {output}` failed (the component is built; --no-seal skips this)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pier-py", description="Build a pier plugin written in Python.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="import no WASI at all (no files, sockets, clocks or stdio; tracebacks still reach "
         "pier's log through the host)",
+    )
+    b.add_argument(
+        "--no-seal",
+        action="store_true",
+        help="do not run `pier seal` on the component (it is run when pier is found: $PIER_BIN or the PATH)",
     )
     sub.add_parser("wit", help="print the folder of the bundled WIT")
     args = parser.parse_args(argv)
@@ -99,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         return done.returncode
     print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    if not args.no_seal:
+        _seal(output)
     return 0
 
 
