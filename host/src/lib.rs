@@ -140,7 +140,7 @@ impl HostBuilder {
 
     /// Compiles and loads every plugin, then returns. Plugins that fail are reported, not fatal.
     pub async fn build(self) -> Result<Host, HostError> {
-        // Loaded means compiled: a plugin's embedded listing is not taken load_for of its code.
+        // Loaded means compiled: a plugin's embedded listing is not taken ahead of its code.
         let (host, registry, memory) = self.prepare(plugin::LoadFor::Compiled)?;
         registry
             .load_all(memory)

@@ -528,6 +528,10 @@ fn bench() -> Result<(), String> {
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged))?;
     run(Command::new(&py)
+        .arg(bench.join("languages.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged))?;
+    run(Command::new(&py)
         .arg(bench.join("lifecycle.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged))?;

@@ -116,7 +116,7 @@ impl LoadedPlugin {
         }
 
         let wasm = Arc::new(wasm);
-        if load_for == LoadFor::Serving && !cache.has(&runtime.engine, &digest) {
+        if load_for == LoadFor::Serving {
             match super::listing::read(&wasm) {
                 Ok(Some(listing)) => {
                     return Ok(Self::listed_ahead(
@@ -181,11 +181,20 @@ impl LoadedPlugin {
             PluginGrants::new(grant_set(&name, &manifest)),
             manifest.limits,
         );
+        // What the background compile will find: baseline code for a large component is not
+        // cached (see `compile_first`).
+        let outcome = if cache.has(&runtime.engine, &digest) {
+            CacheOutcome::Hit
+        } else if cache.is_enabled() && wasm.len() < BASELINE_FROM {
+            CacheOutcome::Compiled
+        } else {
+            CacheOutcome::CompiledUncached
+        };
         let mut description = Description::new(
             name.clone(),
             manifest.clone(),
             digest.clone(),
-            CacheOutcome::CompiledUncached,
+            outcome,
             pool.offers(),
         );
         description.add_tools(listing.tools());
@@ -195,6 +204,7 @@ impl LoadedPlugin {
             tracing::warn!(plugin = %description.name, "{p}");
         }
         let compile = BackgroundCompile {
+            check: pool.checker(),
             job: CompileJob {
                 runtime,
                 cache: cache.clone(),
@@ -203,7 +213,6 @@ impl LoadedPlugin {
                 cell: pool.code(),
                 name,
             },
-            manifest,
         };
         tokio::spawn(compile.check_then_serve(listing));
         LoadedPlugin { description, pool }
@@ -213,8 +222,8 @@ impl LoadedPlugin {
 /// What a load is for, which decides the shortcuts it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoadFor {
-    /// `pier serve`: a component with an embedded listing whose code is not in the cache is
-    /// described from the listing at once and compiled in the background.
+    /// `pier serve`: a component with an embedded listing is described from the listing at
+    /// once and compiled (or loaded from the cache) in the background.
     Serving,
     /// Loaded means compiled (`HostBuilder::build`, `pier plugins`): the lists come from the
     /// code; a large component still moves to optimised code in the background.
@@ -243,10 +252,10 @@ struct CompileJob {
     name: String,
 }
 
-/// The compile of a plugin that was listed load_for of its code.
+/// The compile of a plugin that was listed ahead of its code, and the pool that checks it.
 struct BackgroundCompile {
     job: CompileJob,
-    manifest: Manifest,
+    check: Pool,
 }
 
 impl BackgroundCompile {
@@ -254,7 +263,7 @@ impl BackgroundCompile {
     /// the code lists against `claimed`, and then hands the code to the plugin's calls; for
     /// baseline code, the optimising compile follows.
     async fn check_then_serve(self, claimed: super::listing::Listing) {
-        let BackgroundCompile { job, manifest } = self;
+        let BackgroundCompile { job, check } = self;
         let started = Instant::now();
         let compiled =
             compile_first(&job.runtime, &job.cache, &job.wasm, &job.digest, &job.name).await;
@@ -271,12 +280,7 @@ impl BackgroundCompile {
         };
         let tier = code.runtime.tier;
         // The check runs in a pool of its own, so no call reaches the code before it passed.
-        let check = Pool::new(
-            code,
-            identity(&job.name, &manifest),
-            PluginGrants::new(grant_set(&job.name, &manifest)),
-            manifest.limits,
-        );
+        check.set_code(code);
         let answered = async {
             let tools = check.list_tools().await?;
             let templates = check.list_templates().await?;

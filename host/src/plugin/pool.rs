@@ -126,8 +126,10 @@ pub(crate) struct Pool {
     /// until the code is there and checked).
     offers: Offers,
     identity: Arc<PluginIdentity>,
-    grants: PluginGrants,
-    idle: Mutex<Vec<Instance>>,
+    grants: Arc<PluginGrants>,
+    /// Kept instances, each of the code it was made from; shared with the pool that checks a
+    /// plugin listed ahead of its code, so the instance the check made serves the first call.
+    idle: Arc<Mutex<Vec<Instance>>>,
     permits: Arc<Semaphore>,
     /// Calls waiting for a permit; bounded by `[limits].queue`.
     waiting: AtomicU32,
@@ -191,7 +193,7 @@ impl Pool {
     ) -> Self {
         let offers = code.exports.offers();
         let cell = CodeCell::new(CodeState::Ready(Arc::new(code)));
-        Self::with_cell(cell, offers, identity, grants, limits)
+        Self::with_cell(cell, offers, identity, Arc::new(grants), limits)
     }
 
     /// A pool whose code is still compiling (the plugin was described by its embedded
@@ -204,14 +206,29 @@ impl Pool {
         limits: Limits,
     ) -> Self {
         let cell = CodeCell::new(CodeState::Compiling);
-        Self::with_cell(cell, offers, identity, grants, limits)
+        Self::with_cell(cell, offers, identity, Arc::new(grants), limits)
+    }
+
+    /// A pool of its own code cell (compiling) for checking this pool's plugin: the same
+    /// identity, grants and limits, and the same kept instances, so what the check started is
+    /// reused once this pool has the same code.
+    pub fn checker(&self) -> Pool {
+        let mut pool = Self::with_cell(
+            CodeCell::new(CodeState::Compiling),
+            self.offers,
+            self.identity.clone(),
+            self.grants.clone(),
+            self.limits,
+        );
+        pool.idle = self.idle.clone();
+        pool
     }
 
     fn with_cell(
         cell: CodeCell,
         offers: Offers,
         identity: Arc<PluginIdentity>,
-        grants: PluginGrants,
+        grants: Arc<PluginGrants>,
         limits: Limits,
     ) -> Self {
         Pool {
@@ -220,7 +237,7 @@ impl Pool {
             permits: Arc::new(Semaphore::new(limits.instances as usize)),
             waiting: AtomicU32::new(0),
             health: Health::new(&limits),
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::new(Mutex::new(Vec::new())),
             limits,
             code: Arc::new(cell),
             offers,
@@ -238,6 +255,11 @@ impl Pool {
     /// The pool's code, for another pool to serve (a checked plugin's, see `loader`).
     pub fn take_code(&self) -> Option<Arc<Code>> {
         self.code.current()
+    }
+
+    /// Gives the pool its code (the checker's, see [`Pool::checker`]).
+    pub fn set_code(&self, code: Code) {
+        self.code.replace(code);
     }
 
     /// Which compiler made the code new instances start from (none while it compiles).
