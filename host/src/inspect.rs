@@ -1,8 +1,8 @@
 //! `pier inspect`: what a component wants, before anyone installs it.
 //!
-//! Imports are read from the component's type (no code runs for that); tools, prompts and
-//! resource templates are read by calling the component's lists in an instance with no grants at
-//! all. Set against a manifest, each capability the component imports is shown as granted or not,
+//! Imports are read from the component's type (no code runs for that); tools, prompts,
+//! resources and resource templates are read by calling the component's lists in an instance
+//! with no grants at all. Set against a manifest, each capability the component imports is shown as granted or not,
 //! with the line that would grant it, so "this plugin wants sockets but has no network grant" is
 //! visible up front.
 //!
@@ -109,12 +109,25 @@ pub struct InspectedTemplate {
     pub description: Option<String>,
 }
 
+/// A resource the component lists (at inspection time, with no grants: a plugin whose
+/// resources come from what it is granted lists fewer or none here).
+#[derive(Debug, Serialize)]
+pub struct InspectedResource {
+    pub uri: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+}
+
 /// What the component listed in an instance with no grants.
 #[derive(Debug, Default, Serialize)]
 pub struct Listed {
     pub tools: Vec<InspectedTool>,
     pub prompts: Vec<InspectedPrompt>,
+    pub resources: Vec<InspectedResource>,
     pub resource_templates: Vec<InspectedTemplate>,
+    /// Why the resources could not be listed (the tools and the rest still were).
+    pub resources_error: Option<String>,
 }
 
 /// Everything `pier inspect` reports.
@@ -320,10 +333,33 @@ async fn list(
             description: t.description.clone(),
         })
         .collect();
+    let cx = crate::runtime::bindings::pier::mcp::types::CallContext {
+        request_id: "inspect".into(),
+        session: None,
+        identity: None,
+        meta: Vec::new(),
+    };
+    let (resources, resources_error) = match plugin.pool.list_resources(cx).await {
+        Ok(Ok(list)) => (
+            list.into_iter()
+                .map(|r| InspectedResource {
+                    uri: r.uri,
+                    name: r.name,
+                    description: r.description,
+                    mime_type: r.mime_type,
+                })
+                .collect(),
+            None,
+        ),
+        Ok(Err(e)) => (Vec::new(), Some(format!("{e:?}"))),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     Ok(Listed {
         tools,
         prompts,
+        resources,
         resource_templates,
+        resources_error,
     })
 }
 
@@ -506,6 +542,19 @@ impl Inspection {
                         let args = format!("({})", p.arguments.join(", "));
                         out.push_str(&format!("  {:<24} {first}\n", format!("{}{args}", p.name)));
                     }
+                }
+                if !l.resources.is_empty() {
+                    out.push_str(&format!("resources ({}):\n", l.resources.len()));
+                    for r in &l.resources {
+                        let about = r.description.as_deref().unwrap_or(&r.name);
+                        let first = about.lines().next().unwrap_or("");
+                        out.push_str(&format!("  {:<24} {first}\n", r.uri));
+                    }
+                }
+                if let Some(e) = &l.resources_error {
+                    out.push_str(&format!(
+                        "resources: could not be listed without grants: {e}\n"
+                    ));
                 }
                 if !l.resource_templates.is_empty() {
                     out.push_str(&format!(

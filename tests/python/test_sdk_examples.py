@@ -199,6 +199,8 @@ def test_inspect_tells_the_language_runtime_s_imports_apart(folder, language):
     assert f"runtime:   {'Python' if language == 'python' else 'JavaScript'} runtime (" in text, text
     assert "(runtime)" in text, text
     assert "tools (3):" in text and "prompts (1):" in text, text
+    assert "resources (1):" in text and "hello://readme" in text, text
+    assert [r["uri"] for r in report["resources"]] == ["hello://readme"], report["resources"]
 
 
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
