@@ -181,11 +181,16 @@ fn python_plugin_env() -> Result<PathBuf, String> {
         c
     };
     let have_tools = Command::new(&py)
-        .args(["-c", "import componentize_py, pytest"])
+        .args(["-c", "import componentize_py, pytest, pydantic"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !have_tools {
-        run(&mut pip(&[COMPONENTIZE_PY, "pytest==8.4.2"]))?;
+        // pydantic: the SDK's tests check that a model's own schema and validation are used.
+        run(&mut pip(&[
+            COMPONENTIZE_PY,
+            "pytest==8.4.2",
+            "pydantic==2.14.4",
+        ]))?;
     }
     let sdk = root().join("sdk").join("python");
     let stamp = venv.join("pier-plugin.installed");

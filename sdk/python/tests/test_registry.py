@@ -252,3 +252,55 @@ def test_mistakes_are_caught_when_registering():
         @plugin.resource_template("x://{a}")
         def t(b: str) -> str:
             return ""
+
+
+def test_pydantic_models_bring_their_own_schema_and_validation():
+    # pydantic is installed in the SDK's test venv by `cargo xtask test`; the SDK itself does
+    # not depend on it.
+    import pydantic
+
+    class Line(pydantic.BaseModel):
+        sku: str = pydantic.Field(description="the product code")
+        quantity: int = pydantic.Field(ge=1)
+
+    class Order(pydantic.BaseModel):
+        customer: str
+        lines: list[Line]
+
+    class Total(pydantic.BaseModel):
+        items: int
+        customer: str
+
+    plugin = Plugin()
+
+    @plugin.tool(read_only=True)
+    def price(order: Order) -> Total:
+        """Counts an order's items."""
+        return Total(items=sum(line.quantity for line in order.lines), customer=order.customer)
+
+    (tool,) = plugin.tools()
+    order = tool.input_schema["properties"]["order"]
+    # Nested models are inlined: a tool argument cannot carry `$defs`.
+    assert "$defs" not in json.dumps(tool.input_schema)
+    line = order["properties"]["lines"]["items"]
+    assert line["properties"]["sku"]["description"] == "the product code"
+    assert line["properties"]["quantity"]["minimum"] == 1
+    assert tool.output_schema["required"] == ["items", "customer"]
+
+    cx = Context(request_id="1")
+    answer = plugin.call_tool(cx, "price", '{"order": {"customer": "ada", "lines": [{"sku": "a", "quantity": 2}, {"sku": "b", "quantity": 3}]}}')
+    assert answer.structured == {"items": 5, "customer": "ada"}
+    with pytest.raises(InvalidParams, match=r"argument 'order'\.lines\[1\]\.quantity: Input should be greater than or equal to 1"):
+        plugin.call_tool(cx, "price", '{"order": {"customer": "ada", "lines": [{"sku": "a", "quantity": 2}, {"sku": "b", "quantity": 0}]}}')
+    with pytest.raises(InvalidParams, match=r"argument 'order'\.customer: Field required"):
+        plugin.call_tool(cx, "price", '{"order": {"lines": []}}')
+
+    class Node(pydantic.BaseModel):
+        children: list["Node"] = []
+
+    with pytest.raises(TypeError, match="refers to itself"):
+
+        @plugin.tool()
+        def walk(tree: Node) -> str:
+            """Walks a tree."""
+            return "ok"

@@ -5,7 +5,8 @@ accepts: a client that follows the schema never sees an invalid-params answer, a
 not gets a sentence naming the argument, what it should be and what came instead.
 
 Supported: str, int, float, bool, None, Any, list/tuple/set/Sequence, dict[str, T], Optional
-and unions, Literal, Enum subclasses, dataclasses, TypedDict, and Annotated[T, "description"].
+and unions, Literal, Enum subclasses, dataclasses, TypedDict, pydantic models (their own
+schema and validation), and Annotated[T, "description"].
 """
 
 from __future__ import annotations
@@ -55,6 +56,31 @@ def _is_typeddict(hint: Any) -> bool:
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 
 
+def _is_pydantic_model(hint: Any) -> bool:
+    """A pydantic (v2) model class, recognised by its methods: the SDK does not depend on
+    pydantic, it uses a model's own schema and validation when a plugin does."""
+    return isinstance(hint, type) and callable(getattr(hint, "model_json_schema", None)) and callable(
+        getattr(hint, "model_validate", None)
+    )
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """pydantic puts nested models under `$defs` with `$ref`s to them; a tool's argument is a
+    property of the input schema, where those refs would not resolve, so they are inlined."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen or name not in defs:
+                raise UnsupportedHint(f"the model {name!r} refers to itself; a JSON Schema for it needs $ref, which a tool argument cannot carry")
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            return {**_inline_refs(defs[name], defs, (*seen, name)), **rest}
+        return {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(v, defs, seen) for v in schema]
+    return schema
+
+
 def schema_for(hint: Any) -> dict[str, Any]:
     """The JSON Schema of values of `hint`."""
     described = description_of(hint)
@@ -67,6 +93,9 @@ def schema_for(hint: Any) -> dict[str, Any]:
 def _schema(hint: Any) -> dict[str, Any]:
     if hint is Any or hint is object:
         return {}
+    if _is_pydantic_model(hint):
+        schema = hint.model_json_schema()
+        return _inline_refs(schema, schema.get("$defs", {}))
     if hint in _SCALARS:
         return {"type": _SCALARS[hint]}
     origin = typing.get_origin(hint)
@@ -167,7 +196,16 @@ def convert(value: Any, hint: Any, where: str) -> Any:
     hint = strip_annotated(hint)
     if hint is Any or hint is object:
         return value
-    if hint is bool:
+    if _is_pydantic_model(hint):
+        try:
+            return hint.model_validate(value)
+        except Exception as e:  # pydantic's ValidationError, without importing pydantic
+            errors = getattr(e, "errors", None)
+            if not callable(errors):
+                raise
+            first = errors()[0]
+            at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.get("loc", ()))
+            raise InvalidParams(f"{where}{at}: {first.get('msg', e)}") from None
         if isinstance(value, bool):
             return value
         raise _wrong(where, "true or false", value)
@@ -267,7 +305,10 @@ def _wrong(where: str, expected: str, value: Any) -> InvalidParams:
 
 
 def to_json(value: Any) -> Any:
-    """A tool's return value as plain JSON data (dataclasses and enums unwrapped)."""
+    """A tool's return value as plain JSON data (dataclasses, pydantic models and enums
+    unwrapped)."""
+    if callable(getattr(value, "model_dump", None)) and not isinstance(value, type):
+        return value.model_dump(mode="json")
     if isinstance(value, enum.Enum):
         return to_json(value.value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
