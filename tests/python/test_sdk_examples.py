@@ -240,3 +240,46 @@ def test_a_listing_that_does_not_match_the_code_gets_the_calls_refused(folder, l
 
     log = _serve(folder, folder.tmp / "pier.log", body)
     assert "its embedded listing does not match the component" in log, log[-3000:]
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _section(kind: int, payload: bytes) -> bytes:
+    return bytes([kind]) + _leb128(len(payload)) + payload
+
+
+def test_a_sealed_update_that_does_not_compile_leaves_the_old_version_serving(folder):
+    p, wasm = _install(folder, "python")
+    data = wasm.read_bytes()
+    # `pier seal` appends the listing last: its JSON runs from after the name to the end.
+    name = b"pier-listing"
+    claimed = data[data.rindex(name) + len(name):]
+    listing = _section(0, _leb128(len(name)) + name + claimed)
+    # A component that claims pyhello's lists but whose core module is not WebAssembly.
+    broken = data[:8] + _section(1, b"\x00asm\x01\x00\x00\x00not code") + listing
+
+    async def body(session):
+        first = await session.call_tool(f"{p}_greet", {"name": "Ada"})
+        assert first.content[0].text == "Hello, Ada."
+        staging = folder.tmp / "pyhello.wasm.new"
+        staging.write_bytes(broken)
+        staging.rename(wasm)
+        log = folder.tmp / "pier.log"
+        for _ in range(300):
+            if "update not applied" in log.read_text():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the update was not tried in 30 s")
+        again = await session.call_tool(f"{p}_greet", {"name": "Linus"})
+        assert again.content[0].text == "Hello, Linus."
+
+    log = _serve(folder, folder.tmp / "pier.log", body)
+    assert "update not applied, still serving the previous version" in log, log[-3000:]

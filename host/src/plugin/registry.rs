@@ -286,12 +286,18 @@ impl Registry {
             };
             tracing::info!(file = %file.display(), "plugin file changed; loading");
             self.loading.send_modify(|n| *n += 1);
+            // An update of a plugin that is serving is compiled before it is swapped in, embedded
+            // listing or not: the old version serves meanwhile, and stays if the new one fails.
+            let load_for = match tracked[index].slot.state {
+                SlotState::Ready(_) => LoadFor::Compiled,
+                _ => self.load_for,
+            };
             let new = load_source(
                 self.runtime.clone(),
                 &self.cache,
                 &self.policy,
                 PluginSource::File(file.clone()),
-                self.load_for,
+                load_for,
             )
             .await;
             self.loading.send_modify(|n| *n = n.saturating_sub(1));
