@@ -220,23 +220,39 @@ def test_without_a_listing_the_plugin_is_compiled_before_it_is_listed(folder, la
     assert "embedded listing" not in log
 
 
+# Forgeries of the same length, so the section stays well-formed and only what it claims
+# changes: a tool's title, or an exported interface denied (a prompt description shortened to
+# keep the length).
+FORGERIES = {
+    "title": ([(b'"name":"count","title":null', b'"name":"count","title":"Ls"')], "the definition of tool `count` differs"),
+    "exports": (
+        [(b'"prompts":true', b'"prompts":false'), (b"Asks the model to review", b"Asks the model to revie")],
+        "the exported interfaces differ",
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
-def test_a_listing_that_does_not_match_the_code_gets_the_calls_refused(folder, language):
+def test_a_listing_that_does_not_match_the_code_gets_the_calls_refused(folder, language, forgery):
     p, wasm = _install(folder, language)
     data = wasm.read_bytes()
     at = data.rindex(b"pier-listing")
-    # Same length, so the section stays well-formed: only what it claims changes.
-    honest, forged = b'"name":"count","title":null', b'"name":"count","title":"Ls"'
-    assert len(honest) == len(forged) and honest in data[at:]
-    forged_data = data[:at] + data[at:].replace(honest, forged, 1)
-    wasm.write_bytes(forged_data)
+    changes, difference = FORGERIES[forgery]
+    listing = data[at:]
+    for honest, forged in changes:
+        assert honest in listing, honest
+        listing = listing.replace(honest, forged, 1)
+    assert len(listing) == len(data) - at
+    wasm.write_bytes(data[:at] + listing)
 
     async def body(session):
         tools = {t.name: t for t in (await session.list_tools()).tools}
-        assert tools[f"{p}_count"].title == "Ls"
+        if forgery == "title":
+            assert tools[f"{p}_count"].title == "Ls"
         refused = await session.call_tool(f"{p}_greet", {"name": "Ada"})
         assert refused.isError
-        assert "embedded listing does not match the component: the definition of tool `count` differs" in refused.content[0].text
+        assert f"embedded listing does not match the component: {difference}" in refused.content[0].text
 
     log = _serve(folder, folder.tmp / "pier.log", body)
     assert "its embedded listing does not match the component" in log, log[-3000:]

@@ -279,6 +279,8 @@ impl BackgroundCompile {
             }
         };
         let tier = code.runtime.tier;
+        // What the component exports, from its code (the check pool's `offers` are the claim).
+        let exported = code.exports.offers();
         // The check runs in a pool of its own, so no call reaches the code before it passed.
         check.set_code(code);
         let answered = async {
@@ -286,10 +288,7 @@ impl BackgroundCompile {
             let templates = check.list_templates().await?;
             let prompts = check.list_prompts().await?;
             Ok::<_, super::call_error::CallError>(super::listing::Listing::of(
-                check.offers(),
-                &tools,
-                &templates,
-                &prompts,
+                exported, &tools, &templates, &prompts,
             ))
         }
         .await;
