@@ -53,6 +53,9 @@ def test_schemas_follow_the_hints():
 
 
 def test_arguments_are_converted_or_refused_with_the_place_named():
+    assert _schema.convert(True, bool, "b") is True
+    with pytest.raises(InvalidParams, match="argument 'b' must be true or false, not the number 1"):
+        _schema.convert(1, bool, "argument 'b'")
     assert _schema.convert(3.0, int, "argument 'n'") == 3
     assert _schema.convert(2, float, "x") == 2.0
     assert _schema.convert("blue", Colour, "c") is Colour.BLUE

@@ -206,6 +206,7 @@ def convert(value: Any, hint: Any, where: str) -> Any:
             first = errors()[0]
             at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.get("loc", ()))
             raise InvalidParams(f"{where}{at}: {first.get('msg', e)}") from None
+    if hint is bool:
         if isinstance(value, bool):
             return value
         raise _wrong(where, "true or false", value)
