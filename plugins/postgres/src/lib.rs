@@ -8,15 +8,20 @@
 //! cannot call `set_config`). Typed JSON results with row/byte caps. Writes exist only when the
 //! manifest's config allows them.
 
+mod advice;
 mod catalog;
+mod completions;
 mod connection;
+mod dba;
 mod decode;
+mod embeddings;
 mod guard;
 mod params;
 mod privileges;
 mod restrictions;
 mod roles;
 mod run;
+mod semantic;
 mod settings;
 mod tls;
 mod transaction;
@@ -169,11 +174,16 @@ fn declare(settings: &Settings, tools: &mut Tools<Postgres>) {
         ))
         .title("Explain a query")
         .input_schema(statement_schema(json!({
-            "analyze": {"type": "boolean", "default": false, "description": "Run it and report real timings and row counts (EXPLAIN ANALYZE, BUFFERS)."}
+            "analyze": {"type": "boolean", "default": false, "description": "Run it and report real timings and row counts (EXPLAIN ANALYZE, BUFFERS)."},
+            "hypothetical_indexes": {"type": "array", "maxItems": 10, "description": "Indexes to pretend exist (hypopg; without analyze): the plan shows whether PostgreSQL would use them.", "items": hypothetical_schema()}
         })))
         .output_schema(pier_sdk::schema::required_keys(&["database", "plan"])),
         |pg, cx, a: Statement| explain(cx, pg.settings()?, a),
     );
+    declare_dba(tools);
+    if !settings.searches.is_empty() {
+        declare_semantic(settings, tools);
+    }
     if settings.any_writes() {
         // Each writable database, with the operations it allows when allowed_operations
         // narrows them, so the model does not plan a statement that will be refused.
@@ -210,6 +220,258 @@ fn declare(settings: &Settings, tools: &mut Tools<Postgres>) {
     }
 }
 
+fn hypothetical_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "table": {"type": "string", "description": "schema.table"},
+        "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 8},
+        "using": {"type": "string", "enum": ["btree", "hash", "gin", "gist", "brin"], "default": "btree"}
+    }, "required": ["table", "columns"], "additionalProperties": false})
+}
+
+/// The read-only tools for looking after the database.
+fn declare_dba(tools: &mut Tools<Postgres>) {
+    let closed = |t: Tool| t.read_only().open_world(false);
+    tools.add(
+        closed(Tool::new(
+            "top_queries",
+            "The statements that cost this database the most, from pg_stat_statements: \
+             normalised text, calls, total and mean time (ms), rows, cache hit ratio, share of \
+             all time. Sort by total_time (default), mean_time, calls, rows or io.",
+        ))
+        .title("Top queries")
+        .input_schema(json!({"type": "object", "properties": {
+            "database": {"type": "string", "description": DATABASE},
+            "sort_by": {"type": "string", "enum": dba::SORTS, "default": "total_time"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+        }, "additionalProperties": false}))
+        .output_schema(pier_sdk::schema::required_keys(&[
+            "database", "sort_by", "queries",
+        ])),
+        |pg, _, a: dba::TopArgs| {
+            let a = &a;
+            dba_call(pg, a.database.as_deref(), |conn, name| async move {
+                dba::top_queries(&conn.client, name, a).await
+            })
+        },
+    );
+    tools.add(
+        closed(Tool::new(
+            "health",
+            "Checks the database's health: invalid, unused and duplicate indexes, dead-row \
+             bloat, cache hit ratio, connections (and sessions idle in a transaction), \
+             transaction ID age before wraparound, sequences near their limit, replication lag \
+             and inactive slots. Each check has a status (ok or warning), a sentence and its \
+             findings; pick some with checks.",
+        ))
+        .title("Database health")
+        .input_schema(json!({"type": "object", "properties": {
+            "database": {"type": "string", "description": DATABASE},
+            "checks": {"type": "array", "items": {"type": "string", "enum": dba::CHECKS}, "description": "Only these checks (default: all)."}
+        }, "additionalProperties": false}))
+        .output_schema(pier_sdk::schema::required_keys(&["database", "status", "checks"])),
+        |pg, _, a: dba::HealthArgs| {
+            let a = &a;
+            dba_call(pg, a.database.as_deref(), |conn, name| async move {
+                dba::health(&conn.client, name, a).await
+            })
+        },
+    );
+    tools.add(
+        closed(Tool::new(
+            "index_advice",
+            "Recommends indexes, scored by PostgreSQL's planner with hypothetical indexes \
+             (hypopg; nothing is built): for one statement (sql, with params or $1… planned \
+             generically), or without sql for the workload's costliest statements in \
+             pg_stat_statements. Each recommendation is a CREATE INDEX statement with its \
+             estimated size and the cost before and after.",
+        ))
+        .title("Index advice")
+        .input_schema(json!({"type": "object", "properties": {
+            "database": {"type": "string", "description": DATABASE},
+            "sql": {"type": "string", "description": "One statement to advise on (default: the workload)."},
+            "params": {"type": "array", "description": "Values for $1, $2… (without them, $n are planned generically)."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "description": "Workload: how many of the costliest statements to analyse."},
+            "min_improvement": {"type": "number", "minimum": 0.01, "maximum": 0.99, "default": 0.1, "description": "Least share of the estimated cost an index must save."}
+        }, "additionalProperties": false}))
+        .output_schema(pier_sdk::schema::required_keys(&["database", "recommendations"])),
+        index_advice,
+    );
+}
+
+/// `semantic_search`, and `embed_rows` where a search's database allows writes.
+fn declare_semantic(settings: &Settings, tools: &mut Tools<Postgres>) {
+    let names: Vec<&str> = settings.searches.iter().map(|s| s.name.as_str()).collect();
+    let most = settings
+        .searches
+        .iter()
+        .map(|s| s.max_rows)
+        .max()
+        .unwrap_or(1);
+    tools.add(
+        Tool::new(
+            "semantic_search",
+            &format!(
+                "Finds rows whose meaning is close to a text: the text is embedded and rows are \
+                 ranked by cosine similarity (pgvector), best first, each with its similarity \
+                 (0–1); rows below the search's threshold are left out. Runs read-only, with \
+                 row-level security as query does. Searches: {}. {ROWS_FIELDS}",
+                semantic::describe(&settings.searches)
+            ),
+        )
+        .title("Semantic search")
+        .read_only()
+        .open_world(true)
+        .input_schema(json!({"type": "object", "properties": {
+            "query": {"type": "string", "description": "What to look for, in words."},
+            "search": {"type": "string", "enum": names, "description": "Which configured search (default: the only one)."},
+            "max_rows": {"type": "integer", "minimum": 1, "maximum": most},
+            "threshold": {"type": "number", "minimum": -1, "maximum": 1, "description": "Least similarity (default: the search's, e.g. 0.3)."}
+        }, "required": ["query"], "additionalProperties": false}))
+        .output_schema(pier_sdk::schema::required_keys(&["database", "search", "columns", "rows", "row_count"])),
+        |pg, cx, a: semantic::SearchArgs| semantic::semantic_search(cx, pg.settings()?, a),
+    );
+    let writable = settings.searches.iter().any(|s| {
+        settings
+            .database(s.database.as_deref())
+            .is_ok_and(|d| d.writes)
+    });
+    if writable {
+        tools.add(
+            Tool::new(
+                "embed_rows",
+                "Fills in the missing vectors of a search's table: rows whose vector is NULL \
+                 are embedded in batches and each batch is committed, with progress \
+                 notifications. It stops before the call's time runs out and says how many \
+                 remain; call it again to continue (also after a failure: finished batches \
+                 stay).",
+            )
+            .title("Embed rows")
+            .destructive(false)
+            .idempotent(true)
+            .open_world(true)
+            .input_schema(json!({"type": "object", "properties": {
+                "search": {"type": "string", "enum": names},
+                "max_rows": {"type": "integer", "minimum": 1, "description": "Embed at most this many rows in this call."}
+            }, "additionalProperties": false}))
+            .output_schema(pier_sdk::schema::required_keys(&["database", "search", "embedded", "remaining", "complete"])),
+            |pg, cx, a: semantic::EmbedArgs| semantic::embed_rows(cx, pg.settings()?, a),
+        );
+    }
+}
+
+/// A DBA tool's catalog reads on the database a call names (no caller identity: they read
+/// statistics, not rows).
+fn dba_call<'a, F, Fut>(
+    pg: &'a Postgres,
+    database: Option<&str>,
+    read: F,
+) -> Result<CallResult, ToolError>
+where
+    F: Fn(std::rc::Rc<connection::Connection>, &'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, Failure>>,
+{
+    let settings = pg.settings()?;
+    let db = settings.database(database)?;
+    read_call(db, settings, None, |conn| read(conn, &db.name))
+}
+
+/// Our own fixed reads on `db` in one read-only transaction, answered as JSON.
+fn read_call<F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    identity: Option<&str>,
+    read: F,
+) -> Result<CallResult, ToolError>
+where
+    F: Fn(std::rc::Rc<connection::Connection>) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, Failure>>,
+{
+    let value = rt::block_on(transaction::with_transaction(
+        db,
+        settings,
+        Mode::Read,
+        identity,
+        read,
+    ))?;
+    Ok(structured(value.to_string()))
+}
+
+/// A read that makes hypothetical indexes: hypopg keeps them in the session past a rollback,
+/// so when the call fails half-way they are dropped after its transaction ended.
+fn hypothetical_call<F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    identity: Option<&str>,
+    read: F,
+) -> Result<CallResult, ToolError>
+where
+    F: Fn(std::rc::Rc<connection::Connection>) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, Failure>>,
+{
+    let out = rt::block_on(transaction::with_transaction_preparing(
+        db, settings, identity, read,
+    ));
+    if out.is_err() {
+        rt::block_on(async {
+            if let Ok(conn) = connection::get(db, settings).await {
+                let _ = conn
+                    .client
+                    .batch_execute(
+                        "SELECT hypopg_reset() FROM pg_extension WHERE extname = 'hypopg'",
+                    )
+                    .await;
+            }
+        });
+    }
+    let value = out.map_err(|e| ToolError::Failed(guard::explain_denial(db, Mode::Read, e)))?;
+    Ok(structured(value.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdviceArgs {
+    database: Option<String>,
+    sql: Option<String>,
+    #[serde(default)]
+    params: Vec<Value>,
+    limit: Option<i64>,
+    min_improvement: Option<f64>,
+}
+
+fn index_advice(
+    pg: &mut Postgres,
+    cx: &CallContext,
+    a: AdviceArgs,
+) -> Result<CallResult, ToolError> {
+    let settings = pg.settings()?;
+    let db = settings.database(a.database.as_deref())?;
+    let min = a.min_improvement.unwrap_or(0.1);
+    if !(0.01..=0.99).contains(&min) {
+        return Err(ToolError::Invalid(
+            "min_improvement is a share of the cost from 0.01 to 0.99".into(),
+        ));
+    }
+    match a.sql.as_deref().map(str::trim) {
+        Some("") => Err(ToolError::Invalid("sql is empty".into())),
+        Some(sql) => {
+            let identity = rls_identity(db, cx)?;
+            hypothetical_call(db, settings, identity, |conn| {
+                let params = &a.params;
+                async move { advice::for_statement(&conn.client, &db.name, sql, params, min).await }
+            })
+        }
+        None => {
+            if !a.params.is_empty() {
+                return Err(ToolError::Invalid("params go with sql".into()));
+            }
+            let limit = a.limit.unwrap_or(10).clamp(1, 50);
+            hypothetical_call(db, settings, None, |conn| async move {
+                advice::for_workload(&conn.client, &db.name, limit, min).await
+            })
+        }
+    }
+}
+
 /// A failed query is a tool error the model reads.
 impl From<Failure> for ToolError {
     fn from(f: Failure) -> Self {
@@ -227,6 +489,8 @@ struct Statement {
     max_rows: Option<usize>,
     #[serde(default)]
     analyze: bool,
+    #[serde(default)]
+    hypothetical_indexes: Vec<advice::Hypothetical>,
 }
 
 #[derive(Deserialize)]
@@ -313,9 +577,9 @@ fn statement(
     if a.sql.trim().is_empty() {
         return Err(ToolError::Invalid("sql is empty".into()));
     }
-    if a.analyze {
+    if a.analyze || !a.hypothetical_indexes.is_empty() {
         return Err(ToolError::Invalid(
-            "analyze belongs to the explain tool".into(),
+            "analyze and hypothetical_indexes belong to the explain tool".into(),
         ));
     }
     let db = settings.database(a.database.as_deref())?;
@@ -334,34 +598,53 @@ fn statement(
         .min(settings.max_rows)
         .max(1);
     let params = params::from_json(&a.params);
-    let rows = rt::block_on(transaction::with_statement(
+    let rows = statement_rows(db, settings, mode, identity, &a.sql, &params, max_rows)?;
+    Ok(row_result(
+        settings,
+        &db.name,
+        rows.to_json(&db.name, max_rows, settings.max_bytes),
+    ))
+}
+
+/// Runs one statement in the call's transaction (`mode`, the caller's RLS identity) and
+/// collects its rows under the caps; a refusal is explained by the setting behind it.
+fn statement_rows(
+    db: &Database,
+    settings: &Settings,
+    mode: Mode,
+    identity: Option<&str>,
+    sql: &str,
+    params: &[params::TextParam],
+    max_rows: usize,
+) -> Result<run::Rows, ToolError> {
+    rt::block_on(transaction::with_statement(
         db,
         settings,
         mode,
         identity,
-        &a.sql,
-        |conn, follow| {
-            let (sql, params) = (&a.sql, &params);
-            async move {
-                run::rows(
-                    &conn.client,
-                    sql,
-                    params,
-                    max_rows,
-                    settings.max_bytes,
-                    &follow,
-                )
-                .await
-            }
+        sql,
+        |conn, follow| async move {
+            run::rows(
+                &conn.client,
+                sql,
+                params,
+                max_rows,
+                settings.max_bytes,
+                &follow,
+            )
+            .await
         },
     ))
-    .map_err(|e| guard::explain_denial(db, mode, e))?;
-    let json = rows.to_json(&db.name, max_rows, settings.max_bytes);
-    Ok(if settings.fence_untrusted {
-        fenced(json, &db.name)
+    .map_err(|e| ToolError::Failed(guard::explain_denial(db, mode, e)))
+}
+
+/// Row data as the call's answer: fenced as untrusted when `[config]` asks for it.
+fn row_result(settings: &Settings, database: &str, json: String) -> CallResult {
+    if settings.fence_untrusted {
+        fenced(json, database)
     } else {
         structured(json)
-    })
+    }
 }
 
 fn explain(cx: &CallContext, settings: &Settings, a: Statement) -> Result<CallResult, ToolError> {
@@ -370,6 +653,22 @@ fn explain(cx: &CallContext, settings: &Settings, a: Statement) -> Result<CallRe
     }
     let db = settings.database(a.database.as_deref())?;
     let identity = rls_identity(db, cx)?;
+    if !a.hypothetical_indexes.is_empty() {
+        if a.analyze {
+            return Err(ToolError::Invalid(
+                "hypothetical indexes exist only for the planner: explain them without analyze"
+                    .into(),
+            ));
+        }
+        for h in &a.hypothetical_indexes {
+            h.statement().map_err(ToolError::Invalid)?;
+        }
+        let params = params::from_json(&a.params);
+        return hypothetical_call(db, settings, identity, |conn| {
+            let (sql, params, hypos) = (&a.sql, &params, &a.hypothetical_indexes);
+            async move { advice::explain_with(&conn.client, &db.name, sql, params, hypos).await }
+        });
+    }
     let options = if a.analyze {
         "FORMAT JSON, ANALYZE, BUFFERS"
     } else {
@@ -651,4 +950,4 @@ impl Resources for Postgres {
     }
 }
 
-pier_sdk::export_plugin!(Postgres, resources);
+pier_sdk::export_plugin!(Postgres, resources, completions);

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use pier_sdk::config::Config;
 
+use crate::embeddings::Endpoint;
 use crate::restrictions::Restrictions;
+use crate::semantic::Search;
 use serde_json::{Map, Value};
 use tokio_postgres::config::Host;
 
@@ -113,6 +115,10 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Wrap row data in the text content as untrusted data (prompt-injection hygiene).
     pub fence_untrusted: bool,
+    /// `[config.searches.NAME]`: the tables `semantic_search` ranks.
+    pub searches: Vec<Search>,
+    /// `[config.embeddings]`: the endpoint searches use unless they name their own.
+    pub embeddings: Option<Endpoint>,
 }
 
 pub const DEFAULT_MAX_ROWS: usize = 1000;
@@ -133,6 +139,8 @@ impl Settings {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             fence_untrusted: false,
+            searches: Vec::new(),
+            embeddings: None,
         }
     }
 
@@ -148,6 +156,8 @@ impl Settings {
             "lock_timeout_ms",
             "connect_timeout_ms",
             "fence_untrusted",
+            "searches",
+            "embeddings",
         ];
         // Every other top-level key is a database setting: the one database's, or the default
         // of each one under [config.databases.*].
@@ -182,7 +192,27 @@ impl Settings {
                 return Err(format!("two databases are named {:?}", db.name));
             }
         }
+        let searches = match top.entries().get("searches") {
+            Some(v) => crate::semantic::parse_searches(v)?,
+            None => Vec::new(),
+        };
+        for search in &searches {
+            if let Some(name) = &search.database
+                && !databases.iter().any(|d| &d.name == name)
+            {
+                return Err(format!(
+                    "[config.searches.{}] database {name:?} is not a configured database",
+                    search.name
+                ));
+            }
+        }
+        let embeddings = match top.entries().get("embeddings") {
+            Some(v) => Some(Endpoint::parse(v, "[config.embeddings]")?),
+            None => None,
+        };
         Ok(Settings {
+            searches,
+            embeddings,
             databases,
             max_rows: top.number("max_rows")?.unwrap_or(DEFAULT_MAX_ROWS as u64) as usize,
             max_bytes: top.number("max_bytes")?.unwrap_or(DEFAULT_MAX_BYTES as u64) as usize,

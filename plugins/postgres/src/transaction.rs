@@ -78,6 +78,31 @@ where
     .await
 }
 
+/// [`with_transaction`] for a body that `PREPARE`s statements of its own (index advice plans
+/// normalised statements generically): whatever it leaves prepared, even when it fails
+/// half-way, is deallocated when the call ends.
+pub async fn with_transaction_preparing<T, F, Fut>(
+    db: &Database,
+    settings: &Settings,
+    rls_identity: Option<&str>,
+    body: F,
+) -> Result<T, String>
+where
+    F: Fn(std::rc::Rc<Connection>) -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    run_in(
+        db,
+        settings,
+        Mode::Read,
+        rls_identity,
+        Ending::AfterBody,
+        true,
+        |conn, _| body(conn),
+    )
+    .await
+}
+
 /// Runs the caller's one statement (`body`, through [`crate::run::rows`]). A read sends
 /// `BEGIN …`, the statement and `ROLLBACK` in one round trip; whatever else the statement's
 /// answer calls for (the columns of an empty result, the text of unusual types) `body` runs in a

@@ -16,6 +16,23 @@ pub fn now_secs() -> u64 {
     }
 }
 
+/// Milliseconds on a monotonic clock: for how long something took (a time budget within a
+/// call), not a date. Its zero is arbitrary.
+pub fn monotonic_ms() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        wasi::clocks::monotonic_clock::now() / 1_000_000
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+}
+
 /// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn iso(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
