@@ -35,6 +35,7 @@ fn seed(pg: &Cluster) {
         CREATE INDEX orders_store ON retail.orders (store_id);
         CREATE INDEX orders_store_again ON retail.orders (store_id);
         CREATE INDEX customers_email ON retail.customers (email);
+        ALTER TABLE retail.orders ADD CONSTRAINT total_positive CHECK (total >= 0) NOT VALID;
         CREATE SEQUENCE retail.ticket_seq MAXVALUE 100;
         SELECT setval('retail.ticket_seq', 90);
         CREATE TABLE retail.churn (id int, note text);
@@ -151,7 +152,13 @@ async fn top_queries_health_and_hypothetical_indexes() {
     let health = ok(&c, "postgres_health", json!({})).await;
     let h = structured(&health);
     assert_eq!(h["status"], "warning", "{h}");
-    assert_eq!(h["checks"].as_array().map(Vec::len), Some(9), "{h}");
+    assert_eq!(h["checks"].as_array().map(Vec::len), Some(10), "{h}");
+    let constraint = &check(h, "invalid_constraints")["items"][0];
+    assert_eq!(constraint["constraint"], "total_positive", "{h}");
+    assert_eq!(
+        constraint["fix"],
+        "ALTER TABLE retail.orders VALIDATE CONSTRAINT total_positive"
+    );
     let dup = check(h, "duplicate_indexes");
     assert_eq!(dup["status"], "warning");
     assert_eq!(

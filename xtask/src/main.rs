@@ -610,6 +610,10 @@ fn bench() -> Result<(), String> {
         .env("REFERENCE_SERVER", &reference_postgres)
         .env("PG_NATIVE", target_dir().join("release/examples/pg_native")))?;
     run(Command::new(&py)
+        .arg(bench.join("postgres_dba.py"))
+        .env("PIER_BIN", target_dir().join("release").join("pier"))
+        .env("PIER_TEST_PLUGINS", &staged))?;
+    run(Command::new(&py)
         .arg(bench.join("streamable_http.py"))
         .env("PIER_BIN", target_dir().join("release").join("pier"))
         .env("PIER_TEST_PLUGINS", &staged)

@@ -140,8 +140,9 @@ impl Check {
     }
 }
 
-pub const CHECKS: [&str; 9] = [
+pub const CHECKS: [&str; 10] = [
     "invalid_indexes",
+    "invalid_constraints",
     "unused_indexes",
     "duplicate_indexes",
     "bloat",
@@ -170,6 +171,7 @@ pub async fn health(client: &Client, database: &str, a: &HealthArgs) -> Result<V
         }
         let check = match name {
             "invalid_indexes" => invalid_indexes(client).await?,
+            "invalid_constraints" => invalid_constraints(client).await?,
             "unused_indexes" => unused_indexes(client).await?,
             "duplicate_indexes" => duplicate_indexes(client).await?,
             "bloat" => bloat(client).await?,
@@ -228,6 +230,43 @@ async fn invalid_indexes(client: &Client) -> Result<Check, Failure> {
     };
     Ok(Check::new(
         "invalid_indexes",
+        !items.is_empty(),
+        summary,
+        items,
+    ))
+}
+
+async fn invalid_constraints(client: &Client) -> Result<Check, Failure> {
+    let rows = run::catalog(
+        client,
+        &format!(
+            "SELECT n.nspname::text, t.relname::text, c.conname::text, \
+               CASE c.contype WHEN 'f' THEN 'foreign key' WHEN 'c' THEN 'check' ELSE c.contype::text END \
+             FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2, 3"
+        ),
+        &[],
+    )
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let (schema, table, name): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            json!({"table": format!("{schema}.{table}"), "constraint": name, "kind": r.get::<_, String>(3),
+                   "fix": format!("ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                                  crate::quote_name(&schema, &table), crate::roles::quote_ident(&name))})
+        })
+        .collect();
+    let summary = match items.len() {
+        0 => "every constraint is validated".to_string(),
+        n => format!(
+            "{n} constraints were added NOT VALID and never validated: rows from before may \
+             break them, and the planner cannot rely on them"
+        ),
+    };
+    Ok(Check::new(
+        "invalid_constraints",
         !items.is_empty(),
         summary,
         items,

@@ -257,8 +257,9 @@ fn declare_dba(tools: &mut Tools<Postgres>) {
     tools.add(
         closed(Tool::new(
             "health",
-            "Checks the database's health: invalid, unused and duplicate indexes, dead-row \
-             bloat, cache hit ratio, connections (and sessions idle in a transaction), \
+            "Checks the database's health: invalid, unused and duplicate indexes, unvalidated \
+             constraints, dead-row bloat, cache hit ratio, connections (and sessions idle in \
+             a transaction), \
              transaction ID age before wraparound, sequences near their limit, replication lag \
              and inactive slots. Each check has a status (ok or warning), a sentence and its \
              findings; pick some with checks.",
