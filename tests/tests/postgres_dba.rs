@@ -93,10 +93,15 @@ fn seed(pg: &Cluster) {
 }
 
 async fn serve(pg: &Cluster, fx: &Fixture) -> Client {
+    serve_with(pg, fx, "").await
+}
+
+/// [`serve`] with more keys for the retail database.
+async fn serve_with(pg: &Cluster, fx: &Fixture, retail: &str) -> Client {
     let manifest = format!(
         "[grants]\nnetwork = [\"postgres://localhost:{port}\"]\nenv = [\"{PASSWORD_VAR}\"]\n\n\
          [config]\npassword_env = \"{PASSWORD_VAR}\"\nsslmode = \"disable\"\n\n\
-         [config.databases.retail]\nurl = \"postgres://dba_reader@localhost:{port}/retail\"\n\n\
+         [config.databases.retail]\nurl = \"postgres://dba_reader@localhost:{port}/retail\"\n{retail}\n\n\
          [config.databases.vanilla]\nurl = \"postgres://vanilla_reader@localhost:{port}/vanilla\"\n",
         port = pg.port
     );
@@ -199,6 +204,17 @@ async fn top_queries_health_and_hypothetical_indexes() {
     );
     let e = tool_error(&c, "postgres_health", json!({"checks": ["karma"]})).await;
     assert!(e.contains("karma"), "{e}");
+    // A denied table's findings are left out of the report (the statistics views show every
+    // table, whatever the role may read).
+    pg.psql("retail", "REVOKE SELECT ON retail.churn FROM dba_reader");
+    let fx_denied = Fixture::new();
+    let denied = serve_with(&pg, &fx_denied, "denied_tables = [\"retail.churn\"]").await;
+    let report = ok(&denied, "postgres_health", json!({"checks": ["bloat"]})).await;
+    assert_eq!(
+        structured(&report)["checks"][0]["items"],
+        json!([]),
+        "{report:?}"
+    );
 
     // explain with a hypothetical index: the planner uses it; then it is gone again.
     let sql = "SELECT id FROM retail.orders WHERE customer_id = $1";
@@ -322,6 +338,23 @@ async fn index_advice_for_a_statement_and_for_the_workload_and_completions() {
     )
     .await;
     assert!(e.contains("syntax error"), "{e}");
+    // A second statement cannot ride along to end the read-only transaction, planned
+    // generically or with values.
+    for args in [
+        json!({"sql": "SELECT 1 FROM retail.orders WHERE customer_id = $1; COMMIT; CREATE TABLE retail.pwned ()"}),
+        json!({"sql": "SELECT 1; COMMIT; CREATE TABLE retail.pwned ()"}),
+    ] {
+        let e = tool_error(&c, "postgres_index_advice", args).await;
+        assert!(e.contains("multiple commands"), "{e}");
+    }
+    assert_eq!(
+        pg.psql(
+            "retail",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'pwned'"
+        )
+        .trim(),
+        "0"
+    );
 
     // The workload: the recorded customer lookup (25 calls) leads; pg_stat_statements' own
     // statements are skipped.

@@ -178,12 +178,15 @@ pub async fn plan(client: &Client, sql: &str, values: Values<'_>) -> Result<Valu
             };
             let explained = async {
                 client
-                    .batch_execute(&format!(
-                        "SAVEPOINT pier_plan; SET LOCAL plan_cache_mode = force_generic_plan; \
-                         PREPARE pier_advice AS {sql}"
-                    ))
+                    .batch_execute(
+                        "SAVEPOINT pier_plan; SET LOCAL plan_cache_mode = force_generic_plan",
+                    )
                     .await
                     .map_err(|e| Failure::sql(&e))?;
+                // The caller's text goes through the extended protocol, which takes exactly one
+                // statement: `…; COMMIT; DELETE …` is refused instead of ending the read-only
+                // transaction (a simple-protocol batch would run each part).
+                run::catalog(client, &format!("PREPARE pier_advice AS {sql}"), &[]).await?;
                 let rows = run::catalog(
                     client,
                     &format!("EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE pier_advice{args}"),

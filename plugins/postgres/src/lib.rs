@@ -249,8 +249,8 @@ fn declare_dba(tools: &mut Tools<Postgres>) {
         ])),
         |pg, _, a: dba::TopArgs| {
             let a = &a;
-            dba_call(pg, a.database.as_deref(), |conn, name| async move {
-                dba::top_queries(&conn.client, name, a).await
+            dba_call(pg, a.database.as_deref(), |conn, db| async move {
+                dba::top_queries(&conn.client, &db.name, a).await
             })
         },
     );
@@ -272,8 +272,9 @@ fn declare_dba(tools: &mut Tools<Postgres>) {
         .output_schema(pier_sdk::schema::required_keys(&["database", "status", "checks"])),
         |pg, _, a: dba::HealthArgs| {
             let a = &a;
-            dba_call(pg, a.database.as_deref(), |conn, name| async move {
-                dba::health(&conn.client, name, a).await
+            dba_call(pg, a.database.as_deref(), |conn, db| async move {
+                let report = dba::health(&conn.client, &db.name, a).await?;
+                Ok(without_denied(db, report))
             })
         },
     );
@@ -368,12 +369,32 @@ fn dba_call<'a, F, Fut>(
     read: F,
 ) -> Result<CallResult, ToolError>
 where
-    F: Fn(std::rc::Rc<connection::Connection>, &'a str) -> Fut,
+    F: Fn(std::rc::Rc<connection::Connection>, &'a Database) -> Fut,
     Fut: std::future::Future<Output = Result<Value, Failure>>,
 {
     let settings = pg.settings()?;
     let db = settings.database(database)?;
-    read_call(db, settings, None, |conn| read(conn, &db.name))
+    read_call(db, settings, None, |conn| read(conn, db))
+}
+
+/// A health report without the findings about denied tables: their names and indexes are
+/// part of what the administrator kept from the model (`denied_tables`).
+fn without_denied(db: &Database, mut report: Value) -> Value {
+    if !db.restrictions.any() {
+        return report;
+    }
+    let denied = |item: &Value| {
+        item["table"]
+            .as_str()
+            .and_then(|t| t.split_once('.'))
+            .is_some_and(|(schema, name)| db.restrictions.denied_table(schema, name).is_some())
+    };
+    for check in report["checks"].as_array_mut().into_iter().flatten() {
+        if let Some(items) = check["items"].as_array_mut() {
+            items.retain(|i| !denied(i));
+        }
+    }
+    report
 }
 
 /// Our own fixed reads on `db` in one read-only transaction, answered as JSON.

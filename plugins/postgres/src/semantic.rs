@@ -351,13 +351,36 @@ async fn key_of(
     }
 }
 
-/// Rows still without a vector (and with some text to embed), and the next batch of them
-/// after `after` (keyset order, so a row the endpoint keeps failing on is not retried forever
-/// within one call).
+/// The next batch of rows still without a vector (and with some text to embed) after `after`
+/// (keyset order, so one call never takes a row twice).
 struct Batch {
     keys: Vec<String>,
     texts: Vec<String>,
-    remaining: i64,
+}
+
+/// Which rows `embed_rows` fills: no vector yet, some text to embed.
+fn pending_sql(search: &Search) -> String {
+    format!(
+        "{} IS NULL AND {} <> ''",
+        quote_ident(&search.vector_column),
+        search.text_sql()
+    )
+}
+
+/// How many rows still wait for a vector (counted at the start and end of a call, not per
+/// batch: a count reads the whole table).
+async fn pending_count(client: &tokio_postgres::Client, search: &Search) -> Result<i64, Failure> {
+    let rows = run::catalog(
+        client,
+        &format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            search.table_sql(),
+            pending_sql(search)
+        ),
+        &[],
+    )
+    .await?;
+    Ok(rows.first().map_or(0, |r| r.get(0)))
 }
 
 async fn next_batch(
@@ -368,10 +391,9 @@ async fn next_batch(
     size: usize,
 ) -> Result<Batch, Failure> {
     let (k, ty) = (quote_ident(&key.0), &key.1);
-    let v = quote_ident(&search.vector_column);
     let text = search.text_sql();
     let table = search.table_sql();
-    let pending = format!("{v} IS NULL AND {text} <> ''");
+    let pending = pending_sql(search);
     let rows = run::catalog(
         client,
         &format!(
@@ -381,16 +403,9 @@ async fn next_batch(
         &[TextParam(after.map(str::to_string))],
     )
     .await?;
-    let remaining = run::catalog(
-        client,
-        &format!("SELECT count(*) FROM {table} WHERE {pending}"),
-        &[],
-    )
-    .await?;
     Ok(Batch {
         keys: rows.iter().map(|r| r.get::<_, String>(0)).collect(),
         texts: rows.iter().map(|r| r.get::<_, String>(1)).collect(),
-        remaining: remaining.first().map_or(0, |r| r.get(0)),
     })
 }
 
@@ -436,7 +451,16 @@ pub fn embed_rows(
     crate::guard::before_connecting(db, Mode::Write, &update)?;
     let mut done = 0usize;
     let mut after: Option<String> = None;
-    let mut remaining;
+    let count = || {
+        rt::block_on(transaction::with_transaction(
+            db,
+            settings,
+            Mode::Read,
+            identity,
+            |conn| async move { pending_count(&conn.client, search).await },
+        ))
+    };
+    let total = count()?;
     let failed = |done: usize, why: String| {
         ToolError::Failed(format!(
             "{why}\n{done} rows were embedded and committed before this; call embed_rows again to \
@@ -456,7 +480,6 @@ pub fn embed_rows(
             },
         ))
         .map_err(|e| failed(done, e))?;
-        remaining = batch.remaining;
         if batch.keys.is_empty() {
             break;
         }
@@ -476,21 +499,7 @@ pub fn embed_rows(
             identity,
             |conn| {
                 let (sql, bound) = (&update, &bound);
-                async move {
-                    let typed: Vec<(
-                        &(dyn tokio_postgres::types::ToSql + Sync),
-                        tokio_postgres::types::Type,
-                    )> = bound
-                        .iter()
-                        .map(|p| (p as _, tokio_postgres::types::Type::UNKNOWN))
-                        .collect();
-                    let rows = conn
-                        .client
-                        .query_typed(sql, &typed)
-                        .await
-                        .map_err(|e| Failure::sql(&e))?;
-                    Ok(rows.len())
-                }
+                async move { run::catalog(&conn.client, sql, bound).await }
             },
         ));
         match written {
@@ -503,19 +512,18 @@ pub fn embed_rows(
             }
         }
         done += batch.keys.len();
-        remaining -= batch.keys.len() as i64;
         after = batch.keys.last().cloned();
         pier_sdk::host::progress(
             &cx.request_id,
             done as f64,
-            Some((done as i64 + remaining.max(0)) as f64),
+            Some(total.max(done as i64) as f64),
             Some(&format!("{done} rows of {} embedded", search.table)),
         );
         if done >= limit || pier_sdk::time::monotonic_ms().saturating_sub(started) > budget_ms {
             break;
         }
     }
-    let remaining = remaining.max(0);
+    let remaining = count().map_err(|e| failed(done, e))?;
     let complete = remaining == 0;
     let note = if complete {
         format!("every row of {} with text has a vector", search.table)
