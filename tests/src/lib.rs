@@ -34,6 +34,29 @@ impl rmcp::ClientHandler for ListWatcher {
 
 pub type WatchingClient = RunningService<RoleClient, ListWatcher>;
 
+/// One `notifications/progress` a client heard: progress, total, message.
+pub type Progress = (f64, Option<f64>, Option<String>);
+
+/// A client that reports every `notifications/progress` it receives.
+#[derive(Clone)]
+pub struct ProgressWatcher {
+    heard: tokio::sync::mpsc::UnboundedSender<Progress>,
+}
+
+impl rmcp::ClientHandler for ProgressWatcher {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let _ = self
+            .heard
+            .send((params.progress, params.total, params.message));
+    }
+}
+
+pub type ProgressClient = RunningService<RoleClient, ProgressWatcher>;
+
 /// Receives the list_changed notifications of a [`WatchingClient`].
 pub type Changes = tokio::sync::mpsc::UnboundedReceiver<()>;
 
@@ -133,6 +156,23 @@ impl Fixture {
         ().serve(self.spawn_logged(args, env))
             .await
             .expect("MCP initialize")
+    }
+
+    /// [`Fixture::connect_with`] with a client that hears progress notifications.
+    pub async fn connect_hearing_progress(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (
+        ProgressClient,
+        tokio::sync::mpsc::UnboundedReceiver<Progress>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = ProgressWatcher { heard: tx }
+            .serve(self.spawn_logged(args, env))
+            .await
+            .expect("MCP initialize");
+        (client, rx)
     }
 
     /// `pier serve` with `args` and `env`, logging at info level to `stderr.log`.
@@ -270,6 +310,23 @@ pub async fn call(
     if let Value::Object(map) = args {
         params = params.with_arguments(map);
     }
+    client.call_tool(params).await
+}
+
+/// [`call`] with a progress token, so the server may send progress notifications for it.
+pub async fn call_with_progress(
+    client: &Peer<RoleClient>,
+    tool: &str,
+    args: Value,
+) -> Result<CallToolResult, ServiceError> {
+    use rmcp::model::RequestParamsMeta;
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    params.set_progress_token(rmcp::model::ProgressToken(
+        rmcp::model::NumberOrString::String("pier-test".into()),
+    ));
     client.call_tool(params).await
 }
 

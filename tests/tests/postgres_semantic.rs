@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pier_e2e::fake_http::{self, Recorded, Reply, reply};
 use pier_e2e::postgres::{Cluster, pgvector_bin};
-use pier_e2e::{Client, Fixture, ok, structured, tool_error, tool_names};
+use pier_e2e::{Client, Fixture, call_with_progress, ok, structured, tool_error, tool_names};
 use serde_json::{Value, json};
 
 const PASSWORD_VAR: &str = "PIER_TEST_PGPASSWORD";
@@ -258,7 +258,29 @@ async fn semantic_search_ranks_by_meaning_under_row_level_security() {
         e.contains("answered 500") && e.contains("2 rows were embedded and committed"),
         "{e}"
     );
-    let done = ok(&alice, "postgres_embed_rows", json!({"search": "catalog"})).await;
+    // The rest, with progress: 2 of 3, then 3 of 3 (the total is what was pending at the start).
+    let (hearing, mut heard) = fx
+        .connect_hearing_progress(
+            &["--identity", "alice"],
+            &[(PASSWORD_VAR, "pg-secret"), (KEY_VAR, KEY)],
+        )
+        .await;
+    let done = call_with_progress(
+        &hearing,
+        "postgres_embed_rows",
+        json!({"search": "catalog"}),
+    )
+    .await
+    .expect("embed_rows");
+    assert_ne!(done.is_error, Some(true), "{done:?}");
+    let mut progress = Vec::new();
+    while progress.len() < 2 {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv()).await {
+            Ok(Some((p, total, _))) => progress.push((p, total)),
+            _ => break,
+        }
+    }
+    assert_eq!(progress, vec![(2.0, Some(3.0)), (3.0, Some(3.0))]);
     assert_eq!(structured(&done)["embedded"], 3, "{done:?}");
     assert_eq!(structured(&done)["remaining"], 0);
     assert_eq!(structured(&done)["complete"], true);
