@@ -306,11 +306,16 @@ pub async fn call(
     tool: &str,
     args: Value,
 ) -> Result<CallToolResult, ServiceError> {
-    let mut params = CallToolRequestParams::new(tool.to_string());
-    if let Value::Object(map) = args {
-        params = params.with_arguments(map);
+    client.call_tool(call_params(tool, args)).await
+}
+
+/// A `tools/call` request for `tool` with `args` (an object).
+fn call_params(tool: &str, args: Value) -> CallToolRequestParams {
+    let params = CallToolRequestParams::new(tool.to_string());
+    match args {
+        Value::Object(map) => params.with_arguments(map),
+        _ => params,
     }
-    client.call_tool(params).await
 }
 
 /// [`call`] with a progress token, so the server may send progress notifications for it.
@@ -320,10 +325,7 @@ pub async fn call_with_progress(
     args: Value,
 ) -> Result<CallToolResult, ServiceError> {
     use rmcp::model::RequestParamsMeta;
-    let mut params = CallToolRequestParams::new(tool.to_string());
-    if let Value::Object(map) = args {
-        params = params.with_arguments(map);
-    }
+    let mut params = call_params(tool, args);
     params.set_progress_token(rmcp::model::ProgressToken(
         rmcp::model::NumberOrString::String("pier-test".into()),
     ));
