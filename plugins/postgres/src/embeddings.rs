@@ -131,8 +131,8 @@ impl Endpoint {
             .send()
             .map_err(|e| self.unreachable(e))?;
         if answer.status >= 400 {
-            let mut text = answer.text();
-            text.truncate(600);
+            // At most 600 characters of the service's explanation (never cut inside one).
+            let text: String = answer.text().chars().take(600).collect();
             return Err(ToolError::Failed(format!(
                 "the embeddings endpoint {} answered {}: {text}",
                 self.url, answer.status

@@ -232,7 +232,9 @@ fn chosen<'a>(settings: &'a Settings, name: Option<&str>) -> Result<&'a Search, 
 
 /// Adds a hint to PostgreSQL's complaint when it is about the vector itself.
 fn vector_hint(message: String, search: &Search) -> String {
-    if message.contains("different vector dimensions") {
+    if message.contains("different vector dimensions")
+        || (message.contains("expected ") && message.contains(" dimensions, not "))
+    {
         format!(
             "{message}\nThe endpoint's vectors do not have the length of {}.{}: set model (or \
              dimensions) in the embeddings settings to the one the column was filled with",
@@ -607,5 +609,30 @@ mod tests {
         )
         .expect("valid");
         assert!(s[0].search_sql().contains("SELECT \"desc\", ") && s[0].table_sql() == "\"order\"");
+    }
+
+    #[test]
+    fn vector_errors_say_which_setting() {
+        let s = &parse_searches(
+            &json!({"p": {"table": "t", "text_columns": ["a"], "vector_column": "v"}}),
+        )
+        .expect("valid")[0];
+        for pg in [
+            "ERROR 22000: different vector dimensions 5 and 1536",
+            "ERROR 22000: expected 5 dimensions, not 1536",
+        ] {
+            assert!(
+                vector_hint(pg.into(), s).contains("set model (or dimensions)"),
+                "{pg}"
+            );
+        }
+        assert!(
+            vector_hint("ERROR 42883: type \"vector\" does not exist".into(), s)
+                .contains("CREATE EXTENSION vector")
+        );
+        assert_eq!(
+            vector_hint("ERROR 42501: permission denied".into(), s),
+            "ERROR 42501: permission denied"
+        );
     }
 }
