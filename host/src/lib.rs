@@ -64,6 +64,8 @@ pub enum HostError {
     PluginDir { path: String, reason: String },
     #[error("MCP transport failed: {0}")]
     Transport(String),
+    #[error("cannot set up the request-state key: {0}")]
+    StateKey(String),
 }
 
 /// Configures a [`Host`].
@@ -190,7 +192,8 @@ impl HostBuilder {
                 self.identity,
                 self.read_only,
                 Arc::new(self.ops),
-            ),
+            )
+            .map_err(HostError::StateKey)?,
             registry: registry.clone(),
         };
         Ok((host, registry, self.memory))

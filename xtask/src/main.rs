@@ -366,8 +366,22 @@ fn python_env() -> Result<PathBuf, String> {
 fn conformance_env() -> Result<PathBuf, String> {
     ensure("npm", have("npm"), &["npm"])?;
     let dir = root().join("tests").join("conformance");
-    let suite = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
-    if !suite.exists() {
+    // Installed, and the version the lockfile pins (a checkout that moved to a newer suite
+    // must not go on testing with the old one).
+    let version = |file: PathBuf| -> Option<String> {
+        let text = std::fs::read_to_string(file).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(
+            json.pointer("/packages/node_modules~1@modelcontextprotocol~1conformance/version")
+                .or_else(|| json.get("version"))?
+                .as_str()?
+                .to_string(),
+        )
+    };
+    let installed =
+        version(dir.join("node_modules/@modelcontextprotocol/conformance/package.json"));
+    let pinned = version(dir.join("package-lock.json"));
+    if installed.is_none() || installed != pinned {
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir))?;

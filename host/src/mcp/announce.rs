@@ -12,17 +12,25 @@ use rmcp::Peer;
 use rmcp::service::RoleServer;
 use tokio::sync::watch;
 
+use super::subscriptions::Subscriptions;
+
 pub(crate) struct Announcer {
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), each told what it asked to hear.
+    subscriptions: Arc<Subscriptions>,
     /// Whether a client has been sent a list since the last announcement.
     listed: AtomicBool,
 }
 
 impl Announcer {
     /// Starts announcing each change `changes` tells of, for as long as the announcer is kept.
-    pub fn start(mut changes: watch::Receiver<u64>) -> Arc<Self> {
+    pub fn start(
+        mut changes: watch::Receiver<u64>,
+        subscriptions: Arc<Subscriptions>,
+    ) -> Arc<Self> {
         let announcer = Arc::new(Announcer {
             peers: Mutex::new(Vec::new()),
+            subscriptions,
             listed: AtomicBool::new(false),
         });
         let weak: Weak<Announcer> = Arc::downgrade(&announcer);
@@ -52,6 +60,35 @@ impl Announcer {
     }
 
     async fn announce(&self) {
+        // A listen stream asked to hear every change.
+        for sink in self.subscriptions.streams() {
+            use rmcp::model::{
+                PromptListChangedNotification, ResourceListChangedNotification,
+                ServerNotification as N, ToolListChangedNotification,
+            };
+            let accepted = sink.accepted().clone();
+            let notes = [
+                (
+                    accepted.tools_list_changed,
+                    N::ToolListChangedNotification(ToolListChangedNotification::default()),
+                ),
+                (
+                    accepted.resources_list_changed,
+                    N::ResourceListChangedNotification(ResourceListChangedNotification::default()),
+                ),
+                (
+                    accepted.prompts_list_changed,
+                    N::PromptListChangedNotification(PromptListChangedNotification::default()),
+                ),
+            ];
+            for (wanted, note) in notes {
+                if wanted == Some(true)
+                    && let Err(e) = sink.send(note).await
+                {
+                    tracing::debug!("list change not delivered to a listen stream: {e}");
+                }
+            }
+        }
         // Clients that were told re-list if they care; until one does, no list can be stale.
         if !self.listed.swap(false, Ordering::AcqRel) {
             return;

@@ -74,10 +74,10 @@ impl<'a> CallGuard<'a> {
     /// request carried a token) and log messages (at or above `level`) to the client.
     pub fn scope(&mut self, level: Option<LoggingLevel>, plugin: &str) -> CallScope {
         self.forwarder = Forwarder::start(self.ctx, level, plugin);
-        CallScope {
-            request_id: request_id(self.ctx),
-            sink: self.forwarder.as_ref().map(|f| f.sink.clone()),
-        }
+        let mut scope = CallScope::new(request_id(self.ctx));
+        scope.sink = self.forwarder.as_ref().map(|f| f.sink.clone());
+        scope.cancelled = Some(self.ctx.ct.clone());
+        scope
     }
 
     /// Milliseconds since the call started, for the log line.

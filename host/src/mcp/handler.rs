@@ -12,12 +12,15 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, ServerHandler};
 
 use super::announce::Announcer;
+use super::asking::StateSeal;
+use super::subscriptions::Subscriptions;
 use crate::access::Caller;
 use crate::ops::Operations;
 use crate::plugin::{Catalog, LoadedPlugin, Registry};
@@ -43,6 +46,13 @@ pub struct PierHandler {
     /// The level the session's client asked for with `logging/setLevel`: plugin logs at or above
     /// it reach the client during its calls. One per session (see [`PierHandler::for_session`]).
     log_level: Arc<std::sync::Mutex<Option<LoggingLevel>>>,
+    /// Resource subscriptions of every session and listen stream.
+    pub(super) subscriptions: Arc<Subscriptions>,
+    /// This session's number among the subscriptions (0 on stdio).
+    pub(super) session: u64,
+    sessions: Arc<std::sync::atomic::AtomicU64>,
+    /// Seals the answers a 2026-07-28 call has gathered into its `requestState`.
+    pub(super) seal: Arc<StateSeal>,
 }
 
 impl PierHandler {
@@ -52,9 +62,14 @@ impl PierHandler {
         identity: Option<String>,
         read_only: bool,
         ops: Arc<Operations>,
-    ) -> Self {
-        PierHandler {
-            announcer: Announcer::start(registry.changes()),
+    ) -> Result<Self, String> {
+        let subscriptions = Arc::new(Subscriptions::default());
+        Ok(PierHandler {
+            announcer: Announcer::start(registry.changes(), subscriptions.clone()),
+            subscriptions,
+            session: 0,
+            sessions: Arc::default(),
+            seal: Arc::new(StateSeal::from_env()?),
             registry,
             identity,
             read_only: read_only.then(|| {
@@ -64,20 +79,28 @@ impl PierHandler {
             }),
             ops,
             log_level: Arc::default(),
-        }
+        })
     }
 
     /// A handler for a new session: shares everything but the session's own state (its log
-    /// level).
+    /// level, its number for resource subscriptions).
     pub fn for_session(&self) -> Self {
+        let session = 1 + self
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         PierHandler {
             log_level: Arc::default(),
+            session,
             ..self.clone()
         }
     }
 
-    pub(super) fn log_level(&self) -> Option<LoggingLevel> {
-        self.log_level.lock().ok().and_then(|l| *l)
+    /// The level a request's log messages are sent at: its own `_meta` level (2026-07-28),
+    /// else the session's `logging/setLevel`; none, none are sent.
+    pub(super) fn log_level_for(&self, ctx: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        ctx.meta
+            .log_level()
+            .or_else(|| self.log_level.lock().ok().and_then(|l| *l))
     }
 
     /// Metrics, audit log and rate limits.
@@ -93,6 +116,17 @@ impl PierHandler {
             caller.read_only = self.read_only.clone();
         }
         caller
+    }
+
+    /// `scope` with the ways back to the client: asking it, and announcing resource updates.
+    pub(super) fn asking_scope(
+        &self,
+        mut scope: crate::runtime::CallScope,
+        asking: &super::asking::Asking,
+    ) -> crate::runtime::CallScope {
+        scope.asker = Some(asking.asker());
+        scope.events = Some(self.subscriptions.clone());
+        scope
     }
 
     /// The current set of plugins (a snapshot: it is replaced, never changed, on reload).
@@ -134,6 +168,7 @@ impl ServerHandler for PierHandler {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
@@ -159,6 +194,42 @@ impl ServerHandler for PierHandler {
         if let Ok(mut level) = self.log_level.lock() {
             *level = Some(request.level);
         }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscriptions
+            .subscribe(self.session, &request.uri, ctx.peer.clone());
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscriptions.unsubscribe(self.session, &request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Every URI may be subscribed to (a plugin says when one changes), and every list
+        // change is announced; rmcp keeps only what was asked for.
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let id = context.sink().id().clone();
+        self.subscriptions.listen(context.sink().clone());
+        context.cancelled().await;
+        self.subscriptions.end_listen(&id);
         Ok(())
     }
 

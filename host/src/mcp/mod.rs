@@ -4,6 +4,7 @@
 //! stdio transport (HTTP is its own room).
 
 mod announce;
+mod asking;
 mod call_guard;
 mod completions;
 pub mod convert;
@@ -15,6 +16,7 @@ mod prompts;
 mod request;
 mod resources;
 pub mod stdio;
+mod subscriptions;
 mod tools;
 
 pub use handler::PierHandler;

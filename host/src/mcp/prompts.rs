@@ -4,6 +4,7 @@ use rmcp::ErrorData as McpError;
 use rmcp::model::{GetPromptRequestParams, GetPromptResponse, ListPromptsResult};
 use rmcp::service::{RequestContext, RoleServer};
 
+use super::asking::{self, Asking};
 use super::call_guard::CallGuard;
 use super::convert;
 use super::handler::PierHandler;
@@ -47,10 +48,19 @@ impl PierHandler {
             );
             return Err(McpError::invalid_params(message, None));
         };
+        let bound = serde_json::to_string(&request.arguments).unwrap_or_default();
+        let binding = asking::binding(caller.label(), "prompts/get", &request.name, &bound);
+        let asking = Asking::start(
+            ctx,
+            &self.seal,
+            binding,
+            request.input_responses.as_ref(),
+            request.request_state.as_deref(),
+        )?;
         let arguments = convert::prompt_arguments(request.arguments);
         let cx = convert::call_context(ctx, &caller);
         let mut call = CallGuard::new(ctx);
-        let scope = call.scope(self.log_level(), plugin.name());
+        let scope = self.asking_scope(call.scope(self.log_level_for(ctx), plugin.name()), &asking);
         let outcome = plugin
             .pool
             .get_prompt(cx, name, arguments, Some(scope))
@@ -59,7 +69,11 @@ impl PierHandler {
         match outcome {
             Ok(Ok(p)) => Ok(GetPromptResponse::Complete(convert::prompt_result(&p))),
             Ok(Err(e)) => Err(convert::wit_error(plugin.name(), e)),
-            Err(e) => Err(McpError::internal_error(e.to_string(), None)),
+            Err(e) => match asking.interrupted(&self.seal, &e) {
+                Some(Ok(questions)) => Ok(GetPromptResponse::InputRequired(questions)),
+                Some(Err(why)) => Err(why.error(plugin.name())),
+                None => Err(McpError::internal_error(e.to_string(), None)),
+            },
         }
     }
 }

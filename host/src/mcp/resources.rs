@@ -82,7 +82,10 @@ impl PierHandler {
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            McpError::resource_not_found(format!("no plugin offers the resource {uri}"), None)
+            McpError::resource_not_found(
+                format!("no plugin offers the resource {uri}"),
+                Some(serde_json::json!({ "uri": uri })),
+            )
         }))
     }
 }

@@ -6,6 +6,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ListT
 use rmcp::service::{RequestContext, RoleServer};
 use tracing::Instrument;
 
+use super::asking::{self, Asking};
 use super::call_guard::CallGuard;
 use super::convert;
 use super::handler::PierHandler;
@@ -80,10 +81,25 @@ impl PierHandler {
             args,
             ctx.meta.0.get(super::exact_numbers::META_KEY),
         );
+        let binding = asking::binding(caller.label(), "tools/call", name, &arguments);
+        let asking = match Asking::start(
+            ctx,
+            &self.seal,
+            binding,
+            request.input_responses.as_ref(),
+            request.request_state.as_deref(),
+        ) {
+            Ok(a) => a,
+            Err(refused) => {
+                call.refuse(Outcome::ToolError);
+                return Err(refused);
+            }
+        };
         let cx = convert::call_context(ctx, &caller);
         let span = tracing::info_span!("tool", plugin = %plugin.name(), tool = %tool, id = %cx.request_id, identity = %caller.label());
         async move {
-            let scope = call.scope(self.log_level(), plugin.name());
+            let scope =
+                self.asking_scope(call.scope(self.log_level_for(ctx), plugin.name()), &asking);
             let answer = plugin
                 .pool
                 .call_tool(cx, tool, arguments, Some(scope))
@@ -97,10 +113,22 @@ impl PierHandler {
                         return Err(not_found);
                     }
                 },
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    convert::tool_error(e.to_string())
-                }
+                Err(e) => match asking.interrupted(&self.seal, &e) {
+                    Some(Ok(questions)) => {
+                        tracing::info!(ms = call.elapsed_ms(), "input required");
+                        call.end(Outcome::InputRequired, 0).await;
+                        return Ok(CallToolResponse::InputRequired(questions));
+                    }
+                    Some(Err(why)) if asking.answers_in_result() => {
+                        call.end(Outcome::ToolError, 0).await;
+                        return Err(why.error(plugin.name()));
+                    }
+                    Some(Err(why)) => convert::tool_error(why.error(plugin.name()).message.into()),
+                    None => {
+                        tracing::warn!("{e}");
+                        convert::tool_error(e.to_string())
+                    }
+                },
             };
             let is_error = result.is_error.unwrap_or(false);
             tracing::info!(ms = call.elapsed_ms(), is_error, "call");

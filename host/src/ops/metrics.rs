@@ -29,15 +29,18 @@ pub enum Outcome {
     Forbidden,
     RateLimited,
     UnknownTool,
+    /// The call ended asking the client questions it answers in a later request (2026-07-28).
+    InputRequired,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Ok,
         Outcome::ToolError,
         Outcome::Forbidden,
         Outcome::RateLimited,
         Outcome::UnknownTool,
+        Outcome::InputRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Outcome {
             Outcome::Forbidden => "forbidden",
             Outcome::RateLimited => "rate_limited",
             Outcome::UnknownTool => "unknown_tool",
+            Outcome::InputRequired => "input_required",
         }
     }
 }

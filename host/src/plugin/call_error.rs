@@ -32,6 +32,15 @@ pub enum CallError {
         /// The instance's last stderr lines (a panic message, a traceback's last lines).
         stderr: Option<String>,
     },
+    /// The call asked its client questions that are answered in a later request
+    /// (MCP 2026-07-28's `InputRequiredResult`); not a failure.
+    #[error("the call waits for the client's answers to {} question(s)", .questions.len())]
+    InputRequired {
+        questions: Vec<crate::runtime::ask::Question>,
+    },
+    /// The call needs a capability the client did not declare.
+    #[error("the client did not declare the capability this call needs: {capability}")]
+    MissingCapability { capability: String },
     #[error("{plugin} could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
     #[error(

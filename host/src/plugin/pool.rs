@@ -23,6 +23,7 @@ use super::description::Offers;
 use super::health::Health;
 use super::manifest::Limits;
 use crate::grants::PluginGrants;
+use crate::runtime::ask::{Interrupted, within};
 use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
 use crate::runtime::{CallScope, PluginIdentity, Runtime, State};
 
@@ -335,7 +336,10 @@ impl Pool {
             }
             None => self.instantiate(code).await?,
         };
+        // Time the call waits for its client (`host.ask`) is not held against its limit.
+        let clock = scope.as_ref().map(|s| s.clock.clone()).unwrap_or_default();
         inst.store.data_mut().scope = scope;
+        inst.store.data_mut().interrupted = None;
         inst.store.data_mut().limiter.exceeded = false;
         inst.store.data().sandbox.denials.take();
         inst.store.set_epoch_deadline(1);
@@ -347,7 +351,7 @@ impl Pool {
             // Without file grants every host call the guest can make is asynchronous (sockets,
             // HTTP, clocks, pier's own imports): it runs here, on the caller's task, and a
             // timeout drops it with its instance.
-            tokio::time::timeout(limits.timeout, async move {
+            within(limits.timeout, &clock, async move {
                 let result = request.run(&mut inst).await;
                 let _permit = permit;
                 Ok::<_, tokio::sync::oneshot::error::RecvError>((inst, result))
@@ -377,19 +381,26 @@ impl Pool {
                     let _ = answer.send((inst, result));
                 }
             });
-            tokio::time::timeout(limits.timeout, answered).await
+            within(limits.timeout, &clock, answered).await
         };
         let denials = recorded.take();
         self.health.add_denials(denials.len());
         match outcome {
-            Err(_elapsed) => Err(self.timed_out()),
-            Ok(Err(_)) => Err(CallError::Trap {
+            None => Err(self.timed_out()),
+            Some(Err(_)) => Err(CallError::Trap {
                 plugin: self.name.clone(),
                 reason: "the call's thread ended without an answer".into(),
                 stderr: None,
             }),
-            Ok(Ok((inst, Err(trap)))) => {
-                if inst.store.data().limiter.exceeded {
+            Some(Ok((mut inst, Err(trap)))) => {
+                if let Some(stop) = inst.store.data_mut().interrupted.take() {
+                    Err(match stop {
+                        Interrupted::Later(questions) => CallError::InputRequired { questions },
+                        Interrupted::MissingCapability(capability) => {
+                            CallError::MissingCapability { capability }
+                        }
+                    })
+                } else if inst.store.data().limiter.exceeded {
                     Err(CallError::Memory {
                         plugin: self.name.clone(),
                         limit: limits.memory / (1024 * 1024),
@@ -403,7 +414,7 @@ impl Pool {
                     })
                 }
             }
-            Ok(Ok((mut inst, Ok(answer)))) => {
+            Some(Ok((mut inst, Ok(answer)))) => {
                 let secrets = self.grants.injected().values();
                 let answer = if secrets.is_empty() {
                     answer

@@ -9,5 +9,9 @@ wasmtime::component::bindgen!({
     world: "full-plugin",
     exports: { default: async },
     // Opens through wasmtime-wasi's own (async) `open-at`; see `runtime::directory`.
-    imports: { "pier:mcp/host.read-directory": async },
+    // `ask` waits for the client, and may end the run of the call (a trap pier tells from a crash).
+    imports: {
+        "pier:mcp/host.read-directory": async,
+        "pier:mcp/host.ask": async | trappable,
+    },
 });

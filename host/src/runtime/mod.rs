@@ -1,6 +1,7 @@
 //! Everything wasmtime: the engine and its epoch clock, the compile cache, the per-instance
 //! store state, and the bindings generated from `wit/`.
 
+pub mod ask;
 pub mod bindings;
 mod cache;
 mod directory;
@@ -10,4 +11,4 @@ mod state;
 
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{Runtime, Tier};
-pub use state::{CallScope, CallSink, PluginIdentity, State};
+pub use state::{CallScope, CallSink, PluginIdentity, ResourceEvents, State};

@@ -11,6 +11,7 @@ use wasmtime_wasi::filesystem::WasiFilesystemView as _;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::ask::{Asked, Asker, Interrupted, WaitClock};
 use super::bindings::pier::mcp::{host, types::LogLevel};
 use crate::grants::Sandbox;
 
@@ -29,10 +30,41 @@ pub trait CallSink: Send + Sync {
     fn log(&self, level: LogLevel, message: &str);
 }
 
+/// Where `host.resource-updated` goes: the clients that subscribed to the URI.
+pub trait ResourceEvents: Send + Sync {
+    fn updated(&self, plugin: &str, uri: &str);
+}
+
 /// The call now running in this instance.
 pub struct CallScope {
     pub request_id: String,
     pub sink: Option<Arc<dyn CallSink>>,
+    /// How `host.ask` reaches the call's client; `None` for requests that cannot ask.
+    pub asker: Option<Arc<dyn Asker>>,
+    /// Cancelled when the client cancels the request or goes away.
+    pub cancelled: Option<tokio_util::sync::CancellationToken>,
+    pub events: Option<Arc<dyn ResourceEvents>>,
+    /// Time spent waiting for the client, left out of the call's time limit.
+    pub clock: Arc<WaitClock>,
+}
+
+impl CallScope {
+    /// A scope that only routes `host.progress` (and nothing else) for `request_id`.
+    pub fn new(request_id: String) -> Self {
+        CallScope {
+            request_id,
+            sink: None,
+            asker: None,
+            cancelled: None,
+            events: None,
+            clock: Arc::default(),
+        }
+    }
+
+    /// The scope when `request_id` is the call in progress; the plugin may act only for itself.
+    fn of<'a>(scope: &'a Option<CallScope>, request_id: &str) -> Option<&'a CallScope> {
+        scope.as_ref().filter(|s| s.request_id == request_id)
+    }
 }
 
 pub struct State {
@@ -44,6 +76,9 @@ pub struct State {
     pub limiter: MemoryLimiter,
     pub plugin: Arc<PluginIdentity>,
     pub scope: Option<CallScope>,
+    /// Set when this run of the call stopped inside `host.ask` (the trap that ended it is not a
+    /// crash).
+    pub interrupted: Option<Interrupted>,
 }
 
 impl State {
@@ -56,6 +91,7 @@ impl State {
             limiter: MemoryLimiter::new(memory),
             plugin,
             scope: None,
+            interrupted: None,
         }
     }
 }
@@ -145,11 +181,56 @@ impl host::Host for State {
         message: Option<String>,
     ) {
         // Only the call in progress may report, and only for itself.
-        if let Some(scope) = &self.scope
-            && scope.request_id == request_id
-            && let Some(sink) = &scope.sink
-        {
+        if let Some(sink) = CallScope::of(&self.scope, &request_id).and_then(|s| s.sink.as_ref()) {
             sink.progress(progress, total, message);
+        }
+    }
+
+    async fn ask(
+        &mut self,
+        request_id: String,
+        questions: Vec<(String, host::InputRequest)>,
+        required: bool,
+    ) -> wasmtime::Result<Result<Vec<(String, String)>, host::AskError>> {
+        let Some(scope) = CallScope::of(&self.scope, &request_id) else {
+            return Ok(Err(host::AskError::Failed(
+                "ask works only during a call, with that call's call-context.request-id".into(),
+            )));
+        };
+        let Some(asker) = scope.asker.clone() else {
+            return Ok(Err(host::AskError::Unsupported(
+                "this request cannot ask the client (tool calls and prompts can)".into(),
+            )));
+        };
+        let questions = match super::ask::questions(questions) {
+            Ok(q) => q,
+            Err(e) => return Ok(Err(e)),
+        };
+        let clock = scope.clock.clone();
+        let started = clock.start();
+        let asked = asker.ask(questions, required).await;
+        clock.stop(started);
+        let stop = match asked {
+            Asked::Answered(answers) => return Ok(Ok(answers)),
+            Asked::Refused(e) => return Ok(Err(e)),
+            Asked::MissingCapability(c) => Interrupted::MissingCapability(c),
+            Asked::Later(q) => Interrupted::Later(q),
+        };
+        // Ends this run of the call: the instance is dropped, and the call answers from
+        // `interrupted` (the questions for the client, or the missing capability).
+        self.interrupted = Some(stop.clone());
+        Err(stop.into())
+    }
+
+    fn cancelled(&mut self, request_id: String) -> bool {
+        CallScope::of(&self.scope, &request_id)
+            .and_then(|s| s.cancelled.as_ref())
+            .is_some_and(|c| c.is_cancelled())
+    }
+
+    fn resource_updated(&mut self, uri: String) {
+        if let Some(events) = self.scope.as_ref().and_then(|s| s.events.as_ref()) {
+            events.updated(&self.plugin.name, &uri);
         }
     }
 

@@ -1,13 +1,15 @@
 //! The fixtures `@modelcontextprotocol/conformance` expects of a server under test: tools
-//! `test_simple_text`, `test_image_content`, ..., resources under `test://`, and prompts
-//! `test_simple_prompt`, ... Installed as `test.wasm`, so pier's `<plugin>_<tool>` naming gives
-//! exactly those names. Each answer is what the suite's scenario text asks for; what pier itself
-//! cannot do yet (sampling, elicitation, subscriptions) is absent on purpose and
-//! listed in `tests/conformance/expected-failures.yml`.
+//! `test_simple_text`, `test_sampling`, `test_input_required_result_elicitation`, ...,
+//! `json_schema_2020_12_tool`, resources under `test://`, and prompts `test_simple_prompt`, ...
+//! Installed with `[plugin] prefix = ""`, so pier exposes exactly these names. Each answer is
+//! what the suite's scenario text asks for. The questions to the client go through
+//! `host.ask`, so the same fixture serves a 2025-11-25 session (server-to-client requests) and a
+//! 2026-07-28 request (`InputRequiredResult` rounds). What pier cannot do yet is listed in
+//! `tests/conformance/expected-failures.yml`.
 
 use std::time::Duration;
 
-use pier_sdk::host::LogLevel;
+use pier_sdk::host::{self, AskError, Elicited, InputRequest, LogLevel};
 
 use pier_sdk::{
     CallContext, CallResult, CompletionTarget, Completions, Content, Error, Media, Plugin, Prompt,
@@ -99,7 +101,7 @@ impl Plugin for Conformance {
         let plain = |name: &str, description: &str| Tool::new(name, description).read_only();
         tools
             .add(
-                plain("simple_text", "Returns one text block."),
+                plain("test_simple_text", "Returns one text block."),
                 |_, _, _: Value| {
                     Ok(CallResult::text(
                         "This is a simple text response for testing.",
@@ -107,11 +109,11 @@ impl Plugin for Conformance {
                 },
             )
             .add(
-                plain("image_content", "Returns a PNG image."),
+                plain("test_image_content", "Returns a PNG image."),
                 |_, _, _: Value| Ok(result(vec![png()])),
             )
             .add(
-                plain("audio_content", "Returns a WAV clip."),
+                plain("test_audio_content", "Returns a WAV clip."),
                 |_, _, _: Value| {
                     Ok(result(vec![Content::Audio(Media {
                         data: WAV.to_vec(),
@@ -120,7 +122,7 @@ impl Plugin for Conformance {
                 },
             )
             .add(
-                plain("embedded_resource", "Returns an embedded text resource."),
+                plain("test_embedded_resource", "Returns an embedded text resource."),
                 |_, _, _: Value| {
                     Ok(result(vec![Content::Embedded(text_resource(
                         "test://embedded-resource",
@@ -131,17 +133,17 @@ impl Plugin for Conformance {
             )
             .add(
                 plain(
-                    "multiple_content_types",
+                    "test_multiple_content_types",
                     "Returns text, an image and a resource.",
                 ),
                 multiple,
             )
             .add(
-                plain("tool_with_logging", "Logs three messages while it runs."),
+                plain("test_tool_with_logging", "Logs three messages while it runs."),
                 logging,
             )
             .add(
-                plain("error_handling", "Always fails with a tool error."),
+                plain("test_error_handling", "Always fails with a tool error."),
                 |_, _, _: Value| {
                     Err(ToolError::Failed(
                         "This tool intentionally returns an error for testing".into(),
@@ -150,7 +152,7 @@ impl Plugin for Conformance {
             )
             .add(
                 plain(
-                    "tool_with_progress",
+                    "test_tool_with_progress",
                     "Reports progress 0, 50 and 100 of 100.",
                 ),
                 progress,
@@ -166,19 +168,273 @@ impl Plugin for Conformance {
                     "type": "object",
                     "$defs": {
                         "address": {
+                            "$anchor": "addressDef",
                             "type": "object",
                             "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
                         }
                     },
                     "properties": {
                         "name": {"type": "string"},
-                        "address": {"$ref": "#/$defs/address"}
+                        "address": {"$ref": "#/$defs/address"},
+                        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                        "phone": {"type": "string"},
+                        "email": {"type": "string"}
                     },
+                    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                    "then": {"required": ["phone"]},
+                    "else": {"required": ["email"]},
                     "additionalProperties": false
                 })),
                 |_, _, args: Value| Ok(CallResult::text(format!("received {args}"))),
             );
+        asking(tools);
     }
+}
+
+/// A tool error for a question the client could not answer.
+fn asked(e: AskError) -> ToolError {
+    ToolError::Failed(format!("could not ask the client: {}", e.message()))
+}
+
+fn form(message: &str, properties: Value, required: &[&str]) -> InputRequest {
+    let params = json!({
+        "message": message,
+        "requestedSchema": {"type": "object", "properties": properties, "required": required},
+    });
+    InputRequest::Elicit(params.to_string())
+}
+
+fn sampling(text: &str, max_tokens: u32) -> InputRequest {
+    let params = json!({
+        "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+        "maxTokens": max_tokens,
+    });
+    InputRequest::Sample(params.to_string())
+}
+
+/// The answer under `key`, as asked.
+fn answer<'a>(answers: &'a [(String, Value)], key: &str) -> &'a Value {
+    answers
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or(&Value::Null, |(_, v)| v)
+}
+
+fn completed(elicited: &Elicited) -> String {
+    match elicited {
+        Elicited::Accept(content) => {
+            format!(
+                "Elicitation completed: action=accept, content={}",
+                Value::Object(content.clone())
+            )
+        }
+        Elicited::Decline => "Elicitation completed: action=decline, content={}".into(),
+        Elicited::Cancel => "Elicitation completed: action=cancel, content={}".into(),
+    }
+}
+
+fn one(cx: &CallContext, key: &str, question: InputRequest) -> Result<Value, ToolError> {
+    let answers = host::ask(&cx.request_id, &[(key, question)], false).map_err(asked)?;
+    Ok(answer(&answers, key).clone())
+}
+
+fn name_form(message: &str) -> InputRequest {
+    form(message, json!({"name": {"type": "string"}}), &["name"])
+}
+
+fn field<'a>(elicit: &'a Value, name: &str) -> &'a str {
+    elicit["content"][name].as_str().unwrap_or("")
+}
+
+/// The fixtures that ask the client: the 2025-11-25 scenarios (sampling, elicitation and its
+/// schemas) and the 2026-07-28 input-required ones, through the same `host.ask`.
+fn asking(tools: &mut Tools<Conformance>) {
+    let tool = |name: &str, description: &str| Tool::new(name, description).read_only();
+    tools
+        .add(
+            tool("test_sampling", "Asks the client's model to answer a prompt.").input_schema(json!({
+                "type": "object",
+                "properties": {"prompt": {"type": "string"}},
+                "required": ["prompt"]
+            })),
+            |_, cx, args: Value| {
+                let prompt = args["prompt"].as_str().unwrap_or("");
+                let text = host::sample(&cx.request_id, "sample", prompt, 100).map_err(asked)?;
+                Ok(CallResult::text(format!("LLM response: {text}")))
+            },
+        )
+        .add(
+            tool("test_elicitation", "Asks the user for a username and email.").input_schema(json!({
+                "type": "object",
+                "properties": {"message": {"type": "string"}},
+                "required": ["message"]
+            })),
+            |_, cx, args: Value| {
+                let message = args["message"].as_str().unwrap_or("");
+                let schema = json!({
+                    "type": "object",
+                    "properties": {
+                        "username": {"type": "string", "description": "User's response"},
+                        "email": {"type": "string", "description": "User's email address"}
+                    },
+                    "required": ["username", "email"]
+                });
+                let got = host::elicit(&cx.request_id, "user", message, schema).map_err(asked)?;
+                Ok(CallResult::text(format!("User response: {}", completed(&got))))
+            },
+        )
+        .add(
+            tool("test_elicitation_sep1034_defaults", "A form with a default for every type."),
+            |_, cx, _: Value| {
+                let schema = json!({
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "default": "John Doe"},
+                        "age": {"type": "integer", "default": 30},
+                        "score": {"type": "number", "default": 95.5},
+                        "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+                        "verified": {"type": "boolean", "default": true}
+                    }
+                });
+                let got = host::elicit(&cx.request_id, "defaults", "Check the defaults", schema)
+                    .map_err(asked)?;
+                Ok(CallResult::text(completed(&got)))
+            },
+        )
+        .add(
+            tool("test_elicitation_sep1330_enums", "A form with the five enum shapes."),
+            |_, cx, _: Value| {
+                let schema = json!({
+                    "type": "object",
+                    "properties": {
+                        "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                        "titledSingle": {"type": "string", "oneOf": [
+                            {"const": "value1", "title": "First Option"},
+                            {"const": "value2", "title": "Second Option"},
+                            {"const": "value3", "title": "Third Option"}
+                        ]},
+                        "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+                            "enumNames": ["Option One", "Option Two", "Option Three"]},
+                        "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                        "titledMulti": {"type": "array", "items": {"anyOf": [
+                            {"const": "value1", "title": "First Choice"},
+                            {"const": "value2", "title": "Second Choice"},
+                            {"const": "value3", "title": "Third Choice"}
+                        ]}}
+                    }
+                });
+                let got = host::elicit(&cx.request_id, "enums", "Pick some options", schema)
+                    .map_err(asked)?;
+                Ok(CallResult::text(completed(&got)))
+            },
+        )
+        .add(
+            tool("test_input_required_result_elicitation", "Asks the user's name."),
+            |_, cx, _: Value| {
+                let got = one(cx, "user_name", name_form("What is your name?"))?;
+                Ok(CallResult::text(format!("Hello, {}!", field(&got, "name"))))
+            },
+        )
+        .add(
+            tool("test_input_required_result_sampling", "Asks the model a question."),
+            |_, cx, _: Value| {
+                let got = one(cx, "capital_question", sampling("What is the capital of France?", 100))?;
+                let text = got["content"]["text"].as_str().unwrap_or("");
+                Ok(CallResult::text(format!("The model said: {text}")))
+            },
+        )
+        .add(
+            tool("test_input_required_result_list_roots", "Asks for the client's roots."),
+            |_, cx, _: Value| {
+                let got = one(cx, "client_roots", InputRequest::ListRoots)?;
+                let uris: Vec<&str> = got["roots"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(|x| x["uri"].as_str()).collect())
+                    .unwrap_or_default();
+                Ok(CallResult::text(format!("Roots: {}", uris.join(", "))))
+            },
+        )
+        .add(
+            tool("test_input_required_result_request_state", "Asks for a confirmation."),
+            |_, cx, _: Value| {
+                let schema = json!({"ok": {"type": "boolean"}});
+                let got = one(cx, "confirm", form("Please confirm", schema, &["ok"]))?;
+                // pier checked the returned state's signature before this run began.
+                Ok(CallResult::text(format!("state-ok: confirmed={}", got["content"]["ok"])))
+            },
+        )
+        .add(
+            tool("test_input_required_result_multiple_inputs", "Asks three things at once."),
+            |_, cx, _: Value| {
+                let questions = [
+                    ("user_name", name_form("What is your name?")),
+                    ("greeting", sampling("Generate a greeting", 50)),
+                    ("client_roots", InputRequest::ListRoots),
+                ];
+                let answers = host::ask(&cx.request_id, &questions, false).map_err(asked)?;
+                let name = field(answer(&answers, "user_name"), "name");
+                let greeting = answer(&answers, "greeting")["content"]["text"].as_str().unwrap_or("");
+                let roots = answer(&answers, "client_roots")["roots"].as_array().map_or(0, Vec::len);
+                Ok(CallResult::text(format!("{greeting}, {name}; {roots} root(s)")))
+            },
+        )
+        .add(
+            tool("test_input_required_result_multi_round", "Asks two questions, one after the other."),
+            |_, cx, _: Value| {
+                let first = one(cx, "step1", name_form("Step 1: What is your name?"))?;
+                let schema = json!({"color": {"type": "string"}});
+                let second = one(cx, "step2", form("Step 2: What is your favorite color?", schema, &["color"]))?;
+                Ok(CallResult::text(format!(
+                    "{} likes {}",
+                    field(&first, "name"),
+                    field(&second, "color")
+                )))
+            },
+        )
+        .add(
+            tool("test_input_required_result_tampered_state", "Asks for a confirmation."),
+            |_, cx, _: Value| {
+                let schema = json!({"ok": {"type": "boolean"}});
+                one(cx, "confirm", form("Please confirm", schema, &["ok"]))?;
+                Ok(CallResult::text("confirmed"))
+            },
+        )
+        .add(
+            tool("test_missing_capability", "Needs sampling, and refuses to run without it."),
+            |_, cx, _: Value| {
+                let questions = [("needed", sampling("Say yes", 10))];
+                host::ask(&cx.request_id, &questions, true).map_err(asked)?;
+                Ok(CallResult::text("the client can sample"))
+            },
+        )
+        .add(
+            tool("test_input_required_result_capabilities", "Asks the user, or else the model."),
+            |_, cx, _: Value| {
+                let asked_user = host::ask(&cx.request_id, &[("user_name", name_form("What is your name?"))], false);
+                let text = match asked_user {
+                    Ok(answers) => format!("the user said {}", field(answer(&answers, "user_name"), "name")),
+                    // No elicitation: the model answers instead.
+                    Err(AskError::Unsupported(_)) => {
+                        let got = one(cx, "model_name", sampling("Suggest a name", 20))?;
+                        format!("the model said {}", got["content"]["text"].as_str().unwrap_or(""))
+                    }
+                    Err(e) => return Err(asked(e)),
+                };
+                Ok(CallResult::text(text))
+            },
+        )
+        .add(
+            tool("test_streaming_elicitation", "Asks the user's name."),
+            |_, cx, _: Value| {
+                let got = one(cx, "user_name", name_form("What is your name?"))?;
+                Ok(CallResult::text(format!("Hello, {}!", field(&got, "name"))))
+            },
+        )
+        .add(
+            tool("test_logging_tool", "Logs while it runs."),
+            logging,
+        );
 }
 
 impl Resources for Conformance {
@@ -278,9 +534,9 @@ impl Prompts for Conformance {
             arguments,
         };
         vec![
-            prompt("simple_prompt", "A prompt without arguments", vec![]),
+            prompt("test_simple_prompt", "A prompt without arguments", vec![]),
             prompt(
-                "prompt_with_arguments",
+                "test_prompt_with_arguments",
                 "A prompt with two arguments",
                 vec![
                     arg("arg1", "First test argument"),
@@ -288,17 +544,22 @@ impl Prompts for Conformance {
                 ],
             ),
             prompt(
-                "prompt_with_embedded_resource",
+                "test_prompt_with_embedded_resource",
                 "A prompt that embeds a resource",
                 vec![arg("resourceUri", "URI of the resource to embed")],
             ),
-            prompt("prompt_with_image", "A prompt with an image", vec![]),
+            prompt("test_prompt_with_image", "A prompt with an image", vec![]),
+            prompt(
+                "test_input_required_result_prompt",
+                "A prompt that asks the user for its context",
+                vec![],
+            ),
         ]
     }
 
     fn get_prompt(
         &mut self,
-        _cx: &CallContext,
+        cx: &CallContext,
         name: &str,
         args: Vec<(String, String)>,
     ) -> Result<PromptResult, Error> {
@@ -313,15 +574,15 @@ impl Prompts for Conformance {
             content,
         };
         let messages = match name {
-            "simple_prompt" => vec![user(Content::Text(
+            "test_simple_prompt" => vec![user(Content::Text(
                 "This is a simple prompt for testing.".into(),
             ))],
-            "prompt_with_arguments" => vec![user(Content::Text(format!(
+            "test_prompt_with_arguments" => vec![user(Content::Text(format!(
                 "Prompt with arguments: arg1='{}', arg2='{}'",
                 get("arg1")?,
                 get("arg2")?
             )))],
-            "prompt_with_embedded_resource" => {
+            "test_prompt_with_embedded_resource" => {
                 let uri = get("resourceUri")?;
                 vec![
                     user(Content::Embedded(text_resource(
@@ -334,10 +595,20 @@ impl Prompts for Conformance {
                     )),
                 ]
             }
-            "prompt_with_image" => vec![
+            "test_prompt_with_image" => vec![
                 user(png()),
                 user(Content::Text("Please analyze the image above.".into())),
             ],
+            "test_input_required_result_prompt" => {
+                let schema = json!({"context": {"type": "string"}});
+                let question = form("What context should the prompt use?", schema, &["context"]);
+                let answers = host::ask(&cx.request_id, &[("user_context", question)], false)
+                    .map_err(|e| {
+                        Error::Internal(format!("could not ask the client: {}", e.message()))
+                    })?;
+                let context = field(answer(&answers, "user_context"), "context");
+                vec![user(Content::Text(format!("Use this context: {context}")))]
+            }
             other => return Err(Error::NotFound(format!("no prompt {other}"))),
         };
         Ok(PromptResult {
