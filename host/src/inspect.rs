@@ -90,6 +90,8 @@ pub struct InspectedTool {
     pub read_only: bool,
     pub destructive: bool,
     pub open_world: bool,
+    /// pier has the user confirm each call (the plugin's `about`, or the manifest's `confirm`).
+    pub confirm: bool,
 }
 
 /// A prompt as the component lists it (un-prefixed name).
@@ -301,6 +303,7 @@ async fn list(
                 read_only: a.read_only,
                 destructive: a.destructive,
                 open_world: a.open_world,
+                confirm: d.confirms(&t.local),
             }
         })
         .collect();
@@ -526,6 +529,9 @@ impl Inspection {
                     }
                     if t.open_world {
                         flags.push("open-world");
+                    }
+                    if t.confirm {
+                        flags.push("asks the user first");
                     }
                     let first = t.description.lines().next().unwrap_or("");
                     out.push_str(&format!("  {:<24} {first}", t.name));

@@ -66,6 +66,8 @@ pub enum HostError {
     Transport(String),
     #[error("cannot set up the request-state key: {0}")]
     StateKey(String),
+    #[error("pier.toml: confirm: {0}")]
+    Confirm(String),
 }
 
 /// Configures a [`Host`].
@@ -75,6 +77,7 @@ pub struct HostBuilder {
     cache: Option<PathBuf>,
     identity: Option<String>,
     read_only: bool,
+    confirm: Vec<String>,
     policy: policy::PluginPolicy,
     watch: bool,
     ops: ops::Operations,
@@ -116,6 +119,13 @@ impl HostBuilder {
     /// calls to them are refused, saying why.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Tools (globs over exposed names) whose every call the user confirms first, whatever
+    /// their plugins say (pier.toml's `confirm`).
+    pub fn confirm(mut self, tools: Vec<String>) -> Self {
+        self.confirm = tools;
         self
     }
 
@@ -193,7 +203,10 @@ impl HostBuilder {
                 self.read_only,
                 Arc::new(self.ops),
             )
-            .map_err(HostError::StateKey)?,
+            .map_err(HostError::StateKey)?
+            .with_confirm(
+                policy::ToolGlobs::new("confirm", &self.confirm).map_err(HostError::Confirm)?,
+            ),
             registry: registry.clone(),
         };
         Ok((host, registry, self.memory))
@@ -214,6 +227,7 @@ impl Host {
             cache: CompileCache::default_dir(),
             identity: None,
             read_only: false,
+            confirm: Vec::new(),
             policy: policy::PluginPolicy::default(),
             watch: false,
             ops: ops::Operations::default(),

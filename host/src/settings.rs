@@ -4,6 +4,7 @@
 //! ```toml
 //! identity = "alice"                 # the caller plugins see on stdio
 //! read_only = false                  # true: only tools annotated read-only, for every caller
+//! confirm = ["github_merge_*"]       # tools (exposed names) the user confirms before each call
 //!
 //! [http]
 //! listen = "127.0.0.1:8080"
@@ -82,6 +83,10 @@ pub struct Settings {
     /// Serve only tools annotated read-only, to every caller (`pier serve --read-only`).
     #[serde(default)]
     pub read_only: bool,
+    /// Globs over exposed tool names whose calls the user confirms first, for every plugin (on
+    /// top of each plugin's own list).
+    #[serde(default)]
+    pub confirm: Vec<String>,
     #[serde(default)]
     pub http: HttpSettings,
     pub audit: Option<AuditConfig>,

@@ -17,10 +17,10 @@ fn main() {
     let wit = std::fs::read_to_string(&wit_path).expect("read wit/pier.wit");
     assert!(!wit.contains("\"#"), "pier.wit must not contain \"#");
 
-    let optional = ["resources", "prompts", "completions"];
+    let optional = ["resources", "prompts", "completions", "about"];
     let mut worlds = String::new();
     let mut arms = String::new();
-    for mask in 0u8..8 {
+    for mask in 0u8..16 {
         let chosen: Vec<&str> = optional
             .iter()
             .enumerate()
@@ -45,12 +45,12 @@ fn main() {
     }
     let text = format!(
         r####"/// Generates the export bindings of one plugin for the world with exactly the listed
-/// optional exports (in the order resources, prompts, completions). Used by `export_plugin!`.
+/// optional exports (in the order resources, prompts, completions, about). Used by `export_plugin!`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pier_select_world {{
 {arms}    ([$($other:tt)*]) => {{
-        compile_error!("export_plugin!: list the optional exports after the plugin type, each once, in the order resources, prompts, completions");
+        compile_error!("export_plugin!: list the optional exports after the plugin type, each once, in the order resources, prompts, completions, about");
     }};
 }}
 

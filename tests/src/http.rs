@@ -61,7 +61,10 @@ impl HttpServer {
             .collect();
         config = config.custom_headers(custom);
         let transport = StreamableHttpClientTransport::from_config(config);
-        ().serve(transport).await.map_err(|e| e.to_string())
+        crate::Consenting::default()
+            .serve(transport)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Whether the process is still running.

@@ -18,7 +18,75 @@ use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
 use rmcp::transport::TokioChildProcess;
 use serde_json::Value;
 
-pub type Client = RunningService<RoleClient, ()>;
+pub type Client = RunningService<RoleClient, Consenting>;
+
+/// A client without any of the client capabilities (no elicitation, sampling or roots).
+pub type PlainClient = RunningService<RoleClient, ()>;
+
+/// The tests' client: it declares elicitation and answers each form like a user who accepts
+/// (or, made with `declining`, declines) it, remembering the messages it was shown. pier asks
+/// through it before a tool that needs confirmation runs.
+#[derive(Clone, Debug, Default)]
+pub struct Consenting {
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The URIs of the `notifications/resources/updated` it heard.
+    pub updated: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    decline: bool,
+}
+
+impl Consenting {
+    pub fn declining() -> Self {
+        Consenting {
+            decline: true,
+            ..Consenting::default()
+        }
+    }
+
+    /// The messages of the forms it was shown so far.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+impl rmcp::ClientHandler for Consenting {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        if let Ok(mut updated) = self.updated.lock() {
+            updated.push(params.uri);
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitRequestParams as P, ElicitResult, ElicitationAction};
+        let message = match &request {
+            P::FormElicitationParams { message, .. } | P::UrlElicitationParams { message, .. } => {
+                message.clone()
+            }
+            _ => String::new(),
+        };
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.push(message);
+        }
+        Ok(if self.decline {
+            ElicitResult::new(ElicitationAction::Decline)
+        } else {
+            ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::json!({}))
+        })
+    }
+
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        info.capabilities.elicitation = Some(rmcp::model::ElicitationCapability::default());
+        info
+    }
+}
 
 /// A client that reports every `notifications/tools/list_changed` it receives.
 #[derive(Clone)]
@@ -137,7 +205,10 @@ impl Fixture {
             .spawn()
             .expect("spawn pier")
             .0;
-        ().serve(transport).await.expect("MCP initialize")
+        Consenting::default()
+            .serve(transport)
+            .await
+            .expect("MCP initialize")
     }
 
     /// Starts `pier serve` with a client that hears list_changed; stderr goes to `stderr.log`
@@ -153,6 +224,24 @@ impl Fixture {
 
     /// Starts `pier serve` with extra arguments and environment; stderr goes to `stderr.log`.
     pub async fn connect_with(&self, args: &[&str], env: &[(&str, &str)]) -> Client {
+        self.connect_as(Consenting::default(), args, env).await
+    }
+
+    /// [`Fixture::connect_with`] for a given test client (one that declines, say).
+    pub async fn connect_as(
+        &self,
+        client: Consenting,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Client {
+        client
+            .serve(self.spawn_logged(args, env))
+            .await
+            .expect("MCP initialize")
+    }
+
+    /// [`Fixture::connect_with`] for a client that declares no client capabilities.
+    pub async fn connect_plain(&self, args: &[&str], env: &[(&str, &str)]) -> PlainClient {
         ().serve(self.spawn_logged(args, env))
             .await
             .expect("MCP initialize")

@@ -1174,3 +1174,82 @@ async fn allowed_operations_and_denied_tables_are_enforced_by_privileges() {
     .await;
     assert_eq!(rows(&after), vec![json!([3, 6])]);
 }
+
+/// Sends `sql` to `tool` as a request the client cancels after `after`.
+async fn cancelled_after(client: &Client, tool: &str, sql: &str, after: std::time::Duration) {
+    use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
+    let mut args = serde_json::Map::new();
+    args.insert("sql".into(), json!(sql));
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+        CallToolRequestParams::new(tool.to_string()).with_arguments(args),
+    ));
+    let handle = client
+        .send_cancellable_request(request, Default::default())
+        .await
+        .expect("send tools/call");
+    tokio::time::sleep(after).await;
+    handle
+        .cancel(Some("the user pressed stop".into()))
+        .await
+        .expect("cancel");
+}
+
+/// Waits until no backend runs `sql` any more; panics after 10 s, quoting pier's log.
+async fn gone_from_the_server(pg: &Cluster, fx: &Fixture, sql: &str) {
+    let count = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE query = '{}' AND state = 'active'",
+        sql.replace('\'', "''")
+    );
+    for _ in 0..250 {
+        if pg.psql("shopdb", &count).trim() == "0" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "`{sql}` still runs on the server after the client cancelled it; pier's log:\n{}",
+        fx.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_call_cancels_its_statement_on_the_server() {
+    let pg = Cluster::start();
+    seed(&pg);
+    let fx = Fixture::new();
+    let config = format!("{}writes = true\n", plain_config(&pg, "mcp_writer"));
+    let client = serve(&fx, &manifest(&pg, &config), "writer-secret", &[]).await;
+    let before = audit_count(&client).await;
+
+    let sleep = "SELECT pg_sleep(20)";
+    cancelled_after(
+        &client,
+        "postgres_query",
+        sleep,
+        std::time::Duration::from_millis(700),
+    )
+    .await;
+    gone_from_the_server(&pg, &fx, sleep).await;
+
+    // A write cancelled mid-statement commits nothing (the user still confirmed it first).
+    let write = "INSERT INTO public.audit (note) SELECT 'late' FROM pg_sleep(20)";
+    cancelled_after(
+        &client,
+        "postgres_execute",
+        write,
+        std::time::Duration::from_millis(700),
+    )
+    .await;
+    gone_from_the_server(&pg, &fx, write).await;
+    assert_eq!(audit_count(&client).await, before);
+    let log = fx.stderr();
+    assert_eq!(
+        log.matches("the client cancelled the call; cancelled its statement on database")
+            .count(),
+        2,
+        "{log}"
+    );
+    // The plugin goes on serving on the same kept connection.
+    let r = ok(&client, "postgres_query", json!({"sql": "SELECT 1 AS one"})).await;
+    assert_eq!(rows(&r)[0][0], json!(1));
+}

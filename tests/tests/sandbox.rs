@@ -165,7 +165,7 @@ async fn connect(s: &Setup) -> Client {
         .spawn()
         .expect("spawn pier")
         .0;
-    rmcp::ServiceExt::serve((), transport)
+    rmcp::ServiceExt::serve(pier_e2e::Consenting::default(), transport)
         .await
         .expect("MCP initialize")
 }

@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CallToolResult, ContentBlock, GetPromptResult, Prompt, PromptArgument, PromptMessage,
-    Reference, Resource as RawResource, ResourceContents as McpContents,
+    CallToolResult, ContentBlock, GetPromptResult, Icon, IconTheme, Prompt, PromptArgument,
+    PromptMessage, Reference, Resource as RawResource, ResourceContents as McpContents,
     ResourceTemplate as McpTemplate, Role as McpRole, Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
@@ -15,8 +15,9 @@ use crate::access::Caller;
 use crate::plugin::{ExposedPrompt, ExposedTool};
 use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
-    CallContext, CallResult, Content, Error as WitError, PromptMessage as WitMessage, PromptResult,
-    ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Role,
+    CallContext, CallResult, Content, Error as WitError, Icon as WitIcon,
+    PromptMessage as WitMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo,
+    ResourceTemplate, Role,
 };
 
 fn b64(data: &[u8]) -> String {
@@ -24,7 +25,28 @@ fn b64(data: &[u8]) -> String {
 }
 
 /// The MCP definition of a plugin tool under its exposed name.
-pub fn tool(exposed: &ExposedTool) -> Tool {
+/// A plugin's icons as MCP's (pier checked their sources when it loaded the plugin).
+pub fn icons(icons: Option<&Vec<WitIcon>>) -> Option<Vec<Icon>> {
+    let icons = icons?;
+    Some(
+        icons
+            .iter()
+            .map(|i| {
+                let mut icon = Icon::new(i.src.clone());
+                icon.mime_type = i.mime_type.clone();
+                icon.sizes = (!i.sizes.is_empty()).then(|| i.sizes.clone());
+                icon.theme = match i.theme.as_deref() {
+                    Some("light") => Some(IconTheme::Light),
+                    Some("dark") => Some(IconTheme::Dark),
+                    _ => None,
+                };
+                icon
+            })
+            .collect(),
+    )
+}
+
+pub fn tool(exposed: &ExposedTool, icons: Option<&Vec<WitIcon>>) -> Tool {
     let t = &exposed.definition;
     let a = &t.annotations;
     let mut annotations = ToolAnnotations::new()
@@ -47,6 +69,7 @@ pub fn tool(exposed: &ExposedTool) -> Tool {
     if let Some(out) = &exposed.output_schema {
         tool = tool.with_raw_output_schema(out.clone());
     }
+    tool.icons = self::icons(icons);
     tool
 }
 
@@ -169,7 +192,7 @@ pub fn content(c: &Content) -> ContentBlock {
         Content::Image(m) => ContentBlock::image(b64(&m.data), m.mime_type.clone()),
         Content::Audio(m) => ContentBlock::audio(b64(&m.data), m.mime_type.clone()),
         Content::Embedded(r) => ContentBlock::resource(resource_contents(r)),
-        Content::Link(r) => ContentBlock::resource_link(resource(r)),
+        Content::Link(r) => ContentBlock::resource_link(resource(r, None)),
     }
 }
 
@@ -184,7 +207,7 @@ pub fn resource_contents(r: &ResourceContents) -> McpContents {
     }
 }
 
-pub fn resource(r: &ResourceInfo) -> RawResource {
+pub fn resource(r: &ResourceInfo, icons: Option<&Vec<WitIcon>>) -> RawResource {
     let mut out = RawResource::new(r.uri.clone(), r.name.clone());
     if let Some(t) = &r.title {
         out = out.with_title(t.clone());
@@ -198,10 +221,11 @@ pub fn resource(r: &ResourceInfo) -> RawResource {
     if let Some(s) = r.size {
         out = out.with_size(s);
     }
+    out.icons = self::icons(icons);
     out
 }
 
-pub fn template(t: &ResourceTemplate) -> McpTemplate {
+pub fn template(t: &ResourceTemplate, icons: Option<&Vec<WitIcon>>) -> McpTemplate {
     let mut out = McpTemplate::new(t.uri_template.clone(), t.name.clone());
     if let Some(x) = &t.title {
         out = out.with_title(x.clone());
@@ -212,10 +236,11 @@ pub fn template(t: &ResourceTemplate) -> McpTemplate {
     if let Some(m) = &t.mime_type {
         out = out.with_mime_type(m.clone());
     }
+    out.icons = self::icons(icons);
     out
 }
 
-pub fn prompt(exposed: &ExposedPrompt) -> Prompt {
+pub fn prompt(exposed: &ExposedPrompt, icons: Option<&Vec<WitIcon>>) -> Prompt {
     let p = &exposed.definition;
     let args: Vec<PromptArgument> = p
         .arguments
@@ -239,6 +264,7 @@ pub fn prompt(exposed: &ExposedPrompt) -> Prompt {
     if let Some(t) = &p.title {
         out = out.with_title(t.clone());
     }
+    out.icons = self::icons(icons);
     out
 }
 

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
-    UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, DiscoverResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, LoggingLevel, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -26,11 +26,15 @@ use crate::ops::Operations;
 use crate::plugin::{Catalog, LoadedPlugin, Registry};
 
 /// How long a list request waits for plugins still compiling at start before answering with the
-/// ones that are ready (the rest are announced with `list_changed`). `initialize` never waits.
-/// Many clients list once and ignore `list_changed`, so the first list waits for the first
+/// ones that are ready (the rest are announced with `list_changed`); `initialize` waits at most
+/// [`INSTRUCTIONS_WAIT`]. Many clients list once and ignore `list_changed`, so the first list waits for the first
 /// load (milliseconds warm, a second or two cold, longer on a loaded machine); only a start
 /// slower than this answers with a partial list.
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(30);
+/// How long `initialize` (and `server/discover`) wait for the plugins' first load, so that their
+/// instructions are in the answer: a warm start loads in milliseconds; a plugin still compiling
+/// after this is left out of this client's instructions (its tools are announced as usual).
+const INSTRUCTIONS_WAIT: Duration = Duration::from_secs(1);
 /// How long a call to a tool that is not (yet) known waits for plugins being compiled.
 const CALL_WAIT: Duration = Duration::from_secs(120);
 
@@ -53,6 +57,8 @@ pub struct PierHandler {
     sessions: Arc<std::sync::atomic::AtomicU64>,
     /// Seals the answers a 2026-07-28 call has gathered into its `requestState`.
     pub(super) seal: Arc<StateSeal>,
+    /// pier.toml's `confirm`: exposed tool names whose calls the user confirms first.
+    pub(super) confirm: Arc<crate::policy::ToolGlobs>,
 }
 
 impl PierHandler {
@@ -70,6 +76,7 @@ impl PierHandler {
             session: 0,
             sessions: Arc::default(),
             seal: Arc::new(StateSeal::from_env()?),
+            confirm: Arc::default(),
             registry,
             identity,
             read_only: read_only.then(|| {
@@ -80,6 +87,12 @@ impl PierHandler {
             ops,
             log_level: Arc::default(),
         })
+    }
+
+    /// With pier.toml's `confirm` list.
+    pub(crate) fn with_confirm(mut self, confirm: crate::policy::ToolGlobs) -> Self {
+        self.confirm = Arc::new(confirm);
+        self
     }
 
     /// A handler for a new session: shares everything but the session's own state (its log
@@ -116,6 +129,20 @@ impl PierHandler {
             caller.read_only = self.read_only.clone();
         }
         caller
+    }
+
+    /// The server's `instructions`: pier's sentence, then each loaded plugin's own under its
+    /// name (plugins still loading when a client initializes are not in its copy).
+    fn instructions(&self) -> String {
+        let mut text = String::from(
+            "pier hosts sandboxed plugins; each tool is named <plugin>_<tool> (unless its manifest sets another prefix) and can reach only what its manifest grants.",
+        );
+        for plugin in self.catalog().plugins() {
+            if let Some(own) = &plugin.description.instructions {
+                text.push_str(&format!("\n\n## {}\n{own}", plugin.name()));
+            }
+        }
+        text
     }
 
     /// `scope` with the ways back to the client: asking it, and announcing resource updates.
@@ -176,9 +203,28 @@ impl ServerHandler for PierHandler {
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "pier hosts sandboxed plugins; each tool is named <plugin>_<tool> (unless its manifest sets another prefix) and can reach only what its manifest grants.",
-            )
+            .with_instructions(self.instructions())
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        self.registry.wait_started(INSTRUCTIONS_WAIT).await;
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, McpError> {
+        self.registry.wait_started(INSTRUCTIONS_WAIT).await;
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        ))
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {

@@ -7,6 +7,7 @@ mod announce;
 mod asking;
 mod call_guard;
 mod completions;
+mod confirm;
 pub mod convert;
 pub(crate) mod exact_numbers;
 mod handler;

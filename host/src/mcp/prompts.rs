@@ -18,13 +18,13 @@ impl PierHandler {
         let prompts = catalog
             .plugins()
             .iter()
-            .flat_map(|p| p.description.prompts.iter())
-            .filter(|p| {
+            .flat_map(|p| p.description.prompts.iter().map(move |x| (p, x)))
+            .filter(|(_, p)| {
                 catalog
                     .prompt(&p.exposed)
                     .is_some_and(|(plugin, _)| caller.may_see_plugin(plugin.name()))
             })
-            .map(convert::prompt)
+            .map(|(plugin, p)| convert::prompt(p, plugin.description.icons.get(&p.local)))
             .collect();
         ListPromptsResult::with_all_items(prompts)
     }

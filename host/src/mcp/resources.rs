@@ -28,7 +28,10 @@ impl PierHandler {
             .filter(|p| p.description.offers.resources && caller.may_see_plugin(p.name()));
         for plugin in offering {
             match plugin.pool.list_resources(cx.clone()).await {
-                Ok(Ok(list)) => items.extend(list.iter().map(convert::resource)),
+                Ok(Ok(list)) => items.extend(
+                    list.iter()
+                        .map(|r| convert::resource(r, plugin.description.icons.get(&r.name))),
+                ),
                 Ok(Err(e)) => {
                     tracing::warn!(plugin = %plugin.name(), "list-resources failed: {e:?}")
                 }
@@ -48,7 +51,12 @@ impl PierHandler {
             .plugins()
             .iter()
             .filter(|p| caller.may_see_plugin(p.name()))
-            .flat_map(|p| p.description.templates.iter().map(convert::template))
+            .flat_map(|p| {
+                p.description
+                    .templates
+                    .iter()
+                    .map(|t| convert::template(t, p.description.icons.get(&t.name)))
+            })
             .collect();
         ListResourceTemplatesResult::with_all_items(items)
     }

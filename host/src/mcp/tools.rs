@@ -8,11 +8,12 @@ use tracing::Instrument;
 
 use super::asking::{self, Asking};
 use super::call_guard::CallGuard;
+use super::confirm::{self, Confirmed, Source};
 use super::convert;
 use super::handler::PierHandler;
 use crate::access::ToolRef;
 use crate::ops::Outcome;
-use crate::plugin::ExposedTool;
+use crate::plugin::{CallError, ExposedTool};
 
 fn tool_ref<'a>(plugin: &'a str, t: &'a ExposedTool) -> ToolRef<'a> {
     ToolRef {
@@ -36,7 +37,7 @@ impl PierHandler {
                     .tools
                     .iter()
                     .filter(move |t| caller.may_call(tool_ref(p.name(), t)))
-                    .map(convert::tool)
+                    .map(|t| convert::tool(t, p.description.icons.get(&t.local)))
             })
             .collect();
         ListToolsResult::with_all_items(tools)
@@ -95,9 +96,38 @@ impl PierHandler {
                 return Err(refused);
             }
         };
+        let manifest = plugin.description.manifest.path.display().to_string();
+        let confirmation = if plugin.description.confirms(tool) {
+            Some(Source::Plugin {
+                manifest: &manifest,
+            })
+        } else {
+            self.confirm.matches(name).then_some(Source::Host)
+        };
         let cx = convert::call_context(ctx, &caller);
         let span = tracing::info_span!("tool", plugin = %plugin.name(), tool = %tool, id = %cx.request_id, identity = %caller.label());
         async move {
+            if let Some(source) = confirmation {
+                match confirm::ask(asking.asker().as_ref(), name, tool, args, source).await {
+                    Confirmed::Yes => tracing::info!("confirmed by the user"),
+                    Confirmed::No(why) => {
+                        tracing::info!("not confirmed: {why}");
+                        call.end(Outcome::NotConfirmed, 0).await;
+                        return Ok(CallToolResponse::Complete(convert::tool_error(why)));
+                    }
+                    Confirmed::Later(questions) => {
+                        // The question goes back in the result; nothing runs until the retry
+                        // brings the answer.
+                        let waiting = CallError::InputRequired { questions };
+                        call.end(Outcome::InputRequired, 0).await;
+                        return match asking.interrupted(&self.seal, &waiting) {
+                            Some(Ok(result)) => Ok(CallToolResponse::InputRequired(result)),
+                            Some(Err(why)) => Err(why.error(plugin.name())),
+                            None => Err(McpError::internal_error(waiting.to_string(), None)),
+                        };
+                    }
+                }
+            }
             let scope =
                 self.asking_scope(call.scope(self.log_level_for(ctx), plugin.name()), &asking);
             let answer = plugin

@@ -31,16 +31,19 @@ pub enum Outcome {
     UnknownTool,
     /// The call ended asking the client questions it answers in a later request (2026-07-28).
     InputRequired,
+    /// The user did not confirm the call (or could not be asked), so it did not run.
+    NotConfirmed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Ok,
         Outcome::ToolError,
         Outcome::Forbidden,
         Outcome::RateLimited,
         Outcome::UnknownTool,
         Outcome::InputRequired,
+        Outcome::NotConfirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Outcome {
             Outcome::RateLimited => "rate_limited",
             Outcome::UnknownTool => "unknown_tool",
             Outcome::InputRequired => "input_required",
+            Outcome::NotConfirmed => "not_confirmed",
         }
     }
 }

@@ -11,6 +11,7 @@ mod redact;
 pub use audit::{AuditConfig, AuditEntry, AuditLog};
 pub use metrics::{Metrics, Outcome, Rejection};
 pub use rate_limit::{Limited, RateLimits, RateRule};
+pub use redact::Redactor;
 
 /// Metrics (always on), the audit log and rate limits (when configured).
 #[derive(Default)]

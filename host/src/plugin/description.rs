@@ -6,13 +6,21 @@
 //! that make a definition usable. Everything skipped is kept as a problem, so `pier plugins`
 //! can say why a tool is missing. Pure data: tested without wasm.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::manifest::Manifest;
+use crate::policy::ToolGlobs;
 use crate::runtime::CacheOutcome;
 use crate::runtime::bindings::pier::mcp::types::{
-    Prompt as WitPrompt, ResourceTemplate, Tool as WitTool,
+    Icon, PluginInfo, Prompt as WitPrompt, ResourceTemplate, Tool as WitTool,
 };
+
+/// The longest `instructions` a plugin may give (it goes into every client's context).
+const MAX_INSTRUCTIONS: usize = 4096;
+/// At most this many icons per item, and this long a `data:` URI.
+const MAX_ICONS: usize = 8;
+const MAX_ICON_SRC: usize = 64 * 1024;
 
 /// A JSON Schema object, parsed once at load.
 pub(crate) type Schema = Arc<serde_json::Map<String, serde_json::Value>>;
@@ -23,6 +31,7 @@ pub(crate) struct Offers {
     pub resources: bool,
     pub prompts: bool,
     pub completions: bool,
+    pub about: bool,
 }
 
 /// A tool under its exposed name.
@@ -60,6 +69,13 @@ pub(crate) struct Description {
     pub problems: Vec<String>,
     pub templates: Vec<ResourceTemplate>,
     pub prompts: Vec<ExposedPrompt>,
+    /// What the plugin says about using it (`about`), for the server's `instructions`.
+    pub instructions: Option<String>,
+    /// Icons by the plugin's own name of a tool, prompt, resource or template.
+    pub icons: BTreeMap<String, Vec<Icon>>,
+    /// Its own tools whose calls the user confirms first: the manifest's `[tools] confirm`,
+    /// else the plugin's own list.
+    pub confirm: ToolGlobs,
 }
 
 impl AsRef<Description> for Description {
@@ -93,6 +109,8 @@ impl Description {
         cache: CacheOutcome,
         offers: Offers,
     ) -> Self {
+        // Without `about` (or before it answers) the manifest's list is the whole list.
+        let confirm = manifest.confirm.clone().unwrap_or_default();
         Description {
             name,
             manifest,
@@ -104,7 +122,60 @@ impl Description {
             problems: Vec::new(),
             templates: Vec::new(),
             prompts: Vec::new(),
+            instructions: None,
+            icons: BTreeMap::new(),
+            confirm,
         }
+    }
+
+    /// Takes the plugin's `about` answer. Instructions are cut to a sane length, icons that are
+    /// neither `https:` nor `data:` are dropped (a client would fetch any other URL), and the
+    /// confirm list gives way to the manifest's.
+    pub fn set_about(&mut self, info: PluginInfo) {
+        self.instructions = info
+            .instructions
+            .map(|text| {
+                let text = text.trim();
+                match text.char_indices().nth(MAX_INSTRUCTIONS) {
+                    Some((cut, _)) => {
+                        self.problems
+                            .push(format!("instructions cut to {MAX_INSTRUCTIONS} characters"));
+                        text[..cut].to_string()
+                    }
+                    None => text.to_string(),
+                }
+            })
+            .filter(|t| !t.is_empty());
+        for (name, icons) in info.icons {
+            let mut kept = Vec::new();
+            for icon in icons {
+                let scheme_ok = icon.src.starts_with("https://") || icon.src.starts_with("data:");
+                if !scheme_ok || icon.src.len() > MAX_ICON_SRC || kept.len() == MAX_ICONS {
+                    self.problems.push(format!(
+                        "an icon of {name:?} was dropped: give an https: URL or a data: URI of at most {} KiB, at most {MAX_ICONS} per item",
+                        MAX_ICON_SRC / 1024
+                    ));
+                    continue;
+                }
+                kept.push(icon);
+            }
+            if !kept.is_empty() {
+                self.icons.insert(name, kept);
+            }
+        }
+        self.confirm = match &self.manifest.confirm {
+            Some(from_manifest) => from_manifest.clone(),
+            None => ToolGlobs::new("confirm", &info.confirm).unwrap_or_else(|e| {
+                self.problems
+                    .push(format!("the plugin's confirm list is unusable: {e}"));
+                ToolGlobs::default()
+            }),
+        };
+    }
+
+    /// Whether a call of the plugin's own tool `local` waits for the user's confirmation.
+    pub fn confirms(&self, local: &str) -> bool {
+        self.confirm.matches(local)
     }
 
     /// Takes the plugin's `list-tools` answer: each tool is exposed, hidden by `[tools]`, or

@@ -40,6 +40,10 @@ pub(crate) struct OffersJson {
     pub resources: bool,
     pub prompts: bool,
     pub completions: bool,
+    /// Whether the component exports `about` (absent in listings written before it existed).
+    /// Such a component is compiled before it is listed: its details are not in the listing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub about: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ impl Listing {
                 resources: offers.resources,
                 prompts: offers.prompts,
                 completions: offers.completions,
+                about: offers.about,
             },
             tools: tools
                 .iter()
@@ -149,6 +154,7 @@ impl Listing {
             resources: self.offers.resources,
             prompts: self.offers.prompts,
             completions: self.offers.completions,
+            about: self.offers.about,
         }
     }
 

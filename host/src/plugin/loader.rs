@@ -14,7 +14,7 @@ use super::manifest::{FileMode, Manifest, ManifestError};
 use super::pool::{Code, CodeCell, Exports, Pool};
 use crate::grants::{GrantSet, PluginGrants};
 use crate::policy::PluginPolicy;
-use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
+use crate::runtime::bindings::exports::pier::mcp::{about, completions, prompts, resources, tools};
 use crate::runtime::{CacheOutcome, CompileCache, PluginIdentity, Runtime};
 use wasmtime::component::Component;
 
@@ -118,12 +118,14 @@ impl LoadedPlugin {
         let wasm = Arc::new(wasm);
         if load_for == LoadFor::Serving {
             match super::listing::read(&wasm) {
-                Ok(Some(listing)) => {
+                // A component that describes itself (`about`) is compiled first: its
+                // instructions, icons and confirmations are not in the listing.
+                Ok(Some(listing)) if !listing.offers().about => {
                     return Ok(Self::listed_ahead(
                         runtime, cache, name, wasm, digest, manifest, listing,
                     ));
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => tracing::warn!(plugin = %name, "{e}; compiling it first"),
             }
         }
@@ -150,6 +152,7 @@ impl LoadedPlugin {
         description.add_tools(pool.list_tools().await.map_err(start)?);
         description.templates = pool.list_templates().await.map_err(start)?;
         description.add_prompts(pool.list_prompts().await.map_err(start)?);
+        description.set_about(pool.describe().await.map_err(start)?);
         // After the first listing, so the optimising compile does not compete with it.
         if let Some(job) = upgrade
             && load_for != LoadFor::Looking
@@ -388,6 +391,7 @@ fn link(runtime: &Arc<Runtime>, component: &Component) -> Result<Code, LoadError
         resources: resources::GuestIndices::new(&pre).ok(),
         prompts: prompts::GuestIndices::new(&pre).ok(),
         completions: completions::GuestIndices::new(&pre).ok(),
+        about: about::GuestIndices::new(&pre).ok(),
     };
     Ok(Code {
         runtime: runtime.clone(),

@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use crate::grammar::files::{FileGrant, FileMode};
 use crate::grammar::http::{AuthKeys, Credential, HttpGrant};
 use crate::grammar::network::NetworkGrant;
-use crate::policy::ToolFilter;
+use crate::policy::{ToolFilter, ToolGlobs};
 
 /// Defaults that apply when `[limits]` leaves a value out.
 pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
@@ -71,6 +71,9 @@ pub struct Manifest {
     /// `[config]` as key -> value text (strings as-is, anything else as JSON).
     pub config: BTreeMap<String, String>,
     pub tools: ToolFilter,
+    /// `[tools] confirm`: the plugin's own tools whose calls the user confirms first. When set
+    /// (even to `[]`) it replaces the list the plugin gives in `about`.
+    pub confirm: Option<ToolGlobs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +249,7 @@ struct RawTools {
     allow: Option<Vec<String>>,
     #[serde(default)]
     deny: Vec<String>,
+    confirm: Option<Vec<String>>,
 }
 
 impl Manifest {
@@ -265,6 +269,7 @@ impl Manifest {
             limits: Limits::default(),
             config: BTreeMap::new(),
             tools: ToolFilter::allow_all(),
+            confirm: None,
         }
     }
 
@@ -458,6 +463,13 @@ impl Manifest {
 
         let tools = ToolFilter::new(raw.tools.allow.as_deref(), &raw.tools.deny)
             .map_err(|e| err(format!("[tools]: {e}")))?;
+        let confirm = raw
+            .tools
+            .confirm
+            .as_deref()
+            .map(|c| ToolGlobs::new("confirm", c))
+            .transpose()
+            .map_err(|e| err(format!("[tools]: {e}")))?;
 
         Ok(Manifest {
             path: path.to_path_buf(),
@@ -473,6 +485,7 @@ impl Manifest {
             limits,
             config,
             tools,
+            confirm,
         })
     }
 }

@@ -24,7 +24,7 @@ use super::health::Health;
 use super::manifest::Limits;
 use crate::grants::PluginGrants;
 use crate::runtime::ask::{Interrupted, within};
-use crate::runtime::bindings::exports::pier::mcp::{completions, prompts, resources, tools};
+use crate::runtime::bindings::exports::pier::mcp::{about, completions, prompts, resources, tools};
 use crate::runtime::{CallScope, PluginIdentity, Runtime, State};
 
 /// Where each export lives in the component, found once at load.
@@ -33,6 +33,7 @@ pub(crate) struct Exports {
     pub resources: Option<resources::GuestIndices>,
     pub prompts: Option<prompts::GuestIndices>,
     pub completions: Option<completions::GuestIndices>,
+    pub about: Option<about::GuestIndices>,
 }
 
 impl Exports {
@@ -42,6 +43,7 @@ impl Exports {
             resources: self.resources.is_some(),
             prompts: self.prompts.is_some(),
             completions: self.completions.is_some(),
+            about: self.about.is_some(),
         }
     }
 }
@@ -116,6 +118,7 @@ pub(crate) struct Instance {
     pub resources: Option<resources::Guest>,
     pub prompts: Option<prompts::Guest>,
     pub completions: Option<completions::Guest>,
+    pub about: Option<about::Guest>,
 }
 
 pub(crate) struct Pool {
@@ -532,6 +535,7 @@ impl Pool {
         let resources = optional!(resources);
         let prompts = optional!(prompts);
         let completions = optional!(completions);
+        let about = optional!(about);
         Ok(Instance {
             code,
             store,
@@ -539,6 +543,7 @@ impl Pool {
             resources,
             prompts,
             completions,
+            about,
         })
     }
 }

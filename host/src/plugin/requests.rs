@@ -10,8 +10,8 @@ use crate::grants::credentials::redact;
 use crate::runtime::CallScope;
 use crate::runtime::bindings::pier::mcp::types::CompletionTarget;
 use crate::runtime::bindings::pier::mcp::types::{
-    CallContext, CallResult, Content, Error as WitError, Prompt, PromptResult, ResourceBody,
-    ResourceContents, ResourceInfo, ResourceTemplate, Tool,
+    CallContext, CallResult, Content, Error as WitError, PluginInfo, Prompt, PromptResult,
+    ResourceBody, ResourceContents, ResourceInfo, ResourceTemplate, Tool,
 };
 
 /// What a plugin answered to `call-tool`, with its size.
@@ -252,12 +252,35 @@ impl Request for Complete {
     }
 }
 
+struct Describe;
+
+impl Request for Describe {
+    type Answer = PluginInfo;
+    async fn run(self, inst: &mut Instance) -> wasmtime::Result<PluginInfo> {
+        let a = inst.about.as_ref().ok_or_else(|| missing("about"))?;
+        a.call_describe(&mut inst.store).await
+    }
+}
+
 /// The `call-context.meta` key that carries the call's time limit in milliseconds.
 pub const TIME_LIMIT_META: &str = "pier.time-limit-ms";
 
 impl Pool {
     pub async fn list_tools(&self) -> Result<Vec<Tool>, CallError> {
         Ok(self.run(ListTools, None).await?.0)
+    }
+
+    /// What the plugin says about itself; nothing, without an instance, if it does not export
+    /// `about`.
+    pub async fn describe(&self) -> Result<PluginInfo, CallError> {
+        if !self.offers().about {
+            return Ok(PluginInfo {
+                instructions: None,
+                icons: Vec::new(),
+                confirm: Vec::new(),
+            });
+        }
+        Ok(self.run(Describe, None).await?.0)
     }
 
     /// The plugin's resource templates; none, without an instance, if it offers no resources.

@@ -5,4 +5,4 @@ pub mod signature;
 mod tool_filter;
 
 pub use plugins::{AllowedPlugin, PluginPolicy, PolicySettings, Publisher};
-pub use tool_filter::ToolFilter;
+pub use tool_filter::{ToolFilter, ToolGlobs};

@@ -1,12 +1,12 @@
 //! Host-side bindings generated from `wit/pier.wit`.
 //!
-//! We bind the `full-plugin` world so that every export interface has generated types, but we
-//! never instantiate through the world type: `resources` and `prompts` are optional, so each
-//! export interface is looked up on its own (see `plugin::instance`).
+//! We bind the `described-plugin` world (everything pier calls) so that every export interface
+//! has generated types, but we never instantiate through the world type: every interface but
+//! `tools` is optional, so each is looked up on its own (see `plugin::pool`).
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "full-plugin",
+    world: "described-plugin",
     exports: { default: async },
     // Opens through wasmtime-wasi's own (async) `open-at`; see `runtime::directory`.
     // `ask` waits for the client, and may end the run of the call (a trap pier tells from a crash).

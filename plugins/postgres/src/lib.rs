@@ -9,6 +9,7 @@
 //! manifest's config allows them.
 
 mod advice;
+mod cancel;
 mod catalog;
 mod completions;
 mod connection;
@@ -972,4 +973,24 @@ impl Resources for Postgres {
     }
 }
 
-pier_sdk::export_plugin!(Postgres, resources, completions);
+impl pier_sdk::About for Postgres {
+    /// `execute` (the one destructive tool) asks the user before each statement by default.
+    fn about(&self, tools: &[Tool]) -> pier_sdk::PluginInfo {
+        pier_sdk::PluginInfo {
+            instructions: Some(
+                "Look before you query: list_tables and describe_table (or the postgres:// resources) \
+                 give a table's columns, keys and indexes. query runs one read-only statement in a \
+                 read-only transaction; pass values as params ($1, $2, ...) instead of writing them \
+                 into the SQL. explain shows a plan (analyze runs it, inside a read-only \
+                 transaction); index_advice and health help with slow queries. execute (only on \
+                 databases configured for writes) commits one statement, and the user confirms \
+                 each one first."
+                    .into(),
+            ),
+            icons: Vec::new(),
+            confirm: pier_sdk::destructive_tools(tools),
+        }
+    }
+}
+
+pier_sdk::export_plugin!(Postgres, resources, completions, about);

@@ -83,6 +83,10 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
             "\npier: the statement ran past statement_timeout and was cancelled; narrow it \
              (WHERE, LIMIT) or raise statement_timeout_ms in [config].",
         ),
+        "57014" if crate::cancel::by_client() => text.push_str(
+            "\npier: the client cancelled the call, so the plugin cancelled the statement on the \
+             server; its transaction was rolled back and nothing was committed.",
+        ),
         "57014" => text.push_str(
             "\npier: this was not a timeout: another session or an administrator cancelled the \
              statement (pg_cancel_backend). Retry; if it keeps happening, ask the database \

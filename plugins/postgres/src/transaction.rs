@@ -220,30 +220,33 @@ where
             connection::forget(db);
             return Err(refusal);
         }
-        let result = match (mode, ending) {
-            (Mode::Read, Ending::Pipelined) => {
-                let follow = FollowUp(Some(std::rc::Rc::from(begin.as_str())));
-                pipelined(
-                    &conn.client,
-                    &begin,
-                    may_prepare,
-                    body(conn.clone(), follow),
-                )
-                .await
-            }
-            (Mode::Read, Ending::AfterBody) => {
-                read(
-                    &conn.client,
-                    &begin,
-                    may_prepare,
-                    body(conn.clone(), FollowUp::inside()),
-                )
-                .await
-            }
-            (Mode::Write, _) => {
-                write(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
+        let work = async {
+            match (mode, ending) {
+                (Mode::Read, Ending::Pipelined) => {
+                    let follow = FollowUp(Some(std::rc::Rc::from(begin.as_str())));
+                    pipelined(
+                        &conn.client,
+                        &begin,
+                        may_prepare,
+                        body(conn.clone(), follow),
+                    )
+                    .await
+                }
+                (Mode::Read, Ending::AfterBody) => {
+                    read(
+                        &conn.client,
+                        &begin,
+                        may_prepare,
+                        body(conn.clone(), FollowUp::inside()),
+                    )
+                    .await
+                }
+                (Mode::Write, _) => {
+                    write(&conn.client, &begin, body(conn.clone(), FollowUp::inside())).await
+                }
             }
         };
+        let result = crate::cancel::on_client_cancel(db, settings, &conn.client, work).await;
         match result {
             Err(f) if f.lost => {
                 connection::forget(db);

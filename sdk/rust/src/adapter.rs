@@ -63,6 +63,7 @@ pub fn call_tool<P: Plugin>(
             "arguments must be a JSON object".to_string(),
         ));
     }
+    let _current = crate::host::CurrentCall::enter(&cx.request_id);
     with(slot, |i| {
         i.tools
             .call(&mut i.plugin, &cx, &name, args)
@@ -95,6 +96,11 @@ pub fn read_resource<P: Resources>(
 #[doc(hidden)]
 pub fn list_prompts<P: Prompts>(slot: &'static Slot<P>) -> Vec<Prompt> {
     with(slot, |i| i.plugin.prompts())
+}
+
+#[doc(hidden)]
+pub fn describe<P: crate::About>(slot: &'static Slot<P>) -> crate::PluginInfo {
+    with(slot, |i| i.plugin.about(&i.tools.definitions()))
 }
 
 #[doc(hidden)]

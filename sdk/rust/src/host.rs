@@ -220,6 +220,38 @@ pub fn cancelled(request_id: &str) -> bool {
     raw::cancelled(request_id)
 }
 
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The request id of the tool call this instance is running, for code far from its
+/// `CallContext` (a driver deciding whether to cancel a statement).
+pub fn current_call() -> Option<String> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// [`cancelled`] for the tool call in progress; false outside one.
+pub fn call_cancelled() -> bool {
+    current_call().is_some_and(|id| cancelled(&id))
+}
+
+/// Marks a tool call as running for [`current_call`] until dropped.
+#[doc(hidden)]
+pub struct CurrentCall(());
+
+impl CurrentCall {
+    pub fn enter(request_id: &str) -> Self {
+        CURRENT.with(|c| *c.borrow_mut() = Some(request_id.to_string()));
+        CurrentCall(())
+    }
+}
+
+impl Drop for CurrentCall {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
 /// Tells clients subscribed to `uri` that the resource changed.
 pub fn resource_updated(uri: &str) {
     raw::resource_updated(uri);

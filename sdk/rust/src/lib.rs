@@ -69,9 +69,9 @@ pub mod bindings {
 }
 
 pub use bindings::pier::mcp::types::{
-    Annotations, CallContext, CallResult, CompletionTarget, Content, Error, Media, Prompt,
-    PromptArgument, PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceInfo,
-    ResourceTemplate, Role, Tool,
+    Annotations, CallContext, CallResult, CompletionTarget, Content, Error, Icon, Media,
+    PluginInfo, Prompt, PromptArgument, PromptMessage, PromptResult, ResourceBody,
+    ResourceContents, ResourceInfo, ResourceTemplate, Role, Tool,
 };
 pub use serde_json::{Value, json};
 pub use tools::{ToolError, Tools};
@@ -146,6 +146,25 @@ pub trait Completions: Plugin {
     ) -> Result<Vec<String>, Error>;
 }
 
+/// What your plugin says about itself besides its lists: instructions for the model (pier
+/// composes them into the server's `instructions`), icons of its tools, prompts and templates,
+/// and which of its tools the user confirms before each call. Name `about` (last) in
+/// [`export_plugin!`] to export it. pier asks once per loaded binary.
+pub trait About: Plugin {
+    /// `tools` are the plugin's own definitions (as `tools` declared them), for lists drawn from
+    /// them such as [`destructive_tools`].
+    fn about(&self, tools: &[Tool]) -> PluginInfo;
+}
+
+/// The names of the tools annotated destructive (and not read-only): the usual `confirm` list.
+pub fn destructive_tools(tools: &[Tool]) -> Vec<String> {
+    tools
+        .iter()
+        .filter(|t| t.annotations.destructive && !t.annotations.read_only)
+        .map(|t| t.name.clone())
+        .collect()
+}
+
 /// Deserialises tool arguments into `T`, turning a mismatch into [`ToolError::Invalid`] with
 /// serde's explanation (which field, which type), so the model can correct its call. (Handlers
 /// declared with [`Tools::add`] get typed arguments without it.)
@@ -168,7 +187,8 @@ pub fn time_limit_ms(cx: &CallContext) -> Option<u64> {
 
 /// Exports a type implementing [`Plugin`] as this component's `pier:mcp` exports: `tools`, and
 /// each optional interface named after the type, in the order `resources`, `prompts`,
-/// `completions` (each requires the trait of that name). Only the named interfaces are exported.
+/// `completions`, `about` (each requires the trait of that name: [`Resources`], [`Prompts`],
+/// [`Completions`], [`About`]). Only the named interfaces are exported.
 ///
 /// ```text
 /// pier_sdk::export_plugin!(Postgres, resources);
@@ -242,6 +262,13 @@ macro_rules! __pier_export_impl {
             }
         }
     };
+    (about, $slot:ident, $exports:ident) => {
+        impl __pier_exports::exports::pier::mcp::about::Guest for $exports {
+            fn describe() -> $crate::PluginInfo {
+                $crate::adapter::describe(&$slot)
+            }
+        }
+    };
     (completions, $slot:ident, $exports:ident) => {
         impl __pier_exports::exports::pier::mcp::completions::Guest for $exports {
             fn complete(
@@ -259,7 +286,7 @@ macro_rules! __pier_export_impl {
         compile_error!(concat!(
             "export_plugin!: `",
             stringify!($other),
-            "` is not an optional export; name resources, prompts or completions"
+            "` is not an optional export; name resources, prompts, completions or about"
         ));
     };
 }

@@ -148,10 +148,27 @@ pub(crate) async fn ready(subscribe: impl Fn() -> Pollable) {
 }
 
 /// Waits for `duration` without blocking other tasks (a `wasi:clocks` timer pollable).
+///
+/// Done-ness is read from the clock, not from the pollable: a timer pollable made afresh for a
+/// deadline that has just passed is not ready until the host's timer has fired it, so asking a
+/// new one on every poll (as [`ready`] does for streams) could go on forever.
 pub async fn sleep(duration: std::time::Duration) {
-    let deadline = wasi::clocks::monotonic_clock::now()
+    use wasi::clocks::monotonic_clock;
+    let deadline = monotonic_clock::now()
         .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
-    ready(|| wasi::clocks::monotonic_clock::subscribe_instant(deadline)).await
+    let owner = Release(new_owner());
+    std::future::poll_fn(|cx| {
+        if monotonic_clock::now() >= deadline {
+            return Poll::Ready(());
+        }
+        wait_for_owned(
+            monotonic_clock::subscribe_instant(deadline),
+            cx.waker(),
+            owner.0,
+        );
+        Poll::Pending
+    })
+    .await
 }
 
 /// Runs `future` for at most `duration`; `None` if the time ran out first (the future is

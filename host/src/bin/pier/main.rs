@@ -27,6 +27,7 @@ enum Start {
 struct Serving {
     identity: Option<String>,
     read_only: bool,
+    confirm: Vec<String>,
     policy: pier::policy::PluginPolicy,
     ops: pier::ops::Operations,
 }
@@ -43,6 +44,7 @@ async fn build(common: &Common, serving: Serving, start: Start) -> anyhow::Resul
         .plugin_dir(&dir)
         .identity(serving.identity)
         .read_only(serving.read_only)
+        .confirm(serving.confirm)
         .policy(serving.policy)
         .operations(serving.ops);
     if common.no_cache {
@@ -106,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let serving = Serving {
                 identity: None,
                 read_only: false,
+                confirm: settings.confirm.clone(),
                 policy: settings.plugin_policy()?,
                 ops: pier::ops::Operations::default(),
             };
@@ -313,6 +316,7 @@ async fn serve_command(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     let serving = Serving {
         identity,
         read_only: args.read_only || settings.read_only,
+        confirm: settings.confirm.clone(),
         policy: settings.plugin_policy()?,
         ops,
     };

@@ -13,6 +13,8 @@ use serde::Deserialize;
 /// The instance's state: calls it has served (to see instance replacement).
 struct Probe {
     calls: u64,
+    /// What the last `wait_cancel` saw: `Some(true)` when the client cancelled it.
+    last_cancel: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,22 @@ fn progress(_: &mut Probe, cx: &CallContext, _: Value) -> Outcome {
     Ok(CallResult::text("done"))
 }
 
+/// Waits up to `ms` for the client to cancel the call, checking `host.cancelled` every 10 ms,
+/// and remembers whether it did (`last_cancel` tells a later call).
+fn wait_cancel(probe: &mut Probe, cx: &CallContext, a: Ms) -> Outcome {
+    let started = std::time::Instant::now();
+    let mut cancelled = false;
+    while started.elapsed().as_millis() < u128::from(a.ms) {
+        if pier_sdk::host::cancelled(&cx.request_id) {
+            cancelled = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    probe.last_cancel = Some(cancelled);
+    Ok(CallResult::text(format!("cancelled: {cancelled}")))
+}
+
 fn env(_: &mut Probe, _: &CallContext, a: Name) -> Outcome {
     Ok(match std::env::var(&a.name) {
         Ok(v) => CallResult::text(v),
@@ -92,7 +110,10 @@ fn sleep(_: &mut Probe, _: &CallContext, a: Ms) -> Outcome {
 
 impl Plugin for Probe {
     fn new() -> Self {
-        Probe { calls: 0 }
+        Probe {
+            calls: 0,
+            last_cancel: None,
+        }
     }
 
     fn tools(&self, tools: &mut Tools<Self>) {
@@ -141,6 +162,63 @@ impl Plugin for Probe {
                     .read_only()
                     .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
                 counted(sleep),
+            )
+            .add(
+                Tool::new(
+                    "wipe",
+                    "Pretends to delete `what` (its confirmation is the test).",
+                )
+                .destructive(true)
+                .input_schema(schema(json!({"what": {"type": "string"}}), &["what"])),
+                |_, _, a: Value| Ok(CallResult::text(format!("wiped {}", a["what"]))),
+            )
+            .add(
+                Tool::new(
+                    "wait_cancel",
+                    "Waits up to `ms` for the call to be cancelled.",
+                )
+                .read_only()
+                .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
+                wait_cancel,
+            )
+            .add(
+                Tool::new(
+                    "ticks",
+                    "Sleeps 20 ms at a time on the SDK's executor for `ms` while a background \
+                     task sleeps longer; returns how many sleeps ended.",
+                )
+                .read_only()
+                .input_schema(schema(json!({"ms": {"type": "integer"}}), &["ms"])),
+                |_, _, a: Ms| {
+                    use pier_sdk::rt;
+                    use std::time::{Duration, Instant};
+                    let started = Instant::now();
+                    rt::spawn(async { rt::sleep(Duration::from_secs(3)).await });
+                    let ticks = rt::block_on(async {
+                        let mut ticks = 0;
+                        while started.elapsed().as_millis() < u128::from(a.ms) {
+                            rt::sleep(Duration::from_millis(20)).await;
+                            ticks += 1;
+                        }
+                        ticks
+                    });
+                    Ok(CallResult::text(format!("{ticks} ticks")))
+                },
+            )
+            .add(
+                Tool::new("touch", "Announces that probe://hello changed.").read_only(),
+                |_, _, _: Value| {
+                    pier_sdk::host::resource_updated("probe://hello");
+                    Ok(CallResult::text("touched"))
+                },
+            )
+            .add(
+                Tool::new(
+                    "last_cancel",
+                    "What the last wait_cancel of this instance saw.",
+                )
+                .read_only(),
+                |probe, _, _: Value| Ok(CallResult::text(format!("{:?}", probe.last_cancel))),
             );
         // `[config].extra_tool` adds a tool by that name, so tests can provoke name collisions.
         if let Some(name) = pier_sdk::host::config("extra_tool") {
@@ -257,4 +335,25 @@ impl Completions for Probe {
     }
 }
 
-pier_sdk::export_plugin!(Probe, resources, prompts, completions);
+impl pier_sdk::About for Probe {
+    fn about(&self, _tools: &[Tool]) -> pier_sdk::PluginInfo {
+        let icon = pier_sdk::Icon {
+            src: "data:image/svg+xml;base64,PHN2Zy8+".into(),
+            mime_type: Some("image/svg+xml".into()),
+            sizes: vec!["any".into()],
+            theme: None,
+        };
+        let bad = pier_sdk::Icon {
+            src: "http://example.com/plain.png".into(),
+            ..icon.clone()
+        };
+        pier_sdk::PluginInfo {
+            instructions: Some("Probe answers the end-to-end tests.".into()),
+            icons: vec![("echo".into(), vec![icon, bad])],
+            // Only wipe: echo is destructive by MCP's default annotations, and must not ask.
+            confirm: vec!["wipe".into()],
+        }
+    }
+}
+
+pier_sdk::export_plugin!(Probe, resources, prompts, completions, about);
