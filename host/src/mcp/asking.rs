@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    ClientCapabilities, CustomRequest, ErrorCode, InputRequest, InputRequiredResult,
+    ClientCapabilities, CustomRequest, ErrorCode, InputRequest, InputRequests, InputRequiredResult,
     InputResponses, ProtocolVersion, RequestStateCodec, SealOptions, ServerRequest,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer, ServiceError};
@@ -70,10 +70,48 @@ impl StateSeal {
     }
 }
 
-/// What a request's state is bound to: who asked, what, and with which arguments.
-pub(super) fn binding(caller: &str, method: &str, name: &str, arguments: &str) -> Vec<u8> {
-    let digest = hex::encode(Sha256::digest(arguments.as_bytes()));
+/// What a request's state is bound to: who asked, what, and with which arguments (compared
+/// as JSON values, so a client that sends them again with the keys in another order or other
+/// spacing still matches).
+pub(super) fn binding(
+    caller: &str,
+    method: &str,
+    name: &str,
+    arguments: Option<&rmcp::model::JsonObject>,
+) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    if let Some(args) = arguments {
+        canonical(&Value::Object(args.clone()), &mut hasher);
+    }
+    let digest = hex::encode(hasher.finalize());
     format!("{caller}\n{method}\n{name}\n{digest}").into_bytes()
+}
+
+/// Feeds `value` to `hasher` with object keys in sorted order.
+fn canonical(value: &Value, hasher: &mut Sha256) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for k in keys {
+                hasher.update(serde_json::to_string(k).unwrap_or_default().as_bytes());
+                hasher.update(b":");
+                canonical(&map[k], hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(list) => {
+            hasher.update(b"[");
+            for v in list {
+                canonical(v, hasher);
+                hasher.update(b",");
+            }
+            hasher.update(b"]");
+        }
+        other => hasher.update(other.to_string().as_bytes()),
+    }
 }
 
 /// Whether the request speaks 2026-07-28 or later (questions go back in the result).
@@ -327,6 +365,27 @@ impl Asking {
         })
     }
 
+    /// Asking inside a task: the answers given so far are at hand; anything else is asked by
+    /// the task's status (`input_required`).
+    pub fn with_answers(caps: Option<ClientCapabilities>, given: BTreeMap<String, Value>) -> Self {
+        let way = Way::Round(Round {
+            given,
+            used: Mutex::default(),
+        });
+        Asking {
+            asker: Arc::new(ClientAsker { caps, way }),
+            binding: Vec::new(),
+        }
+    }
+
+    /// The answers this run used.
+    pub fn used(&self) -> BTreeMap<String, Value> {
+        match &self.asker.way {
+            Way::Round(round) => round.used.lock().map(|u| u.clone()).unwrap_or_default(),
+            Way::Session { .. } => BTreeMap::new(),
+        }
+    }
+
     /// How `host.ask` reaches the client for this request.
     pub fn asker(&self) -> Arc<dyn Asker> {
         self.asker.clone()
@@ -358,21 +417,8 @@ impl Asking {
         seal: &StateSeal,
         questions: &[Question],
     ) -> Result<InputRequiredResult, Interruption> {
-        let mut requests = BTreeMap::new();
-        for q in questions {
-            let wire = serde_json::json!({"method": q.method, "params": q.params});
-            let request: InputRequest = serde_json::from_value(wire).map_err(|e| {
-                Interruption::Malformed(format!(
-                    "question {:?} is not a valid {} request: {e}",
-                    q.key, q.method
-                ))
-            })?;
-            requests.insert(q.key.clone(), request);
-        }
-        let used = match &self.asker.way {
-            Way::Round(round) => round.used.lock().map(|u| u.clone()).unwrap_or_default(),
-            Way::Session { .. } => BTreeMap::new(),
-        };
+        let requests = input_requests(questions)?;
+        let used = self.used();
         let options = SealOptions::new()
             .associated_data(&self.binding)
             .ttl(STATE_TTL);
@@ -382,6 +428,22 @@ impl Asking {
             .map_err(|e| Interruption::Malformed(e.to_string()))?;
         Ok(InputRequiredResult::new(Some(requests), Some(state)))
     }
+}
+
+/// The questions as MCP's `inputRequests`, by key.
+pub(super) fn input_requests(questions: &[Question]) -> Result<InputRequests, Interruption> {
+    let mut requests = BTreeMap::new();
+    for q in questions {
+        let wire = serde_json::json!({"method": q.method, "params": q.params});
+        let request: InputRequest = serde_json::from_value(wire).map_err(|e| {
+            Interruption::Malformed(format!(
+                "question {:?} is not a valid {} request: {e}",
+                q.key, q.method
+            ))
+        })?;
+        requests.insert(q.key.clone(), request);
+    }
+    Ok(requests)
 }
 
 /// Why a call that ended inside `ask` has no questions to hand over.
@@ -486,7 +548,15 @@ mod tests {
         let seal = StateSeal::from_env().unwrap_or_else(|e| panic!("{e}"));
         let answers: BTreeMap<String, Value> =
             [("k".to_string(), serde_json::json!({"action": "decline"}))].into();
-        let here = binding("alice", "tools/call", "t", "{}");
+        let mut args = rmcp::model::JsonObject::new();
+        args.insert("b".into(), serde_json::json!(1));
+        args.insert("a".into(), serde_json::json!({"y": 2, "x": [1]}));
+        let here = binding("alice", "tools/call", "t", Some(&args));
+        let mut reordered = rmcp::model::JsonObject::new();
+        reordered.insert("a".into(), serde_json::json!({"x": [1], "y": 2}));
+        reordered.insert("b".into(), serde_json::json!(1));
+        assert_eq!(here, binding("alice", "tools/call", "t", Some(&reordered)));
+        assert_ne!(here, binding("alice", "tools/call", "t", None));
         let options = SealOptions::new().associated_data(&here).ttl(STATE_TTL);
         let sealed = seal
             .0
@@ -494,7 +564,7 @@ mod tests {
             .unwrap_or_default();
         let opened: Result<BTreeMap<String, Value>, _> = seal.0.open_json_with(&sealed, &here);
         assert_eq!(opened.ok(), Some(answers));
-        let other = binding("bob", "tools/call", "t", "{}");
+        let other = binding("bob", "tools/call", "t", Some(&args));
         let moved: Result<BTreeMap<String, Value>, _> = seal.0.open_json_with(&sealed, &other);
         assert!(moved.is_err());
         let mut tampered = sealed.clone();

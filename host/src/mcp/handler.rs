@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, DiscoverResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
-    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, LoggingLevel, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams,
+    GetTaskResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -59,6 +60,8 @@ pub struct PierHandler {
     pub(super) seal: Arc<StateSeal>,
     /// pier.toml's `confirm`: exposed tool names whose calls the user confirms first.
     pub(super) confirm: Arc<crate::policy::ToolGlobs>,
+    /// Tool calls running as tasks, for every session.
+    pub(super) tasks: Arc<super::tasks::Tasks>,
 }
 
 impl PierHandler {
@@ -77,6 +80,7 @@ impl PierHandler {
             sessions: Arc::default(),
             seal: Arc::new(StateSeal::from_env()?),
             confirm: Arc::default(),
+            tasks: Arc::default(),
             registry,
             identity,
             read_only: read_only.then(|| {
@@ -200,6 +204,7 @@ impl ServerHandler for PierHandler {
             .enable_prompts_list_changed()
             .enable_logging()
             .enable_completions()
+            .enable_tasks()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
@@ -241,6 +246,35 @@ impl ServerHandler for PierHandler {
             *level = Some(request.level);
         }
         Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let caller = self.caller(&ctx);
+        let task = self.tasks.get(caller.label(), &request.task_id)?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = self.caller(&ctx);
+        self.tasks
+            .update(caller.label(), &request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = self.caller(&ctx);
+        self.tasks.cancel(caller.label(), &request.task_id)
     }
 
     async fn subscribe(

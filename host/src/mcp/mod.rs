@@ -18,6 +18,7 @@ mod request;
 mod resources;
 pub mod stdio;
 mod subscriptions;
+mod tasks;
 mod tools;
 
 pub use handler::PierHandler;

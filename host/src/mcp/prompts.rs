@@ -48,8 +48,12 @@ impl PierHandler {
             );
             return Err(McpError::invalid_params(message, None));
         };
-        let bound = serde_json::to_string(&request.arguments).unwrap_or_default();
-        let binding = asking::binding(caller.label(), "prompts/get", &request.name, &bound);
+        let binding = asking::binding(
+            caller.label(),
+            "prompts/get",
+            &request.name,
+            request.arguments.as_ref(),
+        );
         let asking = Asking::start(
             ctx,
             &self.seal,

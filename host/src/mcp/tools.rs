@@ -14,6 +14,7 @@ use super::handler::PierHandler;
 use crate::access::ToolRef;
 use crate::ops::Outcome;
 use crate::plugin::{CallError, ExposedTool};
+use crate::runtime::bindings::pier::mcp::types::TaskSupport;
 
 fn tool_ref<'a>(plugin: &'a str, t: &'a ExposedTool) -> ToolRef<'a> {
     ToolRef {
@@ -82,7 +83,7 @@ impl PierHandler {
             args,
             ctx.meta.0.get(super::exact_numbers::META_KEY),
         );
-        let binding = asking::binding(caller.label(), "tools/call", name, &arguments);
+        let binding = asking::binding(caller.label(), "tools/call", name, args);
         let asking = match Asking::start(
             ctx,
             &self.seal,
@@ -105,6 +106,8 @@ impl PierHandler {
             self.confirm.matches(name).then_some(Source::Host)
         };
         let cx = convert::call_context(ctx, &caller);
+        let routed = catalog.clone();
+        let owner = caller.label().to_string();
         let span = tracing::info_span!("tool", plugin = %plugin.name(), tool = %tool, id = %cx.request_id, identity = %caller.label());
         async move {
             if let Some(source) = confirmation {
@@ -125,6 +128,33 @@ impl PierHandler {
                             Some(Err(why)) => Err(why.error(plugin.name())),
                             None => Err(McpError::internal_error(waiting.to_string(), None)),
                         };
+                    }
+                }
+            }
+            match plugin.description.task_support(tool) {
+                TaskSupport::Forbidden => {}
+                support => {
+                    let caps = ctx.client_capabilities();
+                    if caps.as_ref().is_some_and(|c| c.supports_tasks()) {
+                        let created = self.tasks.create(
+                            &owner,
+                            routed,
+                            name,
+                            tool,
+                            cx,
+                            arguments,
+                            caps,
+                            self.subscriptions.clone(),
+                        );
+                        call.end(Outcome::Task, 0).await;
+                        return Ok(CallToolResponse::Task(created));
+                    }
+                    if support == TaskSupport::Required {
+                        call.end(Outcome::ToolError, 0).await;
+                        let tasks = rmcp::model::ClientCapabilities::builder()
+                            .enable_tasks()
+                            .build();
+                        return Err(McpError::missing_required_client_capability(tasks));
                     }
                 }
             }

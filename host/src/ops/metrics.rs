@@ -33,10 +33,12 @@ pub enum Outcome {
     InputRequired,
     /// The user did not confirm the call (or could not be asked), so it did not run.
     NotConfirmed,
+    /// The call goes on as a task (its end is the task's, read with `tasks/get`).
+    Task,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::ToolError,
         Outcome::Forbidden,
@@ -44,6 +46,7 @@ impl Outcome {
         Outcome::UnknownTool,
         Outcome::InputRequired,
         Outcome::NotConfirmed,
+        Outcome::Task,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Outcome {
             Outcome::UnknownTool => "unknown_tool",
             Outcome::InputRequired => "input_required",
             Outcome::NotConfirmed => "not_confirmed",
+            Outcome::Task => "task",
         }
     }
 }

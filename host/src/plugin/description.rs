@@ -13,7 +13,7 @@ use super::manifest::Manifest;
 use crate::policy::ToolGlobs;
 use crate::runtime::CacheOutcome;
 use crate::runtime::bindings::pier::mcp::types::{
-    Icon, PluginInfo, Prompt as WitPrompt, ResourceTemplate, Tool as WitTool,
+    Icon, PluginInfo, Prompt as WitPrompt, ResourceTemplate, TaskSupport, Tool as WitTool,
 };
 
 /// The longest `instructions` a plugin may give (it goes into every client's context).
@@ -76,6 +76,8 @@ pub(crate) struct Description {
     /// Its own tools whose calls the user confirms first: the manifest's `[tools] confirm`,
     /// else the plugin's own list.
     pub confirm: ToolGlobs,
+    /// Tools (own names) that may or must run as tasks; the others never do.
+    pub tasks: BTreeMap<String, TaskSupport>,
 }
 
 impl AsRef<Description> for Description {
@@ -125,6 +127,7 @@ impl Description {
             instructions: None,
             icons: BTreeMap::new(),
             confirm,
+            tasks: BTreeMap::new(),
         }
     }
 
@@ -163,6 +166,7 @@ impl Description {
                 self.icons.insert(name, kept);
             }
         }
+        self.tasks = info.tasks.into_iter().collect();
         self.confirm = match &self.manifest.confirm {
             Some(from_manifest) => from_manifest.clone(),
             None => ToolGlobs::new("confirm", &info.confirm).unwrap_or_else(|e| {
@@ -171,6 +175,14 @@ impl Description {
                 ToolGlobs::default()
             }),
         };
+    }
+
+    /// Whether a call of the plugin's own tool `local` may or must run as a task.
+    pub fn task_support(&self, local: &str) -> TaskSupport {
+        self.tasks
+            .get(local)
+            .copied()
+            .unwrap_or(TaskSupport::Forbidden)
     }
 
     /// Whether a call of the plugin's own tool `local` waits for the user's confirmation.

@@ -278,6 +278,7 @@ impl Pool {
                 instructions: None,
                 icons: Vec::new(),
                 confirm: Vec::new(),
+                tasks: Vec::new(),
             });
         }
         Ok(self.run(Describe, None).await?.0)

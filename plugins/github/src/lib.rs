@@ -325,6 +325,7 @@ impl pier_sdk::About for Github {
             ),
             icons: Vec::new(),
             confirm: pier_sdk::destructive_tools(tools),
+            tasks: Vec::new(),
         }
     }
 }

@@ -989,6 +989,7 @@ impl pier_sdk::About for Postgres {
             ),
             icons: Vec::new(),
             confirm: pier_sdk::destructive_tools(tools),
+            tasks: Vec::new(),
         }
     }
 }

@@ -282,6 +282,7 @@ impl pier_sdk::About for Slack {
             ),
             icons: Vec::new(),
             confirm: pier_sdk::destructive_tools(tools),
+            tasks: Vec::new(),
         }
     }
 }

@@ -71,7 +71,7 @@ pub mod bindings {
 pub use bindings::pier::mcp::types::{
     Annotations, CallContext, CallResult, CompletionTarget, Content, Error, Icon, Media,
     PluginInfo, Prompt, PromptArgument, PromptMessage, PromptResult, ResourceBody,
-    ResourceContents, ResourceInfo, ResourceTemplate, Role, Tool,
+    ResourceContents, ResourceInfo, ResourceTemplate, Role, TaskSupport, Tool,
 };
 pub use serde_json::{Value, json};
 pub use tools::{ToolError, Tools};

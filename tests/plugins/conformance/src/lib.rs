@@ -189,7 +189,114 @@ impl Plugin for Conformance {
                 |_, _, args: Value| Ok(CallResult::text(format!("received {args}"))),
             );
         asking(tools);
+        tasks(tools);
     }
+}
+
+/// Sleeps `ms` in steps, stopping early if the call is cancelled; true if it was.
+fn nap(cx: &CallContext, ms: u64) -> bool {
+    let mut slept = 0;
+    while slept < ms {
+        if host::cancelled(&cx.request_id) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        slept += 20;
+    }
+    false
+}
+
+/// The tasks extension's fixtures (unprefixed names, as its scenarios call them).
+fn tasks(tools: &mut Tools<Conformance>) {
+    let tool = |name: &str, description: &str| Tool::new(name, description).read_only();
+    tools
+        .add(
+            tool("greet", "Greets someone (never a task).").input_schema(json!({
+                "type": "object", "properties": {"name": {"type": "string"}}
+            })),
+            |_, _, args: Value| {
+                let name = args["name"].as_str().unwrap_or("world");
+                Ok(CallResult::text(format!("Hello, {name}!")))
+            },
+        )
+        .add(
+            tool("slow_compute", "Sleeps `seconds`, then answers (a task).").input_schema(json!({
+                "type": "object",
+                "properties": {"seconds": {"type": "number"}, "label": {"type": "string"}}
+            })),
+            |_, cx, args: Value| {
+                let seconds = args["seconds"].as_f64().unwrap_or(1.0).clamp(0.0, 120.0);
+                if nap(cx, (seconds * 1000.0) as u64) {
+                    return Err(ToolError::Failed("cancelled".into()));
+                }
+                let label = args["label"].as_str().unwrap_or("");
+                Ok(CallResult::text(format!(
+                    "computed {label} after {seconds} s"
+                )))
+            },
+        )
+        .add(
+            tool(
+                "confirm_delete",
+                "Asks before it pretends to delete `filename` (a task).",
+            )
+            .input_schema(json!({
+                "type": "object", "properties": {"filename": {"type": "string"}}
+            })),
+            |_, cx, args: Value| {
+                let file = args["filename"].as_str().unwrap_or("");
+                let schema = json!({"confirm": {"type": "boolean"}});
+                let got = one(
+                    cx,
+                    "confirm",
+                    form(&format!("Delete {file}?"), schema, &["confirm"]),
+                )?;
+                let yes = got["action"] == "accept" && got["content"]["confirm"] != false;
+                Ok(CallResult::text(if yes {
+                    format!("Deleted {file}")
+                } else {
+                    format!("Kept {file}")
+                }))
+            },
+        )
+        .add(
+            tool("multi_input", "Asks two things at once (a task)."),
+            |_, cx, _: Value| {
+                let questions = [
+                    ("first", name_form("First name?")),
+                    ("last", name_form("Last name?")),
+                ];
+                let answers = host::ask(&cx.request_id, &questions, false).map_err(asked)?;
+                Ok(CallResult::text(format!(
+                    "{} {}",
+                    field(answer(&answers, "first"), "name"),
+                    field(answer(&answers, "last"), "name")
+                )))
+            },
+        )
+        .add(
+            tool("failing_job", "Fails after a moment (a task, required)."),
+            |_, cx, _: Value| {
+                nap(cx, 1000);
+                Err(ToolError::Failed(
+                    "the job failed, as it always does".into(),
+                ))
+            },
+        )
+        .add(
+            tool("protocol_error_job", "Crashes (a task)."),
+            |_, _, _: Value| -> Outcome { panic!("the job crashed, as it always does") },
+        )
+        .add(
+            tool(
+                "test_tool_with_task",
+                "Asks the user's name, then works on (a task, required).",
+            ),
+            |_, cx, _: Value| {
+                let got = one(cx, "user_name", name_form("What is your name?"))?;
+                Ok(CallResult::text(format!("Hello, {}!", field(&got, "name"))))
+            },
+        );
 }
 
 /// A tool error for a question the client could not answer.
@@ -639,4 +746,24 @@ impl Completions for Conformance {
     }
 }
 
-pier_sdk::export_plugin!(Conformance, resources, prompts, completions);
+impl pier_sdk::About for Conformance {
+    fn about(&self, _tools: &[Tool]) -> pier_sdk::PluginInfo {
+        use pier_sdk::TaskSupport::{Optional, Required};
+        let tasks = [
+            ("slow_compute", Optional),
+            ("confirm_delete", Optional),
+            ("multi_input", Optional),
+            ("failing_job", Required),
+            ("protocol_error_job", Optional),
+            ("test_tool_with_task", Required),
+        ];
+        pier_sdk::PluginInfo {
+            instructions: None,
+            icons: Vec::new(),
+            confirm: Vec::new(),
+            tasks: tasks.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+        }
+    }
+}
+
+pier_sdk::export_plugin!(Conformance, resources, prompts, completions, about);

@@ -352,6 +352,7 @@ impl pier_sdk::About for Probe {
             icons: vec![("echo".into(), vec![icon, bad])],
             // Only wipe: echo is destructive by MCP's default annotations, and must not ask.
             confirm: vec!["wipe".into()],
+            tasks: Vec::new(),
         }
     }
 }
