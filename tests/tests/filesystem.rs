@@ -595,3 +595,74 @@ async fn a_very_deep_tree_is_walked_without_crashing_and_capped() {
     ok(&client, "filesystem_list_allowed_directories", json!({})).await;
     client.cancel().await.ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[allow(deprecated)] // resources/subscribe is what 2025-11-25 clients send
+async fn a_subscriber_hears_of_files_the_plugin_changes() {
+    use rmcp::model::{ReadResourceRequestParams, ResourceContents, SubscribeRequestParams};
+    let (f, rw, _ro) = fixture();
+    let c = f.connect().await;
+    let templates = c
+        .list_all_resource_templates()
+        .await
+        .expect("resources/templates/list");
+    assert!(
+        templates
+            .iter()
+            .any(|t| t.uri_template == "file:///{+path}"),
+        "{templates:?}"
+    );
+    let file = rw.join("notes one.md");
+    std::fs::write(&file, "first\n").expect("write");
+    let uri = format!("file://{}", file.display()).replace(' ', "%20");
+    c.subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .expect("resources/subscribe");
+    let path = file.display().to_string();
+    ok(
+        &c,
+        "filesystem_write_file",
+        json!({"path": path, "content": "second\n"}),
+    )
+    .await;
+    ok(
+        &c,
+        "filesystem_edit_file",
+        json!({"path": path, "edits": [{"oldText": "second", "newText": "third"}], "dryRun": true}),
+    )
+    .await;
+    ok(
+        &c,
+        "filesystem_edit_file",
+        json!({"path": path, "edits": [{"oldText": "second", "newText": "third"}]}),
+    )
+    .await;
+    let updates = || {
+        c.service()
+            .updated
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default()
+    };
+    let two = async {
+        while updates().len() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), two)
+        .await
+        .expect("notifications/resources/updated for both writes");
+    // The dry run sent none.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let heard = updates();
+    assert_eq!(heard, vec![uri.clone(), uri.clone()]);
+    let read = c
+        .read_resource(ReadResourceRequestParams::new(uri.clone()))
+        .await
+        .expect("resources/read");
+    let body = match &read.contents[0] {
+        ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("not text: {other:?}"),
+    };
+    assert_eq!(body, "third\n");
+}

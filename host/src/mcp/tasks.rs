@@ -1,8 +1,9 @@
 //! Tool calls that run as tasks (MCP's `io.modelcontextprotocol/tasks` extension, SEP-2663): a
 //! tool its plugin marks task-capable (`about.tasks`), called by a client that declared the
 //! extension, answers at once with a task id and runs on in the background; the client polls
-//! `tasks/get` for its status and, once done, its result, answers its questions with
-//! `tasks/update`, and stops it with `tasks/cancel`.
+//! `tasks/get` for its status and, once done, its result (and hears `notifications/tasks` on
+//! each change while its connection lasts), answers its questions with `tasks/update`, and stops
+//! it with `tasks/cancel`.
 //!
 //! A task asks the client the same way a 2026-07-28 call does: a run that reaches a `host.ask`
 //! whose answers are not at hand ends, the task's status becomes `input_required` with the
@@ -17,8 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolResult, ClientCapabilities, CreateTaskResult, DetailedTask, InputRequests,
-    InputResponses, JsonObject, Task, TaskPayload, TaskStatus,
+    InputResponses, JsonObject, ServerNotification, Task, TaskPayload, TaskStatus,
+    TaskStatusNotification, TaskStatusNotificationParams,
 };
+use rmcp::service::{Peer, RoleServer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +48,9 @@ struct TaskCall {
     arguments: String,
     caps: Option<ClientCapabilities>,
     events: Arc<Subscriptions>,
+    /// The client that made the task, told of each change of status (`notifications/tasks`)
+    /// while its connection lasts.
+    peer: Peer<RoleServer>,
 }
 
 struct Entry {
@@ -104,6 +110,7 @@ impl Tasks {
         arguments: String,
         caps: Option<ClientCapabilities>,
         events: Arc<Subscriptions>,
+        peer: Peer<RoleServer>,
     ) -> CreateTaskResult {
         let id = new_id();
         let stamp = now();
@@ -118,6 +125,7 @@ impl Tasks {
             arguments,
             caps,
             events,
+            peer,
         });
         let cancel = CancellationToken::new();
         if let Ok(mut entries) = self.entries.lock() {
@@ -183,6 +191,7 @@ impl Tasks {
         entry.task.status = entry.payload.status();
         entry.task.last_updated_at = now();
         tracing::info!(task = %id, status = ?entry.task.status, "task changed");
+        announce(entry);
     }
 
     fn with_entry<T>(
@@ -229,6 +238,7 @@ impl Tasks {
             e.payload = TaskPayload::Working;
             e.task.status = TaskStatus::Working;
             e.task.last_updated_at = now();
+            announce(e);
             Some((e.call.clone(), e.answers.clone(), e.cancel.clone()))
         })?;
         if let Some((call, answers, cancel)) = resume {
@@ -246,9 +256,25 @@ impl Tasks {
                 e.payload = TaskPayload::Cancelled;
                 e.task.status = TaskStatus::Cancelled;
                 e.task.last_updated_at = now();
+                announce(e);
             }
         })
     }
+}
+
+/// `notifications/tasks` with the task as `tasks/get` would show it now, to the client that
+/// made it; a client that is gone (or a stateless request long answered) simply misses it.
+fn announce(entry: &Entry) {
+    let task = DetailedTask::new(entry.task.clone(), entry.payload.clone());
+    let note = ServerNotification::TaskStatusNotification(TaskStatusNotification::new(
+        TaskStatusNotificationParams::new(task),
+    ));
+    let peer = entry.call.peer.clone();
+    tokio::spawn(async move {
+        if let Err(e) = peer.send_notification(note).await {
+            tracing::debug!("notifications/tasks not delivered: {e}");
+        }
+    });
 }
 
 /// Drops tasks past their TTL, and the oldest finished ones beyond [`MAX_TASKS`].

@@ -145,6 +145,7 @@ impl PierHandler {
                             arguments,
                             caps,
                             self.subscriptions.clone(),
+                            ctx.peer.clone(),
                         );
                         call.end(Outcome::Task, 0).await;
                         return Ok(CallToolResponse::Task(created));

@@ -4,13 +4,17 @@
 //! traversal with `.gitignore` support, and a content search.
 
 mod read;
+mod resources;
 mod roots;
 mod tools;
 mod util;
 mod walk;
 mod write;
 
-use pier_sdk::{CallResult, Plugin, Tools, Value, json};
+use pier_sdk::{
+    CallContext, CallResult, Error, Plugin, ResourceContents, ResourceInfo, ResourceTemplate,
+    Resources, Tools, Value, json,
+};
 
 /// Why a tool did not do what was asked: `Invalid` becomes an invalid-params error (the call
 /// itself was malformed); `Denied` and `Failed` are tool errors the model reads and can act on.
@@ -57,4 +61,22 @@ impl Plugin for Filesystem {
     }
 }
 
-pier_sdk::export_plugin!(Filesystem);
+impl Resources for Filesystem {
+    fn resources(&mut self, cx: &CallContext) -> Result<Vec<ResourceInfo>, Error> {
+        Ok(resources::list(cx))
+    }
+
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        resources::templates()
+    }
+
+    fn read_resource(
+        &mut self,
+        _cx: &CallContext,
+        uri: &str,
+    ) -> Result<Vec<ResourceContents>, Error> {
+        resources::read(uri)
+    }
+}
+
+pier_sdk::export_plugin!(Filesystem, resources);

@@ -28,6 +28,7 @@ pub fn write_file(a: WriteArgs) -> Result<CallResult, ToolError> {
         Err(_) => false,
     };
     write_atomic(&r.path, a.content.as_bytes()).map_err(|e| io_error(&r.path, e))?;
+    crate::resources::changed(&r.path);
     let path = r.path.display().to_string();
     let out = json!({
         "path": path, "bytes": a.content.len(), "created": !existed,
@@ -198,6 +199,7 @@ pub fn edit_file(a: EditArgs) -> Result<CallResult, ToolError> {
     let after_hash = sha256_hex(output.as_bytes());
     if !a.dry_run {
         write_atomic(&r.path, output.as_bytes()).map_err(|e| io_error(&r.path, e))?;
+        crate::resources::changed(&r.path);
     }
     let mut fence = "```".to_string();
     while diff.contains(&fence) {
@@ -259,6 +261,8 @@ pub fn move_file(a: MoveArgs) -> Result<CallResult, ToolError> {
         )));
     }
     std::fs::rename(&from.path, &to.path).map_err(|e| io_error(&from.path, e))?;
+    crate::resources::changed(&from.path);
+    crate::resources::changed(&to.path);
     let (s, d) = (
         from.path.display().to_string(),
         to.path.display().to_string(),
