@@ -152,8 +152,11 @@ pub async fn within<F: Future>(limit: Duration, clock: &WaitClock, work: F) -> O
             out = &mut work => return Some(out),
             () = tokio::time::sleep_until(deadline) => {
                 if clock.is_asking() {
-                    // Counted when the ask ends; look again shortly.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Counted when the ask ends; look again shortly, still driving the work.
+                    tokio::select! {
+                        out = &mut work => return Some(out),
+                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    }
                 } else if tokio::time::Instant::now() >= started + limit + clock.waited() {
                     return None;
                 }
