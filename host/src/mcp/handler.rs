@@ -282,9 +282,20 @@ impl ServerHandler for PierHandler {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.subscriptions
-            .subscribe(self.session, &request.uri, ctx.peer.clone());
-        Ok(())
+        if self
+            .subscriptions
+            .subscribe(self.session, &request.uri, ctx.peer.clone())
+        {
+            Ok(())
+        } else {
+            Err(McpError::invalid_params(
+                format!(
+                    "this session already holds {} subscriptions; unsubscribe from some first",
+                    super::subscriptions::MAX_PER_SESSION
+                ),
+                None,
+            ))
+        }
     }
 
     async fn unsubscribe(

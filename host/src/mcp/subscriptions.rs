@@ -19,6 +19,9 @@ struct Subscriber {
     peer: Peer<RoleServer>,
 }
 
+/// The most URIs one session may be subscribed to; later subscriptions are refused.
+pub const MAX_PER_SESSION: usize = 1000;
+
 #[derive(Default)]
 pub(crate) struct Subscriptions {
     sessions: Mutex<Vec<Subscriber>>,
@@ -26,17 +29,24 @@ pub(crate) struct Subscriptions {
 }
 
 impl Subscriptions {
-    pub fn subscribe(&self, session: u64, uri: &str, peer: Peer<RoleServer>) {
-        if let Ok(mut list) = self.sessions.lock() {
-            list.retain(|s| !s.peer.is_transport_closed());
-            if !list.iter().any(|s| s.session == session && s.uri == uri) {
-                list.push(Subscriber {
-                    session,
-                    uri: uri.to_string(),
-                    peer,
-                });
-            }
+    /// False when the session already holds [`MAX_PER_SESSION`] subscriptions.
+    pub fn subscribe(&self, session: u64, uri: &str, peer: Peer<RoleServer>) -> bool {
+        let Ok(mut list) = self.sessions.lock() else {
+            return false;
+        };
+        list.retain(|s| !s.peer.is_transport_closed());
+        if list.iter().any(|s| s.session == session && s.uri == uri) {
+            return true;
         }
+        if list.iter().filter(|s| s.session == session).count() >= MAX_PER_SESSION {
+            return false;
+        }
+        list.push(Subscriber {
+            session,
+            uri: uri.to_string(),
+            peer,
+        });
+        true
     }
 
     pub fn unsubscribe(&self, session: u64, uri: &str) {

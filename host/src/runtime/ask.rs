@@ -25,6 +25,9 @@ pub struct Question {
 pub const ELICIT: &str = "elicitation/create";
 pub const SAMPLE: &str = "sampling/createMessage";
 pub const LIST_ROOTS: &str = "roots/list";
+/// The most questions one `ask` may carry (each is a request to the client, or an entry of the
+/// result's `inputRequests`).
+pub const MAX_QUESTIONS: usize = 16;
 
 /// How an ask ended.
 pub enum Asked {
@@ -71,6 +74,12 @@ impl std::error::Error for Interrupted {}
 pub fn questions(raw: Vec<(String, InputRequest)>) -> Result<Vec<Question>, AskError> {
     if raw.is_empty() {
         return Err(AskError::Invalid("ask needs at least one question".into()));
+    }
+    if raw.len() > MAX_QUESTIONS {
+        return Err(AskError::Invalid(format!(
+            "ask carries {} questions; at most {MAX_QUESTIONS} at once",
+            raw.len()
+        )));
     }
     let mut out: Vec<Question> = Vec::with_capacity(raw.len());
     for (key, request) in raw {
@@ -173,6 +182,10 @@ mod tests {
     fn questions_are_checked() {
         let q = |k: &str, r| (k.to_string(), r);
         assert!(matches!(questions(vec![]), Err(AskError::Invalid(_))));
+        let many = (0..=MAX_QUESTIONS)
+            .map(|i| q(&i.to_string(), InputRequest::ListRoots))
+            .collect();
+        assert!(matches!(questions(many), Err(AskError::Invalid(m)) if m.contains("at most")));
         let twice = questions(vec![
             q("a", InputRequest::ListRoots),
             q("a", InputRequest::ListRoots),
